@@ -1,0 +1,78 @@
+/*
+ * tradetap_shims.h: the few C primitives Swift cannot express without the
+ * runtime: atomics on raw (memory-mapped) addresses, futex waits and wakes, and
+ * monotonic clocks. Every function is static inline so that calls from the hook
+ * path compile to single instructions, with no call into the Swift runtime.
+ */
+#ifndef TRADETAP_SHIMS_H
+#define TRADETAP_SHIMS_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Atomics on an arbitrary 8-byte-aligned address (e.g. inside a MAP_SHARED file). */
+static inline uint64_t tt_load_acquire_u64(const void *p) {
+  return __atomic_load_n((const uint64_t *)p, __ATOMIC_ACQUIRE);
+}
+static inline uint64_t tt_load_relaxed_u64(const void *p) {
+  return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+}
+static inline void tt_store_release_u64(void *p, uint64_t v) {
+  __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELEASE);
+}
+static inline void tt_store_relaxed_u64(void *p, uint64_t v) {
+  __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED);
+}
+static inline uint64_t tt_fetch_add_u64(void *p, uint64_t v) {
+  return __atomic_fetch_add((uint64_t *)p, v, __ATOMIC_ACQ_REL);
+}
+static inline uint64_t tt_exchange_u64(void *p, uint64_t v) {
+  return __atomic_exchange_n((uint64_t *)p, v, __ATOMIC_ACQ_REL);
+}
+/* Returns 1 and stores desired when *p == expected; otherwise 0. */
+static inline int tt_cas_u64(void *p, uint64_t expected, uint64_t desired) {
+  return __atomic_compare_exchange_n((uint64_t *)p, &expected, desired, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+static inline uint32_t tt_load_acquire_u32(const void *p) {
+  return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE);
+}
+static inline void tt_store_release_u32(void *p, uint32_t v) {
+  __atomic_store_n((uint32_t *)p, v, __ATOMIC_RELEASE);
+}
+static inline uint32_t tt_exchange_u32(void *p, uint32_t v) {
+  return __atomic_exchange_n((uint32_t *)p, v, __ATOMIC_ACQ_REL);
+}
+static inline void tt_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+static inline void tt_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Copies n bytes; inlined so the hook path makes no call it cannot see. */
+static inline void tt_copy(void *dst, const void *src, uint64_t n) {
+  __builtin_memcpy(dst, src, (size_t)n);
+}
+
+/* Futex on a 32-bit word (private to the process). Defined in shims.c: these
+ * are syscalls and never run on the hook path except the one wake-after-idle. */
+int tt_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+int tt_futex_wake(uint32_t *word, int32_t count);
+
+/* CLOCK_MONOTONIC in nanoseconds (vDSO: no syscall). */
+static inline uint64_t tt_monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+/* CLOCK_REALTIME in milliseconds (vDSO: no syscall). */
+static inline int64_t tt_realtime_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + (int64_t)(ts.tv_nsec / 1000000);
+}
+
+#endif /* TRADETAP_SHIMS_H */
