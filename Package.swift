@@ -18,20 +18,70 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .library(name: "TradeTapPlugin", type: .dynamic, targets: ["TradeTapPlugin"]),
+    .executable(name: "tradetap", targets: ["tradetap"]),
   ],
-  dependencies: [],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+  ],
   targets: [
-    // C that Swift needs.
+    // MARK: C that Swift needs
     .target(name: "TradeServerAPI", path: "CInterop/TradeServerAPI"),
     .target(name: "CTradeTapShims", path: "CInterop/CTradeTapShims"),
 
-    // The plugin: a C-ABI shared library with no Foundation and no NIO.
+    // MARK: Shared formats (standard library only: the plugin and the collector both use them)
+    .target(name: "TradeTapEvents", dependencies: ["TradeServerAPI"]),
+    .target(name: "TradeTapWire", dependencies: ["TradeTapEvents"]),
+
+    // MARK: The plugin (no Foundation, no NIO)
+    .target(name: "TradeTapJournal", dependencies: ["CTradeTapShims"]),
+    .target(
+      name: "TradeTapPluginCore",
+      dependencies: ["TradeServerAPI", "CTradeTapShims", "TradeTapEvents", "TradeTapWire", "TradeTapJournal"]
+    ),
     .target(
       name: "TradeTapPlugin",
-      dependencies: ["TradeServerAPI", "CTradeTapShims"],
+      dependencies: ["TradeServerAPI", "TradeTapPluginCore"],
       path: "Plugin/TradeTapPlugin",
       linkerSettings: [.unsafeFlags(pluginLinkerFlags)]
     ),
+
+    // MARK: The collector
+    .target(
+      name: "TradeTapLedger",
+      dependencies: ["TradeTapEvents", .product(name: "GRDB", package: "GRDB.swift")]
+    ),
+    .target(
+      name: "TradeTapCollector",
+      dependencies: [
+        "TradeTapEvents", "TradeTapWire", "TradeTapLedger",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+
+    // MARK: The simulated trade server
+    .target(name: "TradeTapSimulator", dependencies: ["TradeServerAPI", "TradeTapLedger"]),
+
+    // MARK: The command line
+    .executableTarget(
+      name: "tradetap",
+      dependencies: [
+        "TradeTapCollector", "TradeTapSimulator", "TradeTapLedger",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ]
+    ),
+
+    // MARK: Tests
     .testTarget(name: "ABITests", dependencies: ["TradeServerAPI"]),
   ]
 )

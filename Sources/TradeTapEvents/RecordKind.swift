@@ -1,0 +1,26 @@
+/// Which hook a journal record came from, or which record the plugin itself wrote.
+/// The raw value is stored in the journal and on the wire: values are fixed once
+/// shipped and new kinds are appended.
+public enum RecordKind: UInt16, Sendable, CaseIterable {
+  // MT5 dialect hooks.
+  case dealAdd = 1
+  case dealUpdate = 2
+  case dealDelete = 3
+  case orderAdd = 4
+  case orderUpdate = 5
+  case orderDelete = 6
+  case positionAdd = 7
+  case positionUpdate = 8
+  case positionDelete = 9
+  // MT4 dialect hooks.
+  case tradeAdd = 10
+  case tradeUpdate = 11
+  // Both dialects.
+  case userAdd = 12
+  case userUpdate = 13
+  case userDelete = 14
+  // Written by the plugin, not by a hook.
+  /// Sequence numbers that were claimed but never committed (the host died mid-hook),
+  /// or events that could not be journaled because the journal was full.
+  case gap = 32
+}

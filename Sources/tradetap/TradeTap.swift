@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct TradeTap: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tradetap",
+    abstract: "Taps a trade server's deals and balance events into an exact ledger.",
+    subcommands: []
+  )
+}
