@@ -68,13 +68,17 @@ let package = Package(
     ),
 
     // MARK: The simulated trade server
-    .target(name: "TradeTapSimulator", dependencies: ["TradeServerAPI", "TradeTapLedger"]),
+    .target(name: "TradeTapSimulator", dependencies: ["TradeServerAPI", "CTradeTapShims"]),
+    .target(
+      name: "TradeTapVerify",
+      dependencies: ["TradeTapLedger", .product(name: "GRDB", package: "GRDB.swift")]
+    ),
 
     // MARK: The command line
     .executableTarget(
       name: "tradetap",
       dependencies: [
-        "TradeTapCollector", "TradeTapSimulator", "TradeTapLedger",
+        "TradeTapCollector", "TradeTapSimulator", "TradeTapVerify", "TradeTapLedger",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,0 +1,1 @@
+// Compares a trade server's state with the ledger.
