@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it: one release build (the plugin's
+# hook-path guarantees are properties of optimised code), then every test target.
+# Integration tests find libTradeTapPlugin.so and tradetap next to the test binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs="${TRADETAP_BUILD_JOBS:-$(nproc)}"
+echo "== build (release)"
+swift build -c release -j "$jobs"
+swift build -c release -j "$jobs" --build-tests
+
+echo "== ABI header against the normative names (shared/spec/abi_names_check.c)"
+cc -std=c11 -Wall -Werror -fsyntax-only -ICInterop/TradeServerAPI/include Tests/PluginTests/abi_names_check.c
+
+echo "== tests"
+swift test -c release --skip-build "$@" 2>&1 | tee .build/test-output.txt
