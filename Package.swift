@@ -32,6 +32,8 @@ let package = Package(
     // MARK: C that Swift needs
     .target(name: "TradeServerAPI", path: "CInterop/TradeServerAPI"),
     .target(name: "CTradeTapShims", path: "CInterop/CTradeTapShims"),
+    .systemLibrary(name: "COpenSSL", path: "CInterop/COpenSSL", providers: [.apt(["libssl-dev"])]),
+    .target(name: "CTradeTapTLS", dependencies: ["COpenSSL"], path: "CInterop/CTradeTapTLS"),
 
     // MARK: Shared formats (standard library only: the plugin and the collector both use them)
     .target(name: "TradeTapEvents", dependencies: ["TradeServerAPI"]),
@@ -41,7 +43,10 @@ let package = Package(
     .target(name: "TradeTapJournal", dependencies: ["CTradeTapShims"]),
     .target(
       name: "TradeTapPluginCore",
-      dependencies: ["TradeServerAPI", "CTradeTapShims", "TradeTapEvents", "TradeTapWire", "TradeTapJournal"]
+      dependencies: [
+        "TradeServerAPI", "CTradeTapShims", "TradeTapEvents", "TradeTapWire", "TradeTapJournal",
+        "COpenSSL", "CTradeTapTLS",
+      ]
     ),
     .target(
       name: "TradeTapPlugin",
@@ -87,5 +92,6 @@ let package = Package(
 
     // MARK: Tests
     .testTarget(name: "ABITests", dependencies: ["TradeServerAPI"]),
+    .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "CTradeTapShims"]),
   ]
 )
