@@ -23,4 +23,11 @@ public enum RecordKind: UInt16, Sendable, CaseIterable {
   /// Sequence numbers that were claimed but never committed (the host died mid-hook),
   /// or events that could not be journaled because the journal was full.
   case gap = 32
+  // Snapshots (appended): records the plugin read through the host's query functions
+  // (`users_enum`, `positions_enum`, `deals_enum`, `trades_enum`) for reconciliation,
+  // not through a hook. They travel in snapshot chunks with sequence 0.
+  case userSnapshot = 40
+  case positionSnapshot = 41
+  case dealSnapshot = 42
+  case tradeSnapshot = 43
 }

@@ -1,0 +1,25 @@
+/// Sequence numbers that will never carry their events: detected loss, reported,
+/// never silent. Reconciliation heals what they covered.
+public struct Gap: Sendable, Hashable {
+  /// First missing sequence number.
+  public var firstSequence: UInt64
+  /// How many consecutive sequence numbers are missing.
+  public var count: UInt64
+  public var reason: GapReason
+
+  public init(firstSequence: UInt64, count: UInt64, reason: GapReason) {
+    self.firstSequence = firstSequence
+    self.count = count
+    self.reason = reason
+  }
+}
+
+/// Why a gap exists. The raw value is stored in the journal and on the wire.
+public enum GapReason: UInt8, Sendable, CaseIterable {
+  /// The journal was full; the hook counted the events it could not keep.
+  case overflow = 1
+  /// Claimed but never committed: the host died mid-hook.
+  case uncommitted = 2
+  /// Any other detected loss.
+  case other = 3
+}
