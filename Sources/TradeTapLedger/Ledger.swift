@@ -1,1 +1,51 @@
-// Ledger.
+import GRDB
+
+/// How the ledger database is opened. Every field has a documented default.
+public struct LedgerConfiguration: Sendable {
+  /// SQLite's `synchronous` level. `.full` (default) syncs the WAL at every commit,
+  /// so an acknowledged event survives power loss; `.normal` survives a process
+  /// crash (kill -9) but not a power cut, and commits faster.
+  public enum Durability: String, Sendable { case full = "FULL", normal = "NORMAL" }
+  public var durability: Durability
+  /// Readers the pool keeps open next to the single writer. Default 4.
+  public var maximumReaderCount: Int
+
+  public init(durability: Durability = .full, maximumReaderCount: Int = 4) {
+    self.durability = durability
+    self.maximumReaderCount = maximumReaderCount
+  }
+}
+
+/// The ledger: one SQLite database in WAL mode, migrated on open.
+///
+/// Readers (verify, the CRM API) use ``reader``; all writes go through ``writer``,
+/// which keeps the ledger idempotent and ordered by sequence number.
+public final class Ledger: Sendable {
+  /// The underlying pool: one writer, concurrent readers (WAL).
+  public let pool: DatabasePool
+  /// The only way events enter the ledger.
+  public let writer: LedgerWriter
+
+  /// Opens (creating if needed) and migrates the ledger at `path`.
+  /// - Parameters:
+  ///   - path: the SQLite file.
+  ///   - configuration: durability and pool size.
+  /// - Throws: a GRDB `DatabaseError` when the file cannot be opened or migrated.
+  public init(path: String, configuration: LedgerConfiguration = LedgerConfiguration()) throws {
+    var config = Configuration()
+    config.maximumReaderCount = configuration.maximumReaderCount
+    config.foreignKeysEnabled = true
+    let durability = configuration.durability
+    config.prepareDatabase { db in
+      try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
+    }
+    pool = try DatabasePool(path: path, configuration: config)
+    try LedgerSchema.migrator.migrate(pool)
+    writer = LedgerWriter(pool: pool)
+  }
+
+  /// Read access for SQL or the row types (`try ledger.read { try DealRow.fetchAll($0) }`).
+  public func read<T>(_ body: (Database) throws -> T) throws -> T {
+    try pool.read(body)
+  }
+}

@@ -1,0 +1,78 @@
+import TradeTapEvents
+
+// How events are named and summarised in the `events` audit table. The names are
+// part of the schema (CRM queries filter on them): never rename, only add.
+
+extension RecordKind {
+  /// The `events.kind` / `quarantine.kind` text: `deal_add`, `user_update`, `gap`...
+  var ledgerName: String {
+    switch self {
+    case .dealAdd: "deal_add"
+    case .dealUpdate: "deal_update"
+    case .dealDelete: "deal_delete"
+    case .orderAdd: "order_add"
+    case .orderUpdate: "order_update"
+    case .orderDelete: "order_delete"
+    case .positionAdd: "position_add"
+    case .positionUpdate: "position_update"
+    case .positionDelete: "position_delete"
+    case .tradeAdd: "trade_add"
+    case .tradeUpdate: "trade_update"
+    case .userAdd: "user_add"
+    case .userUpdate: "user_update"
+    case .userDelete: "user_delete"
+    case .gap: "gap"
+    case .userSnapshot: "user_snapshot"
+    case .positionSnapshot: "position_snapshot"
+    case .dealSnapshot: "deal_snapshot"
+    case .tradeSnapshot: "trade_snapshot"
+    }
+  }
+}
+
+extension GapReason {
+  /// The `gaps.reason` text for a gap the plugin reported.
+  var ledgerName: String {
+    switch self {
+    case .overflow: "journal full"
+    case .uncommitted: "uncommitted at crash"
+    case .other: "lost"
+    }
+  }
+}
+
+extension EventBody {
+  /// The platform time the event is about, when it has one.
+  var primaryTime: BrokerTime? {
+    switch self {
+    case .deal(let d): d.time
+    case .order(let o): o.timeDone ?? o.timeSetup
+    case .position(let p): p.timeUpdate
+    case .trade(let t): t.closeTime ?? t.openTime
+    case .user(let u): u.lastUpdate
+    case .gap, .quarantine: nil
+    }
+  }
+}
+
+extension Event {
+  /// One line for `events.summary`: the identifiers and the money, nothing else.
+  var summary: String {
+    switch body {
+    case .deal(let d):
+      "deal \(d.deal) login \(d.login) action \(d.action.rawValue) entry \(d.entry.rawValue) volume_ext \(d.volumeExt) profit \(d.profit)"
+    case .order(let o):
+      "order \(o.order) login \(o.login) type \(o.type.rawValue) state \(o.state.rawValue)"
+    case .position(let p):
+      "position \(p.position) login \(p.login) volume_ext \(p.volumeExt) profit \(p.profit)"
+    case .trade(let t):
+      "trade \(t.ticket) login \(t.login) cmd \(t.command.rawValue) mode \(t.mode?.rawValue ?? -1) profit \(t.profit)"
+    case .user(let u):
+      "user \(u.login) balance \(u.balance) credit \(u.credit)"
+    case .gap(let g):
+      "gap first \(g.firstSequence) count \(g.count) reason \(g.reason.ledgerName)"
+    case .quarantine(let q):
+      "quarantine \(q.kind.ledgerName): \(q.reason)"
+    }
+  }
+}

@@ -1,0 +1,61 @@
+/// Formats instants as the ledger's UTC text: ISO-8601 with milliseconds and `Z`
+/// (`2026-11-25T20:15:00.123Z`). Sorts as text in time order, and SQLite's own
+/// date functions read it. Pure arithmetic: no Foundation formatter on the write path.
+public enum UTCTime {
+  /// The UTC text of an instant given in milliseconds since the Unix epoch.
+  /// - Parameter millisecondsSinceEpoch: UTC milliseconds.
+  /// - Returns: `YYYY-MM-DDTHH:MM:SS.sssZ`.
+  public static func text(millisecondsSinceEpoch ms: Int64) -> String {
+    let days = floorDiv(ms, 86_400_000)
+    let msOfDay = ms - days * 86_400_000
+    let (y, m, d) = civil(daysSinceEpoch: days)
+    let h = msOfDay / 3_600_000
+    let mi = (msOfDay / 60_000) % 60
+    let s = (msOfDay / 1000) % 60
+    let milli = msOfDay % 1000
+    return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(milli, 3))Z"
+  }
+
+  /// The UTC text of a broker-time instant.
+  /// - Parameters:
+  ///   - brokerMilliseconds: the trade server's local clock, in milliseconds.
+  ///   - utcOffsetMinutes: the server's offset from UTC (`utc = broker - offset`).
+  public static func text(brokerMilliseconds: Int64, utcOffsetMinutes: Int32) -> String {
+    text(millisecondsSinceEpoch: brokerMilliseconds - Int64(utcOffsetMinutes) * 60_000)
+  }
+
+  /// Now, as ledger UTC text.
+  public static func now() -> String {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return text(millisecondsSinceEpoch: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+  }
+
+  // Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+  private static func civil(daysSinceEpoch z0: Int64) -> (Int64, Int64, Int64) {
+    let z = z0 + 719_468
+    let era = floorDiv(z, 146_097)
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let d = doy - (153 * mp + 2) / 5 + 1
+    let m = mp < 10 ? mp + 3 : mp - 9
+    return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+  }
+
+  private static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+    let q = a / b
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+  }
+
+  private static func pad(_ value: Int64, _ width: Int) -> String {
+    let digits = String(value < 0 ? -value : value)
+    let padded = digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    return value < 0 ? "-" + padded : padded
+  }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
