@@ -92,6 +92,11 @@ let package = Package(
 
     // MARK: Tests
     .testTarget(name: "ABITests", dependencies: ["TradeServerAPI"]),
+    .testTarget(name: "TradeTapJournalTests", dependencies: ["TradeTapJournal"]),
+    .testTarget(
+      name: "PluginTests",
+      dependencies: ["TradeTapJournal", "TradeTapPluginCore", "TradeTapEvents", "TradeServerAPI"]
+    ),
     .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "CTradeTapShims"]),
   ]
 )

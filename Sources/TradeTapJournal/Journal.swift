@@ -1,1 +1,217 @@
-// The memory-mapped journal.
+import CTradeTapShims
+import Glibc
+
+/// What opening a journal found and repaired.
+public struct JournalRecovery: Sendable, Equatable {
+  /// Committed records after the released point, kept for delivery.
+  public var pendingRecords: UInt64
+  /// Sequence numbers claimed but never committed (the host died mid-hook); each
+  /// now holds a gap record (``JournalRecordFlags/gapUncommitted``).
+  public var uncommittedSequences: [UInt64]
+  /// The first sequence number still to be delivered.
+  public var resumeSequence: UInt64
+}
+
+/// Counters for `/metrics`, read without stopping the hooks.
+public struct JournalStatistics: Sendable, Equatable {
+  /// The next sequence number a hook will claim (= records ever journaled).
+  public var nextSequence: UInt64
+  /// The first sequence number not yet acknowledged.
+  public var releasedSequence: UInt64
+  /// Events refused because the journal was full (lifetime, persisted).
+  public var overflowedTotal: UInt64
+  /// Refused events not yet reported by a gap record.
+  public var overflowPending: UInt64
+  /// Claimed-never-committed slots found by recovery (lifetime, persisted).
+  public var uncommittedTotal: UInt64
+  /// Slots in the journal.
+  public var capacity: UInt64
+  /// Fill level in [0, 1]: unacknowledged records over capacity.
+  public var fill: Double { capacity == 0 ? 0 : Double(nextSequence &- releasedSequence) / Double(capacity) }
+}
+
+/// The on-disk, memory-mapped, bounded, multi-producer journal.
+///
+/// Hooks append through ``producer`` (lock-free, from any thread). One consumer
+/// (the sender thread) reads committed records in sequence order with
+/// ``nextRecord()``, and frees space with ``release(through:)`` once the collector
+/// acknowledged. The mapping is `MAP_SHARED` on a file: a record whose commit
+/// store completed survives `kill -9` of the process (it is in the page cache);
+/// it survives a power loss only once the kernel has written it back.
+///
+/// The consumer methods (everything but ``producer``, ``statistics`` and
+/// ``wakeConsumer()``) must be called from one thread at a time.
+public final class Journal: @unchecked Sendable {
+  /// The journal file (`<Journal.Path>/journal.ttj`).
+  public let path: String
+  /// The hook side. A plain value: hand copies of it to the hooks.
+  public let producer: JournalProducer
+  /// What open found and repaired.
+  public let recovery: JournalRecovery
+
+  private var file: JournalFile?
+  private var readPosition: UInt64
+
+  private init(file: JournalFile, recovery: JournalRecovery) {
+    self.file = file
+    self.path = file.path
+    self.producer = JournalProducer(header: file.header, slots: file.slots, slotCount: file.slotCount)
+    self.recovery = recovery
+    self.readPosition = recovery.resumeSequence
+  }
+
+  deinit { close() }
+
+  /// Opens (or creates) the journal in `directory`, bounded by `sizeMB` megabytes
+  /// of slots, and recovers it: committed records after the released point are
+  /// kept; slots claimed but never committed become gap records; overflow counted
+  /// before a crash is reported by a gap record as soon as there is space.
+  ///
+  /// Takes an exclusive `flock` on the file: one process journals at a time.
+  /// - Throws: ``JournalError``.
+  public static func open(directory: String, sizeMB: Int) throws(JournalError) -> Journal {
+    let file = try JournalFile.open(directory: directory, sizeMB: sizeMB)
+    let producer = JournalProducer(header: file.header, slots: file.slots, slotCount: file.slotCount)
+    let released = tt_load_acquire_u64(file.header + JournalLayout.releasedOffset)
+    let tail = tt_load_acquire_u64(file.header + JournalLayout.tailOffset)
+    var uncommitted: [UInt64] = []
+    var sequence = released
+    while sequence < tail {
+      let slot = producer.slot(for: sequence)
+      if tt_load_acquire_u64(slot + JournalLayout.commitOffset) != sequence &+ 1 {
+        uncommitted.append(sequence)
+        producer.writeGap(JournalSlot(base: slot, sequence: sequence), count: 1, flags: .gapUncommitted)
+      }
+      sequence += 1
+    }
+    if !uncommitted.isEmpty {
+      _ = tt_fetch_add_u64(file.header + JournalLayout.uncommittedTotalOffset, UInt64(uncommitted.count))
+    }
+    // No consumer is parked in a journal just opened.
+    tt_store_release_u32(file.header + JournalLayout.parkedOffset, 0)
+    producer.flushOverflow()
+    let recovery = JournalRecovery(
+      pendingRecords: tail - released, uncommittedSequences: uncommitted, resumeSequence: released)
+    return Journal(file: file, recovery: recovery)
+  }
+
+  /// Unmaps and unlocks the file. The hooks must have stopped using ``producer``.
+  /// Safe to call more than once.
+  public func close() {
+    file?.close()
+    file = nil
+  }
+
+  // MARK: Consumer
+
+  /// The sequence number ``nextRecord()`` returns next.
+  public var nextSequenceToRead: UInt64 { readPosition }
+
+  /// The first sequence number not yet released (everything below is acknowledged).
+  public var releasedSequence: UInt64 {
+    tt_load_acquire_u64(producer.header + JournalLayout.releasedOffset)
+  }
+
+  /// True when the record at ``nextSequenceToRead`` is committed.
+  public var hasRecordToRead: Bool { isCommitted(readPosition) }
+
+  private func isCommitted(_ sequence: UInt64) -> Bool {
+    let slot = producer.slot(for: sequence)
+    return tt_load_acquire_u64(slot + JournalLayout.commitOffset) == sequence &+ 1
+  }
+
+  /// The next committed record in sequence order, or nil when the next sequence
+  /// number is not committed yet. The view stays valid until it is released.
+  public func nextRecord() -> JournalRecord? {
+    guard let record = record(at: readPosition) else { return nil }
+    readPosition += 1
+    return record
+  }
+
+  /// The committed record with `sequence`, if it is still in the journal
+  /// (not released) and committed.
+  public func record(at sequence: UInt64) -> JournalRecord? {
+    let tail = tt_load_acquire_u64(producer.header + JournalLayout.tailOffset)
+    guard sequence >= releasedSequence, sequence < tail, isCommitted(sequence) else { return nil }
+    let slot = UnsafeRawPointer(producer.slot(for: sequence))
+    let length = min(Int(slot.load(fromByteOffset: JournalLayout.payloadLengthOffset, as: UInt32.self)),
+                     JournalLayout.maximumPayload)
+    return JournalRecord(
+      sequence: sequence,
+      kind: slot.load(fromByteOffset: JournalLayout.kindOffset, as: UInt16.self),
+      flags: JournalRecordFlags(rawValue: slot.load(fromByteOffset: JournalLayout.flagsOffset, as: UInt16.self)),
+      mode: slot.load(fromByteOffset: JournalLayout.modeOffset, as: Int32.self),
+      hookMonotonicNanoseconds: slot.load(fromByteOffset: JournalLayout.hookTimeOffset, as: UInt64.self),
+      declaredSize: slot.load(fromByteOffset: JournalLayout.declaredSizeOffset, as: UInt32.self),
+      declaredSecondarySize: slot.load(fromByteOffset: JournalLayout.declaredSecondarySizeOffset, as: UInt32.self),
+      payload: UnsafeRawBufferPointer(start: slot + JournalLayout.payloadOffset, count: length))
+  }
+
+  /// Frees every record up to and including `sequence` (the collector's cumulative
+  /// acknowledgement). Clamped to what has been read; never moves backwards. The
+  /// new position persists in the file. Reports refused events as a gap record if
+  /// space now allows.
+  public func release(through sequence: UInt64) {
+    let target = min(sequence &+ 1, readPosition)
+    let word = producer.header + JournalLayout.releasedOffset
+    if target > tt_load_acquire_u64(word) {
+      tt_store_release_u64(word, target)
+    }
+    if tt_load_relaxed_u64(producer.header + JournalLayout.pendingOverflowOffset) != 0 {
+      producer.flushOverflow()
+    }
+  }
+
+  /// Moves the read position (e.g. to resend from the collector's durable point
+  /// after a reconnect). Backwards it stops at the released point; forwards it
+  /// stops at the first record not committed. Returns the new read position.
+  @discardableResult
+  public func seek(to sequence: UInt64) -> UInt64 {
+    if sequence <= readPosition {
+      readPosition = max(sequence, releasedSequence)
+    } else {
+      while readPosition < sequence && isCommitted(readPosition) { readPosition += 1 }
+    }
+    return readPosition
+  }
+
+  /// Waits until the record at ``nextSequenceToRead`` is committed, or until
+  /// `timeoutNanoseconds` passed, or ``wakeConsumer()`` was called. Spins first
+  /// (`spinIterations` pauses), then parks on a futex: the hook that commits next
+  /// sees the parked flag and issues one wake.
+  /// - Returns: true when a record is ready.
+  public func waitForRecord(spinIterations: Int = 2000, timeoutNanoseconds: Int64) -> Bool {
+    for _ in 0..<spinIterations {
+      if hasRecordToRead { return true }
+      tt_cpu_relax()
+    }
+    let parked = (producer.header + JournalLayout.parkedOffset).assumingMemoryBound(to: UInt32.self)
+    _ = tt_exchange_u32(parked, 1)
+    tt_fence_seq_cst()  // pairs with the hook's seq_cst commit store and parked load (Dekker)
+    if hasRecordToRead {
+      tt_store_release_u32(parked, 0)
+      return true
+    }
+    _ = tt_futex_wait(parked, 1, timeoutNanoseconds)
+    tt_store_release_u32(parked, 0)
+    return hasRecordToRead
+  }
+
+  /// Wakes a consumer parked in ``waitForRecord(spinIterations:timeoutNanoseconds:)``
+  /// (to stop it). Any thread.
+  public func wakeConsumer() {
+    producer.wakeConsumer()
+  }
+
+  /// Counters for `/metrics`. Any thread.
+  public var statistics: JournalStatistics {
+    let header = producer.header
+    return JournalStatistics(
+      nextSequence: tt_load_acquire_u64(header + JournalLayout.tailOffset),
+      releasedSequence: tt_load_acquire_u64(header + JournalLayout.releasedOffset),
+      overflowedTotal: tt_load_relaxed_u64(header + JournalLayout.overflowTotalOffset),
+      overflowPending: tt_load_relaxed_u64(header + JournalLayout.pendingOverflowOffset),
+      uncommittedTotal: tt_load_relaxed_u64(header + JournalLayout.uncommittedTotalOffset),
+      capacity: producer.slotCount)
+  }
+}

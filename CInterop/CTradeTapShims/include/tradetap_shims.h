@@ -43,6 +43,17 @@ static inline void tt_store_release_u32(void *p, uint32_t v) {
 static inline uint32_t tt_exchange_u32(void *p, uint32_t v) {
   return __atomic_exchange_n((uint32_t *)p, v, __ATOMIC_ACQ_REL);
 }
+/* Sequentially consistent store / load: the two halves of the hook's
+ * commit-then-check-parked handshake with a parking consumer (Dekker). */
+static inline void tt_store_seq_cst_u64(void *p, uint64_t v) {
+  __atomic_store_n((uint64_t *)p, v, __ATOMIC_SEQ_CST);
+}
+static inline uint32_t tt_load_seq_cst_u32(const void *p) {
+  return __atomic_load_n((const uint32_t *)p, __ATOMIC_SEQ_CST);
+}
+static inline uint64_t tt_fetch_add_relaxed_u64(void *p, uint64_t v) {
+  return __atomic_fetch_add((uint64_t *)p, v, __ATOMIC_RELAXED);
+}
 static inline void tt_fence_seq_cst(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 static inline void tt_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -1,0 +1,12 @@
+import Testing
+
+@Suite("Header compatibility")
+struct HeaderCompatibilityTests {
+  @Test func specificationNameCheckCompilesAgainstOurHeader() throws {
+    let result = try run("/usr/bin/env", [
+      "cc", "-std=c11", "-Wall", "-Werror", "-fsyntax-only",
+      "-I", Artifacts.header, Artifacts.cHostFolder + "/abi_names_check.c",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+  }
+}
