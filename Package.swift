@@ -98,5 +98,9 @@ let package = Package(
       dependencies: ["TradeTapJournal", "TradeTapPluginCore", "TradeTapEvents", "TradeServerAPI"]
     ),
     .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "CTradeTapShims"]),
+    .testTarget(
+      name: "TradeTapLedgerTests",
+      dependencies: ["TradeTapLedger", "TradeTapEvents", .product(name: "GRDB", package: "GRDB.swift")]
+    ),
   ]
 )
