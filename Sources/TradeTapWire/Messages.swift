@@ -1,0 +1,188 @@
+import TradeTapEvents
+
+/// Opens a connection (plugin → collector).
+public struct Hello: Sendable, Hashable {
+  /// The trade server this plugin taps.
+  public var serverId: UInt32
+  /// 32 random bytes, fresh for every connection.
+  public var clientNonce: [UInt8]
+  /// Free text for logs, e.g. `"TradeTapPlugin 0.1"`.
+  public var software: String
+  public init(serverId: UInt32, clientNonce: [UInt8], software: String) {
+    self.serverId = serverId
+    self.clientNonce = clientNonce
+    self.software = software
+  }
+}
+
+/// The collector's nonce (collector → plugin).
+public struct Challenge: Sendable, Hashable {
+  public var serverNonce: [UInt8]
+  public init(serverNonce: [UInt8]) { self.serverNonce = serverNonce }
+}
+
+/// The plugin's proof that it holds the secret (plugin → collector).
+public struct Authenticate: Sendable, Hashable {
+  public var clientProof: [UInt8]
+  public init(clientProof: [UInt8]) { self.clientProof = clientProof }
+}
+
+/// The collector's proof, and where to resume (collector → plugin).
+public struct Welcome: Sendable, Hashable {
+  public var serverProof: [UInt8]
+  /// The last sequence number the collector holds durably (0: none). The plugin
+  /// sends from the next one.
+  public var lastDurableSequence: UInt64
+  /// Heartbeat interval the collector expects, in milliseconds (0: the plugin's own).
+  public var heartbeatMillis: UInt32
+  public init(serverProof: [UInt8], lastDurableSequence: UInt64, heartbeatMillis: UInt32) {
+    self.serverProof = serverProof
+    self.lastDurableSequence = lastDurableSequence
+    self.heartbeatMillis = heartbeatMillis
+  }
+}
+
+/// Consecutive events (plugin → collector): event `i` has sequence `firstSequence + i`.
+public struct EventBatch: Sendable, Hashable {
+  public var firstSequence: UInt64
+  public var events: [Event]
+  public init(firstSequence: UInt64, events: [Event]) {
+    self.firstSequence = firstSequence
+    self.events = events
+  }
+}
+
+/// Cumulative acknowledgement (collector → plugin): every event through
+/// `throughSequence` is committed in the ledger.
+public struct Ack: Sendable, Hashable {
+  public var throughSequence: UInt64
+  public init(throughSequence: UInt64) { self.throughSequence = throughSequence }
+}
+
+/// Liveness, both ways; a peer silent for three intervals is dead.
+public struct Heartbeat: Sendable, Hashable {
+  /// The sender's clock in nanoseconds (monotonic; only meaningful to the sender,
+  /// which may echo-match it).
+  public var timestampNanos: UInt64
+  public init(timestampNanos: UInt64) { self.timestampNanos = timestampNanos }
+}
+
+/// Sequence numbers that will never carry events (plugin → collector).
+public struct GapNotice: Sendable, Hashable {
+  public var firstSequence: UInt64
+  public var count: UInt64
+  public var reason: GapReason
+  public init(firstSequence: UInt64, count: UInt64, reason: GapReason) {
+    self.firstSequence = firstSequence
+    self.count = count
+    self.reason = reason
+  }
+}
+
+/// What a snapshot covers.
+public enum SnapshotScope: UInt8, Sendable, CaseIterable {
+  /// Every account (`users_enum`), or one (`user_get`) when `login` is non-zero.
+  case accounts = 1
+  /// Open positions (`positions_enum`), MT5.
+  case positions = 2
+  /// Deals with `from <= time < to` broker time (`deals_enum`), MT5.
+  case deals = 3
+  /// MT4 trade records (`trades_enum`), optionally open only.
+  case trades = 4
+}
+
+/// Asks the plugin for platform state (collector → plugin), for reconciliation.
+public struct SnapshotRequest: Sendable, Hashable {
+  /// Chosen by the collector; echoed in every chunk.
+  public var requestId: UInt32
+  public var scope: SnapshotScope
+  /// 0: every account.
+  public var login: UInt64
+  /// Deals window, broker-time milliseconds (deals only).
+  public var fromBrokerMilliseconds: Int64
+  public var toBrokerMilliseconds: Int64
+  /// Trades: open trades only.
+  public var openOnly: Bool
+  public init(
+    requestId: UInt32, scope: SnapshotScope, login: UInt64 = 0, fromBrokerMilliseconds: Int64 = 0,
+    toBrokerMilliseconds: Int64 = 0, openOnly: Bool = false
+  ) {
+    self.requestId = requestId
+    self.scope = scope
+    self.login = login
+    self.fromBrokerMilliseconds = fromBrokerMilliseconds
+    self.toBrokerMilliseconds = toBrokerMilliseconds
+    self.openOnly = openOnly
+  }
+}
+
+/// How a snapshot ended.
+public enum SnapshotStatus: UInt8, Sendable, CaseIterable {
+  /// Records follow (possibly none); more chunks unless final.
+  case ok = 0
+  /// The host does not offer this scope (`TS_ERR_NOT_FOUND`, e.g. positions on MT4).
+  case notOffered = 1
+  /// The host query failed.
+  case failed = 2
+}
+
+/// Part of a snapshot (plugin → collector). Records are events with a snapshot
+/// kind (`userSnapshot`, ...) and sequence 0.
+public struct SnapshotChunk: Sendable, Hashable {
+  public var requestId: UInt32
+  /// 0, 1, 2... within the request.
+  public var chunkIndex: UInt32
+  /// The last chunk of the request.
+  public var isFinal: Bool
+  public var status: SnapshotStatus
+  public var records: [Event]
+  public init(requestId: UInt32, chunkIndex: UInt32, isFinal: Bool, status: SnapshotStatus = .ok, records: [Event]) {
+    self.requestId = requestId
+    self.chunkIndex = chunkIndex
+    self.isFinal = isFinal
+    self.status = status
+    self.records = records
+  }
+}
+
+/// The last frame before closing: why.
+public struct ErrorMessage: Sendable, Hashable {
+  public var code: ErrorCode
+  public var message: String
+  public init(code: ErrorCode, message: String) {
+    self.code = code
+    self.message = message
+  }
+}
+
+/// Every protocol message.
+public enum Message: Sendable, Hashable {
+  case hello(Hello)
+  case challenge(Challenge)
+  case authenticate(Authenticate)
+  case welcome(Welcome)
+  case eventBatch(EventBatch)
+  case ack(Ack)
+  case heartbeat(Heartbeat)
+  case gapNotice(GapNotice)
+  case snapshotRequest(SnapshotRequest)
+  case snapshotChunk(SnapshotChunk)
+  case error(ErrorMessage)
+
+  /// The frame type that carries this message.
+  public var type: MessageType {
+    switch self {
+    case .hello: .hello
+    case .challenge: .challenge
+    case .authenticate: .authenticate
+    case .welcome: .welcome
+    case .eventBatch: .eventBatch
+    case .ack: .ack
+    case .heartbeat: .heartbeat
+    case .gapNotice: .gapNotice
+    case .snapshotRequest: .snapshotRequest
+    case .snapshotChunk: .snapshotChunk
+    case .error: .error
+    }
+  }
+}

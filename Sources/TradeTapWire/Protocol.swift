@@ -1,1 +1,0 @@
-// Wire protocol: see docs/protocol.md.
