@@ -18,7 +18,7 @@ public struct LedgerBatch: Sendable {
 }
 
 /// Sequence numbers a peer reports lost (a wire gap notice), stored in `gaps`.
-public struct GapNotice: Sendable, Equatable {
+public struct ReportedGap: Sendable, Equatable {
   public var serverId: UInt32
   public var firstSequence: UInt64
   public var lastSequence: UInt64

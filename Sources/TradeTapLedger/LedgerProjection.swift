@@ -37,7 +37,9 @@ struct LedgerProjection {
       }
       try project(event)
       // After the event, so that a gap event naming the same range keeps its own reason.
-      if event.sequence > last + 1, last > 0 {
+      if event.sequence > last + 1, last > 0,
+        try !gapIsKnown(serverId: serverId, first: last + 1, last: event.sequence - 1)
+      {
         try insertGap(serverId: serverId, first: last + 1, last: event.sequence - 1, reason: "not received")
       }
       counts.appliedEvents += 1
@@ -47,7 +49,7 @@ struct LedgerProjection {
     durable[serverId] = last
   }
 
-  mutating func recordGap(_ notice: GapNotice) throws {
+  mutating func recordGap(_ notice: ReportedGap) throws {
     _ = try durableSequence(of: notice.serverId, utcOffsetMinutes: 0)
     try insertGap(
       serverId: notice.serverId, first: notice.firstSequence, last: notice.lastSequence, reason: notice.reason)
@@ -86,6 +88,13 @@ struct LedgerProjection {
       receivedUtc, event.summary, encoded.map { Data($0) },
     ])
     return db.changesCount > 0
+  }
+
+  /// Whether a stored gap already covers `first...last` (the plugin reported it).
+  private func gapIsKnown(serverId: UInt32, first: UInt64, last: UInt64) throws -> Bool {
+    try Bool.fetchOne(
+      db, sql: "SELECT EXISTS (SELECT 1 FROM gaps WHERE server_id = ? AND first_seq <= ? AND last_seq >= ?)",
+      arguments: [Int64(serverId), Int64(truncatingIfNeeded: first), Int64(truncatingIfNeeded: last)]) ?? false
   }
 
   private mutating func insertGap(serverId: UInt32, first: UInt64, last: UInt64, reason: String) throws {

@@ -37,17 +37,17 @@ public final class LedgerWriter: Sendable {
   /// Group commit: applies batches of many servers (and gap notices) in one transaction.
   /// - Parameters:
   ///   - batches: batches of any servers; batches of one server are applied in order.
-  ///   - gapNotices: gap notices received on the wire, stored in `gaps`.
+  ///   - reportedGaps: gaps a peer reported (wire gap notices), stored in `gaps`.
   /// - Returns: the durable sequence number of every server touched, and counts.
   /// - Throws: a GRDB `DatabaseError` when the transaction fails (nothing was applied).
-  public func commit(_ batches: [LedgerBatch], gapNotices: [GapNotice] = []) throws -> LedgerCommit {
+  public func commit(_ batches: [LedgerBatch], reportedGaps: [ReportedGap] = []) throws -> LedgerCommit {
     let receivedUtc = UTCTime.now()
     return try pool.write { db in
       var projection = LedgerProjection(db: db, receivedUtc: receivedUtc)
       for batch in batches {
         try projection.apply(batch)
       }
-      for notice in gapNotices {
+      for notice in reportedGaps {
         try projection.recordGap(notice)
       }
       return try projection.finish()

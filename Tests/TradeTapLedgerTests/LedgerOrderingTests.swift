@@ -68,8 +68,8 @@ struct LedgerOrderingTests {
       Fixtures.deal(2, seq: 5),
       Fixtures.deal(3, seq: 9),  // 6...8 never arrived
     ])
-    try ledger.writer.commit([], gapNotices: [
-      GapNotice(serverId: Fixtures.serverId, firstSequence: 20, lastSequence: 29, reason: "peer reported")
+    try ledger.writer.commit([], reportedGaps: [
+      ReportedGap(serverId: Fixtures.serverId, firstSequence: 20, lastSequence: 29, reason: "peer reported")
     ])
     let gaps = try ledger.read { try GapRow.order(Column("first_seq")).fetchAll($0) }
     #expect(gaps.map { [$0.firstSeq, $0.lastSeq] } == [[2, 4], [6, 8], [20, 29]])
