@@ -5,7 +5,9 @@ import TradeTapJournal
 @Suite("Journal")
 struct JournalTests {
   @Test func concurrentProducersReceiveGapFreeSequenceNumbers() throws {
-    let journal = try Journal.open(directory: temporaryJournalDirectory(), sizeMB: 32)
+    let directory = temporaryJournalDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let journal = try Journal.open(directory: directory, sizeMB: 32)
     let threads = 4, perThread = 10_000
     onThreads(threads) { thread in
       for counter in 0..<perThread {

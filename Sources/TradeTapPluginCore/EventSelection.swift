@@ -1,0 +1,60 @@
+/// The `Events` parameter: which hook families are journaled. Applied at the hook
+/// as one load of a flag word, so a filtered event consumes no sequence number.
+public struct EventSelection: OptionSet, Sendable, Hashable {
+  public let rawValue: UInt32
+  public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+  public static let deals = EventSelection(rawValue: 1 << 0)
+  public static let orders = EventSelection(rawValue: 1 << 1)
+  public static let positions = EventSelection(rawValue: 1 << 2)
+  public static let trades = EventSelection(rawValue: 1 << 3)
+  public static let users = EventSelection(rawValue: 1 << 4)
+  /// The default: every family.
+  public static let all: EventSelection = [.deals, .orders, .positions, .trades, .users]
+
+  /// The parameter's names, in the spec's order.
+  public static let names: [(String, EventSelection)] = [
+    ("deals", .deals), ("orders", .orders), ("positions", .positions), ("trades", .trades), ("users", .users),
+  ]
+
+  /// Parses a comma list of `deals,orders,positions,trades,users` (case-insensitive,
+  /// spaces ignored). Returns the unknown names, if any, instead.
+  public static func parse(_ text: String) -> Result<EventSelection, EventSelectionError> {
+    var selection: EventSelection = []
+    var unknown: [String] = []
+    for part in text.split(separator: ",") {
+      let name = part.trimmedASCIIWhitespace.lowercased()
+      if name.isEmpty { continue }
+      if let match = names.first(where: { $0.0 == name }) {
+        selection.insert(match.1)
+      } else {
+        unknown.append(name)
+      }
+    }
+    if !unknown.isEmpty { return .failure(.unknownNames(unknown)) }
+    if selection.isEmpty { return .failure(.empty) }
+    return .success(selection)
+  }
+
+  /// The canonical parameter text (`deals,orders,...`).
+  public var parameterText: String {
+    Self.names.filter { contains($0.1) }.map(\.0).joined(separator: ",")
+  }
+}
+
+/// Why an `Events` value was refused.
+public enum EventSelectionError: Error, Equatable, Sendable {
+  case empty
+  case unknownNames([String])
+}
+
+extension StringProtocol {
+  /// The text without leading and trailing spaces and tabs.
+  var trimmedASCIIWhitespace: String {
+    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+    guard let first = firstIndex(where: { !isSpace($0) }),
+      let last = lastIndex(where: { !isSpace($0) })
+    else { return "" }
+    return String(self[first...last])
+  }
+}

@@ -1,0 +1,142 @@
+import Glibc
+
+/// The plugin's parameters, exactly as the ABI spec's table names them, validated.
+public struct PluginParameters: Sendable, Equatable {
+  /// `Collector`: addresses tried in order for failover. Required.
+  public var collectors: [CollectorEndpoint]
+  /// `SecretFile`: file holding this server's shared secret. Required.
+  public var secretFile: String
+  /// `TLS`: `on` (default) or `off`.
+  public var tlsEnabled: Bool
+  /// `TLS.CAFile`: CA bundle for the collector's certificate; nil = the system store.
+  public var tlsCAFile: String?
+  /// `TLS.ServerName`: expected certificate name; nil = the host of each `Collector`.
+  public var tlsServerName: String?
+  /// `Journal.Path`: folder of the on-disk journal (default `tradetap-journal-<server_id>`).
+  public var journalPath: String
+  /// `Journal.SizeMB`: bound on the journal (default 256).
+  public var journalSizeMB: Int
+  /// `Groups`: MT-style group masks (default `*`).
+  public var groups: GroupMask
+  /// `Events`: hook families to journal (default all).
+  public var events: EventSelection
+  /// `Heartbeat.Seconds`: idle heartbeat interval (default 5).
+  public var heartbeatSeconds: Int
+
+  /// One row of the spec's parameter table: name and default as `ts_plugin_about` lists it.
+  public struct Definition: Sendable {
+    public let name: String
+    public let defaultValue: String
+  }
+
+  /// The spec's table, in order. Required parameters have an empty default.
+  public static let definitions: [Definition] = [
+    Definition(name: "Collector", defaultValue: ""),
+    Definition(name: "SecretFile", defaultValue: ""),
+    Definition(name: "TLS", defaultValue: "on"),
+    Definition(name: "TLS.CAFile", defaultValue: ""),
+    Definition(name: "TLS.ServerName", defaultValue: ""),
+    Definition(name: "Journal.Path", defaultValue: "tradetap-journal-<server_id>"),
+    Definition(name: "Journal.SizeMB", defaultValue: "256"),
+    Definition(name: "Groups", defaultValue: "*"),
+    Definition(name: "Events", defaultValue: "deals,orders,positions,trades,users"),
+    Definition(name: "Heartbeat.Seconds", defaultValue: "5"),
+  ]
+
+  /// Validates parameter values.
+  ///
+  /// - Parameters:
+  ///   - value: the value set for a name, or nil when unset (the default applies).
+  ///   - serverId: `ts_server_info.server_id`, for the default journal folder.
+  /// - Returns: the parameters, or every problem found, one clear line each.
+  public static func validate(serverId: UInt32, value: (String) -> String?) -> Result<PluginParameters, ParameterProblems> {
+    var problems: [String] = []
+    func text(_ name: String) -> String? {
+      guard let raw = value(name)?.trimmedASCIIWhitespace, !raw.isEmpty else { return nil }
+      return raw
+    }
+
+    var collectors: [CollectorEndpoint] = []
+    if let list = text("Collector") {
+      if let parsed = CollectorEndpoint.list(parsing: list) {
+        collectors = parsed
+      } else {
+        problems.append("parameter Collector: '\(list)' is not a comma list of host:port")
+      }
+    } else {
+      problems.append("parameter Collector: required (host:port, or a comma list for failover)")
+    }
+
+    let secretFile = text("SecretFile") ?? ""
+    if secretFile.isEmpty {
+      problems.append("parameter SecretFile: required (file holding this server's shared secret)")
+    } else if access(secretFile, R_OK) != 0 {
+      problems.append("parameter SecretFile: cannot read '\(secretFile)' (errno \(errno))")
+    }
+
+    var tlsEnabled = true
+    switch text("TLS")?.lowercased() {
+    case nil, "on": tlsEnabled = true
+    case "off": tlsEnabled = false
+    case let other?: problems.append("parameter TLS: '\(other)' is neither on nor off")
+    }
+
+    let caFile = text("TLS.CAFile")
+    if let caFile, access(caFile, R_OK) != 0 {
+      problems.append("parameter TLS.CAFile: cannot read '\(caFile)' (errno \(errno))")
+    }
+    let serverName = text("TLS.ServerName")
+
+    let journalPath = text("Journal.Path") ?? "tradetap-journal-\(serverId)"
+
+    var journalSizeMB = 256
+    if let size = text("Journal.SizeMB") {
+      if let parsed = Int(size), (1...65536).contains(parsed) {
+        journalSizeMB = parsed
+      } else {
+        problems.append("parameter Journal.SizeMB: '\(size)' is not a whole number of megabytes in 1...65536")
+      }
+    }
+
+    var groups = GroupMask.everyGroup
+    if let masks = text("Groups") {
+      if let parsed = GroupMask(parsing: masks) {
+        groups = parsed
+      } else {
+        problems.append("parameter Groups: '\(masks)' is not a comma list of masks with at least one including mask (e.g. *,!demo*)")
+      }
+    }
+
+    var events = EventSelection.all
+    if let list = text("Events") {
+      switch EventSelection.parse(list) {
+      case .success(let parsed): events = parsed
+      case .failure(.empty):
+        problems.append("parameter Events: empty list (use deals,orders,positions,trades,users)")
+      case .failure(.unknownNames(let names)):
+        problems.append("parameter Events: unknown \(names.joined(separator: ", ")) (known: deals,orders,positions,trades,users)")
+      }
+    }
+
+    var heartbeatSeconds = 5
+    if let seconds = text("Heartbeat.Seconds") {
+      if let parsed = Int(seconds), (1...3600).contains(parsed) {
+        heartbeatSeconds = parsed
+      } else {
+        problems.append("parameter Heartbeat.Seconds: '\(seconds)' is not a whole number of seconds in 1...3600")
+      }
+    }
+
+    guard problems.isEmpty else { return .failure(ParameterProblems(lines: problems)) }
+    return .success(
+      PluginParameters(
+        collectors: collectors, secretFile: secretFile, tlsEnabled: tlsEnabled, tlsCAFile: caFile,
+        tlsServerName: serverName, journalPath: journalPath, journalSizeMB: journalSizeMB, groups: groups,
+        events: events, heartbeatSeconds: heartbeatSeconds))
+  }
+}
+
+/// Every problem found in a parameter set, one log line each.
+public struct ParameterProblems: Error, Sendable, Equatable {
+  public let lines: [String]
+}
