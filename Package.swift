@@ -98,6 +98,8 @@ let package = Package(
       dependencies: ["TradeTapJournal", "TradeTapPluginCore", "TradeTapEvents", "TradeServerAPI"]
     ),
     .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "CTradeTapShims"]),
+    .testTarget(name: "TradeTapEventsTests", dependencies: ["TradeTapEvents", "TradeServerAPI"]),
+    .testTarget(name: "TradeTapWireTests", dependencies: ["TradeTapWire", "TradeTapEvents"]),
     .testTarget(
       name: "TradeTapLedgerTests",
       dependencies: ["TradeTapLedger", "TradeTapEvents", .product(name: "GRDB", package: "GRDB.swift")]

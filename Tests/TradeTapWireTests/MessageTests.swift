@@ -1,0 +1,86 @@
+import Testing
+import TradeTapEvents
+import TradeTapWire
+
+@Suite struct MessageSpecification {
+  @Test func roundTripsEveryMessageType() throws {
+    #expect(Set(sampleMessages.map(\.1.type)) == Set(MessageType.allCases))
+    for (_, message) in sampleMessages {
+      #expect(try Message(frame: message.frame) == message)
+    }
+  }
+
+  @Test func reportsTruncationOfEveryMessageAtEveryLength() {
+    for (_, message) in sampleMessages {
+      let frame = message.frame
+      for cut in 0..<frame.payload.count {
+        #expect(throws: (any Error).self) { try Message(frame: Frame(type: frame.type, payload: Array(frame.payload[..<cut]))) }
+      }
+    }
+  }
+
+  @Test func rejectsTrailingBytes() {
+    let frame = Message.ack(Ack(throughSequence: 1)).frame
+    #expect(throws: MessageDecodingError.trailingBytes(1)) { try Message(frame: Frame(type: frame.type, payload: frame.payload + [0])) }
+  }
+
+  @Test func rejectsABatchWhoseSequencesAreNotConsecutive() {
+    let batch = EventBatch(firstSequence: 10, events: [sampleDealEvent(sequence: 10), sampleDealEvent(sequence: 12)])
+    #expect(throws: MessageDecodingError.nonConsecutiveSequence(index: 1, expected: 11, found: 12)) {
+      try Message(frame: Message.eventBatch(batch).frame)
+    }
+  }
+
+  @Test func rejectsABatchAboveTheEventLimit() {
+    var w = BinaryWriter()
+    w.write(UInt64(1)); w.write(UInt32(WireLimits.maxEventsPerBatch + 1))
+    #expect(throws: MessageDecodingError.tooManyEvents(UInt32(WireLimits.maxEventsPerBatch + 1))) {
+      try Message(frame: Frame(type: .eventBatch, payload: w.bytes))
+    }
+  }
+
+  @Test func namesTheEventThatDoesNotDecode() {
+    var payload = Message.eventBatch(EventBatch(firstSequence: 1, events: [sampleDealEvent(sequence: 1)])).encodePayload()
+    payload[12 + 4] = 9  // event format version
+    #expect(throws: MessageDecodingError.event(index: 0, .unsupportedVersion(9))) {
+      try Message(frame: Frame(type: .eventBatch, payload: payload))
+    }
+  }
+
+  @Test func buildsBatchesWithinTheLimitsThatDecodeToTheSameEvents() throws {
+    var builder = EventBatchBuilder(firstSequence: 100, maxPayload: 2_000)
+    var appended: [Event] = []
+    var sequence: UInt64 = 100
+    while builder.append(sampleDealEvent(sequence: sequence)) {
+      appended.append(sampleDealEvent(sequence: sequence))
+      sequence += 1
+    }
+    #expect(!appended.isEmpty && builder.payloadSize <= 2_000)
+    let wrongSequence = builder.append(sampleDealEvent(sequence: 999))
+    #expect(!wrongSequence)  // a sequence that is not the next one is refused too
+    var decoder = FrameDecoder()
+    decoder.append(builder.finishFrame())
+    let message = try Message(frame: try #require(try decoder.nextFrame()))
+    #expect(message == .eventBatch(EventBatch(firstSequence: 100, events: appended)))
+    #expect(builder.finishFrame() == FrameEncoder().encode(message))
+  }
+
+  @Test func capsABatchAtTheMaximumEventCount() {
+    var builder = EventBatchBuilder(firstSequence: 1, maxEvents: 3)
+    let accepted = (1...4).map { builder.append(sampleDealEvent(sequence: UInt64($0))) }
+    #expect(accepted == [true, true, true, false])
+    #expect(builder.count == 3)
+  }
+
+  @Test func cutsLongErrorTextAtTheLimitOnACharacterBoundary() throws {
+    let long = String(repeating: "é", count: 2_000)
+    let decoded = try Message(frame: Message.error(ErrorMessage(code: .serverBusy, message: long)).frame)
+    guard case .error(let e) = decoded else { Issue.record("not an error"); return }
+    #expect(e.code == .serverBusy && e.message.utf8.count == WireLimits.maxErrorMessageLength)
+  }
+
+  @Test func keepsUnknownErrorCodes() throws {
+    let decoded = try Message(frame: Message.error(ErrorMessage(code: ErrorCode(rawValue: 999), message: "")).frame)
+    #expect(decoded == .error(ErrorMessage(code: ErrorCode(rawValue: 999), message: "")))
+  }
+}
