@@ -1,1 +1,186 @@
-// Collector.
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+import TradeTapLedger
+
+/// A running collector: the framed-protocol listener for plugins, the HTTP listener,
+/// the ledger and its group-commit writer.
+///
+/// Assembled by ``start(configuration:logger:)``, which the command line and the
+/// tests both call (tests on port 0). As a `Service` it runs until a graceful
+/// shutdown (SIGTERM in a `ServiceGroup`), then stops accepting, commits what it
+/// received, acknowledges it and closes every connection.
+public final class Collector: Service, Sendable {
+  /// Where plugins connect (the chosen port when 0 was asked for).
+  public let protocolAddress: SocketAddress
+  /// Where the HTTP API listens, if enabled.
+  public let httpAddress: SocketAddress?
+  /// ``protocolAddress`` as `HOST:PORT` (`[HOST]:PORT` for IPv6).
+  public var protocolEndpoint: String { Self.endpoint(protocolAddress) }
+  /// ``httpAddress`` as `HOST:PORT`, if enabled.
+  public var httpEndpoint: String? { httpAddress.map(Self.endpoint) }
+  /// The ledger this collector writes.
+  public let ledger: Ledger
+  public let metrics: CollectorMetrics
+
+  private let serverChannel: Channel
+  private let httpChannel: Channel?
+  private let committer: GroupCommitter
+  private let connections: ConnectionRegistry
+  private let logger: Logger
+  private let stopped = Mutex(false)
+
+  /// Opens the ledger, binds both listeners and starts serving.
+  /// - Parameters:
+  ///   - configuration: addresses, database, secrets, TLS, limits.
+  ///   - logger: the collector logs under it with `tradetap.*` metadata.
+  /// - Returns: the running collector; call ``shutdown()`` (or `run()` in a group) to stop.
+  /// - Throws: ``CollectorError`` for bad TLS files; ledger and bind errors.
+  public static func start(configuration: CollectorConfiguration, logger: Logger) async throws -> Collector {
+    let sslContext = try configuration.tls.map(makeTLSContext)
+    let ledger = try Ledger(path: configuration.databasePath, configuration: configuration.ledger)
+    let metrics = CollectorMetrics()
+    let committer = GroupCommitter(
+      ledger: ledger, metrics: metrics, logger: logger, maxEventsPerCommit: configuration.maxEventsPerCommit)
+    committer.start()
+    let environment = ConnectionEnvironment(
+      configuration: configuration, ledger: ledger, committer: committer, metrics: metrics, logger: logger)
+    let connections = ConnectionRegistry()
+    let group = MultiThreadedEventLoopGroup.singleton
+
+    let heartbeat = configuration.heartbeatInterval
+    let serverChannel: Channel
+    do {
+      serverChannel = try await ServerBootstrap(group: group)
+        .serverChannelOption(.backlog, value: 256)
+        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        .childChannelOption(.maxMessagesPerRead, value: 16)
+        .childChannelInitializer { channel in
+          channel.eventLoop.makeCompletedFuture {
+            connections.add(channel)
+            var nonce = [UInt8](repeating: 0, count: 32)
+            var random = SystemRandomNumberGenerator()
+            for i in nonce.indices { nonce[i] = random.next() }
+            let peer = channel.remoteAddress.map { "\($0)" } ?? "unknown"
+            let sync = channel.pipeline.syncOperations
+            if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
+            try sync.addHandler(IdleStateHandler(readTimeout: heartbeat * 3, writeTimeout: heartbeat))
+            try sync.addHandler(ByteToMessageHandler(WireMessageDecoder()))
+            try sync.addHandler(MessageToByteHandler(WireMessageEncoder()))
+            try sync.addHandler(PluginConnectionHandler(environment: environment, serverNonce: nonce, peer: peer))
+          }
+        }
+        .bind(host: configuration.listenHost, port: configuration.listenPort).get()
+    } catch {
+      await committer.drainAndStop()
+      throw error
+    }
+
+    var httpChannel: Channel? = nil
+    if let httpPort = configuration.httpPort {
+      let token = configuration.apiToken
+      do {
+        httpChannel = try await ServerBootstrap(group: group)
+          .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+          .childChannelInitializer { channel in
+            channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
+              try channel.pipeline.syncOperations.addHandler(HTTPAPIHandler(metrics: metrics, apiToken: token))
+            }
+          }
+          .bind(host: configuration.httpHost, port: httpPort).get()
+      } catch {
+        try? await serverChannel.close()
+        await committer.drainAndStop()
+        throw error
+      }
+    }
+
+    let collector = Collector(
+      protocolAddress: serverChannel.localAddress!, httpAddress: httpChannel?.localAddress, ledger: ledger,
+      metrics: metrics, serverChannel: serverChannel, httpChannel: httpChannel, committer: committer,
+      connections: connections, logger: logger)
+    logger.info("collector listening", metadata: [
+      "tradetap.protocol": "\(collector.protocolAddress)", "tradetap.http": "\(collector.httpAddress.map { "\($0)" } ?? "off")",
+      "tradetap.tls": "\(configuration.tls == nil ? "off" : "1.3")", "tradetap.database": "\(configuration.databasePath)",
+    ])
+    return collector
+  }
+
+  private init(
+    protocolAddress: SocketAddress, httpAddress: SocketAddress?, ledger: Ledger, metrics: CollectorMetrics,
+    serverChannel: Channel, httpChannel: Channel?, committer: GroupCommitter, connections: ConnectionRegistry,
+    logger: Logger
+  ) {
+    self.protocolAddress = protocolAddress
+    self.httpAddress = httpAddress
+    self.ledger = ledger
+    self.metrics = metrics
+    self.serverChannel = serverChannel
+    self.httpChannel = httpChannel
+    self.committer = committer
+    self.connections = connections
+    self.logger = logger
+  }
+
+  /// Serves until graceful shutdown (or cancellation), then shuts down.
+  public func run() async throws {
+    try? await gracefulShutdown()
+    await shutdown()
+  }
+
+  /// Stops accepting, commits every batch already received, lets the acks go out,
+  /// then closes every connection. Safe to call more than once.
+  public func shutdown() async {
+    let first = stopped.withLock { wasStopped in
+      defer { wasStopped = true }
+      return !wasStopped
+    }
+    guard first else { return }
+    logger.info("collector shutting down: stop accepting, commit, ack, close")
+    try? await serverChannel.close()
+    try? await httpChannel?.close()
+    await committer.drainAndStop()
+    // Acks were queued on each channel's event loop when their commits completed;
+    // a close queued now runs after them.
+    for channel in connections.all() {
+      try? await channel.close()
+    }
+    logger.info("collector stopped")
+  }
+
+  static func endpoint(_ address: SocketAddress) -> String {
+    let host = address.ipAddress ?? "?"
+    let port = address.port ?? 0
+    return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+  }
+
+  private static func makeTLSContext(_ files: CollectorConfiguration.TLSFiles) throws -> NIOSSLContext {
+    do {
+      let chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+      let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
+      var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+      tls.minimumTLSVersion = .tlsv13
+      return try NIOSSLContext(configuration: tls)
+    } catch {
+      throw CollectorError.tls("cannot load \(files.certificatePath) / \(files.privateKeyPath): \(error)")
+    }
+  }
+}
+
+/// The open plugin connections, so that shutdown can close them after the last acks.
+final class ConnectionRegistry: Sendable {
+  private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
+
+  func add(_ channel: Channel) {
+    let id = ObjectIdentifier(channel)
+    channels.withLock { $0[id] = channel }
+    channel.closeFuture.whenComplete { _ in _ = self.channels.withLock { $0.removeValue(forKey: id) } }
+  }
+
+  func all() -> [Channel] { channels.withLock { Array($0.values) } }
+}

@@ -1,0 +1,45 @@
+import NIOCore
+import TradeTapLedger
+
+/// Everything a collector needs, with a documented default for every field.
+public struct CollectorConfiguration: Sendable {
+  /// The collector's certificate and key, PEM files.
+  public struct TLSFiles: Sendable {
+    public var certificatePath: String
+    public var privateKeyPath: String
+    public init(certificatePath: String, privateKeyPath: String) {
+      self.certificatePath = certificatePath
+      self.privateKeyPath = privateKeyPath
+    }
+  }
+
+  /// Framed-protocol listener. Default `127.0.0.1:7400`; port 0 picks a free port.
+  public var listenHost: String = "127.0.0.1"
+  public var listenPort: Int = 7400
+  /// HTTP listener (`/healthz`, `/metrics`). Default `127.0.0.1:7480`; `nil` port: no HTTP.
+  public var httpHost: String = "127.0.0.1"
+  public var httpPort: Int? = 7480
+  /// The SQLite ledger file. Default `./tradetap.sqlite`.
+  public var databasePath: String = "./tradetap.sqlite"
+  /// How the ledger is opened (durability). Default: `synchronous = FULL`.
+  public var ledger = LedgerConfiguration()
+  /// Shared secret of each trade server (`--secrets`). Default: none (every hello refused).
+  public var secrets: [UInt32: [UInt8]] = [:]
+  /// TLS 1.3 certificate and key; `nil` means plaintext (`--no-tls`). Default `nil`.
+  public var tls: TLSFiles? = nil
+  /// Bearer token the HTTP API requires (`/healthz` excepted). Default: empty, which
+  /// refuses every authenticated request.
+  public var apiToken: [UInt8] = []
+  /// Heartbeat interval; a peer silent for three intervals is dropped. Default 5 s.
+  public var heartbeatInterval: TimeAmount = .seconds(5)
+  /// Most events one ledger transaction takes (group commit). Default 65,536.
+  public var maxEventsPerCommit: Int = 65_536
+  /// Batches a connection may have waiting for commit before the collector stops
+  /// reading from it (back-pressure). Default 16.
+  public var maxPendingBatchesPerConnection: Int = 16
+  /// Keep each event's wire encoding in `events.body` (audit), besides its summary.
+  /// Default `false`: the summary only, about half the write volume.
+  public var storeEncodedEvents: Bool = false
+
+  public init() {}
+}

@@ -1,0 +1,280 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TradeTapEvents
+import TradeTapLedger
+import TradeTapWire
+
+/// What every plugin connection of one collector shares.
+final class ConnectionEnvironment: Sendable {
+  let configuration: CollectorConfiguration
+  let ledger: Ledger
+  let committer: GroupCommitter
+  let metrics: CollectorMetrics
+  let logger: Logger
+  let replayGuard = Mutex(NonceReplayGuard())
+
+  init(
+    configuration: CollectorConfiguration, ledger: Ledger, committer: GroupCommitter, metrics: CollectorMetrics,
+    logger: Logger
+  ) {
+    self.configuration = configuration
+    self.ledger = ledger
+    self.committer = committer
+    self.metrics = metrics
+    self.logger = logger
+  }
+}
+
+/// One plugin connection: handshake, then event batches → dedupe → group commit →
+/// cumulative ack after the commit. Heartbeats are answered and sent when idle; a
+/// peer silent for three intervals is dropped. Any failure sends a specific error
+/// frame, logs one line and closes this connection only.
+final class PluginConnectionHandler: ChannelDuplexHandler {
+  typealias InboundIn = Message
+  typealias OutboundIn = Message
+  typealias OutboundOut = Message
+
+  private enum State {
+    case handshaking(ServerHandshake)
+    case lookingUpResumePoint
+    case streaming(serverId: UInt32)
+    case closing
+  }
+
+  private let environment: ConnectionEnvironment
+  private var logger: Logger
+  private var state: State
+  /// Highest sequence acknowledged to this peer (its durable sequence).
+  private var acknowledged: UInt64 = 0
+  /// Highest sequence submitted for commit (dedupe of what is still in flight).
+  private var submitted: UInt64 = 0
+  private var pendingBatches = 0
+  private var readHeld = false
+
+  init(environment: ConnectionEnvironment, serverNonce: [UInt8], peer: String) throws {
+    self.environment = environment
+    self.state = .handshaking(try ServerHandshake(serverNonce: serverNonce))
+    var logger = environment.logger
+    logger[metadataKey: "tradetap.peer"] = "\(peer)"
+    self.logger = logger
+  }
+
+  func channelActive(context: ChannelHandlerContext) {
+    environment.metrics.connectionsOpen.add(1)
+    context.fireChannelActive()
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    environment.metrics.connectionsOpen.add(-1)
+    if case .streaming(let serverId) = state {
+      logger.info("plugin disconnected")
+      let ledger = environment.ledger
+      NIOThreadPool.singleton.submit { _ in try? ledger.writer.recordDisconnection(serverId: serverId) }
+    }
+    state = .closing
+    context.fireChannelInactive()
+  }
+
+  // MARK: - Inbound
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    let message = unwrapInboundIn(data)
+    switch state {
+    case .handshaking(var handshake):
+      do {
+        let step = try environment.replayGuard.withLock { guardState in
+          try handshake.receive(
+            message, secrets: { self.environment.configuration.secrets[$0] }, replayGuard: &guardState)
+        }
+        state = .handshaking(handshake)
+        switch step {
+        case .send(let reply):
+          context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+        case .authenticated(let serverId):
+          state = .lookingUpResumePoint
+          welcome(context: context, serverId: serverId, handshake: handshake)
+        }
+      } catch let error as HandshakeError {
+        refuse(context: context, error.errorMessage, reason: "handshake refused")
+      } catch {
+        refuse(context: context, .error(ErrorMessage(code: .internalError, message: "\(error)")), reason: "handshake failed")
+      }
+    case .lookingUpResumePoint:
+      refuse(context: context, protocolViolation("\(message.type) before welcome"), reason: "protocol violation")
+    case .streaming(let serverId):
+      stream(context: context, serverId: serverId, message: message)
+    case .closing:
+      break
+    }
+  }
+
+  private func welcome(context: ChannelHandlerContext, serverId: UInt32, handshake: ServerHandshake) {
+    var handshake = handshake
+    let ledger = environment.ledger
+    let heartbeat = UInt32(clamping: environment.configuration.heartbeatInterval.nanoseconds / 1_000_000)
+    logger[metadataKey: "tradetap.server_id"] = "\(serverId)"
+    // Reading the resume point blocks on SQLite: off the event loop.
+    NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+      try ledger.writer.recordConnection(serverId: serverId)
+      return try ledger.writer.durableSequence(serverId: serverId)
+    }.whenComplete { result in
+      guard case .lookingUpResumePoint = self.state else { return }
+      do {
+        let durable = try result.get()
+        let welcome = try handshake.makeWelcome(lastDurableSequence: durable, heartbeatMillis: heartbeat)
+        self.acknowledged = durable
+        self.submitted = durable
+        self.state = .streaming(serverId: serverId)
+        self.environment.metrics.recordDurable(serverId: serverId, sequence: durable)
+        self.logger.info("plugin authenticated", metadata: ["tradetap.resume_after": "\(durable)"])
+        context.writeAndFlush(self.wrapOutboundOut(welcome), promise: nil)
+      } catch {
+        self.refuse(context: context, .error(ErrorMessage(code: .internalError, message: "ledger unavailable")),
+                    reason: "resume point lookup failed: \(error)")
+      }
+    }
+  }
+
+  private func stream(context: ChannelHandlerContext, serverId: UInt32, message: Message) {
+    switch message {
+    case .eventBatch(let batch):
+      environment.metrics.eventsReceived.add(batch.events.count)
+      guard batch.events.allSatisfy({ $0.serverId == serverId }) else {
+        refuse(context: context, protocolViolation("event of another server id"), reason: "protocol violation")
+        return
+      }
+      // Already durable or already on its way: acknowledged, never re-applied.
+      let fresh = batch.events.filter { $0.sequence > submitted }
+      if fresh.isEmpty {
+        environment.metrics.eventsDuplicate.add(batch.events.count)
+        if pendingBatches == 0 { sendAck(context: context, through: acknowledged) }
+        return
+      }
+      submitted = fresh.last!.sequence
+      let encoded = environment.configuration.storeEncodedEvents ? fresh.map(EventCodec.encode) : []
+      submit(context: context, serverId: serverId,
+             batch: LedgerBatch(serverId: serverId, events: fresh, encodedEvents: encoded), gaps: [])
+    case .heartbeat(let beat):
+      context.writeAndFlush(wrapOutboundOut(.heartbeat(beat)), promise: nil)
+    case .gapNotice(let notice):
+      let last = notice.firstSequence &+ max(notice.count, 1) &- 1
+      logger.warning("plugin reported a gap", metadata: [
+        "tradetap.first_seq": "\(notice.firstSequence)", "tradetap.last_seq": "\(last)",
+        "tradetap.reason": "\(notice.reason)",
+      ])
+      let gap = ReportedGap(serverId: serverId, firstSequence: notice.firstSequence, lastSequence: last,
+                            reason: "reported by plugin: \(notice.reason)")
+      submit(context: context, serverId: serverId, batch: nil, gaps: [gap])
+    case .snapshotChunk:
+      // Reconciliation (which asks for snapshots) is not wired yet: nothing requested one.
+      logger.debug("snapshot chunk ignored: no snapshot was requested")
+    case .error(let error):
+      logger.info("plugin closed with an error", metadata: ["tradetap.error": "\(error.code): \(error.message)"])
+      state = .closing
+      context.close(promise: nil)
+    default:
+      refuse(context: context, protocolViolation("unexpected \(message.type) after welcome"), reason: "protocol violation")
+    }
+  }
+
+  private func submit(context: ChannelHandlerContext, serverId: UInt32, batch: LedgerBatch?, gaps: [ReportedGap]) {
+    let promise = context.eventLoop.makePromise(of: LedgerCommit.self)
+    pendingBatches += 1
+    environment.committer.submit(.init(batch: batch, reportedGaps: gaps, promise: promise))
+    promise.futureResult.whenComplete { result in
+      self.pendingBatches -= 1
+      switch result {
+      case .success(let commit):
+        if let durable = commit.durableSequence[serverId] { self.sendAck(context: context, through: durable) }
+        self.releaseReadIfHeld(context: context)
+      case .failure(GroupCommitter.Failure.stopped):
+        self.refuse(context: context, .error(ErrorMessage(code: .serverBusy, message: "collector shutting down")),
+                    reason: "shutting down")
+      case .failure(let error):
+        self.refuse(context: context, .error(ErrorMessage(code: .internalError, message: "ledger commit failed")),
+                    reason: "ledger commit failed: \(error)")
+      }
+    }
+  }
+
+  private func sendAck(context: ChannelHandlerContext, through sequence: UInt64) {
+    guard case .streaming = state, sequence >= acknowledged else { return }
+    acknowledged = sequence
+    environment.metrics.acksSent.add(1)
+    context.writeAndFlush(wrapOutboundOut(.ack(Ack(throughSequence: sequence))), promise: nil)
+  }
+
+  // MARK: - Liveness and back-pressure
+
+  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    guard let idle = event as? IdleStateHandler.IdleStateEvent else {
+      context.fireUserInboundEventTriggered(event)
+      return
+    }
+    switch idle {
+    case .read:
+      logger.info("peer silent for three heartbeat intervals: closing")
+      state = .closing
+      context.close(promise: nil)
+    case .write:
+      if case .streaming = state {
+        let now = UInt64(NIODeadline.now().uptimeNanoseconds)
+        context.writeAndFlush(wrapOutboundOut(.heartbeat(Heartbeat(timestampNanos: now))), promise: nil)
+      }
+    case .all:
+      break
+    }
+  }
+
+  func read(context: ChannelHandlerContext) {
+    if pendingBatches >= environment.configuration.maxPendingBatchesPerConnection {
+      readHeld = true
+    } else {
+      context.read()
+    }
+  }
+
+  private func releaseReadIfHeld(context: ChannelHandlerContext) {
+    if readHeld, pendingBatches < environment.configuration.maxPendingBatchesPerConnection {
+      readHeld = false
+      context.read()
+    }
+  }
+
+  // MARK: - Errors
+
+  func errorCaught(context: ChannelHandlerContext, error: Error) {
+    switch error {
+    case let error as FrameDecodingError:
+      refuse(context: context, .error(ErrorMessage(code: error.errorCode, message: "\(error)")), reason: "bad frame")
+    case let error as MessageDecodingError:
+      refuse(context: context, .error(ErrorMessage(code: error.errorCode, message: "\(error)")), reason: "bad message")
+    case is ByteToMessageDecoderError:
+      break  // after a decoding error, already closing
+    default:
+      // TLS and socket errors: no frame can get through; just close.
+      if case .closing = state { return }
+      logger.info("connection error: closing", metadata: ["tradetap.error": "\(error)"])
+      environment.metrics.connectionsRefused.add(1)
+      state = .closing
+      context.close(promise: nil)
+    }
+  }
+
+  private func protocolViolation(_ text: String) -> Message {
+    .error(ErrorMessage(code: .protocolViolation, message: text))
+  }
+
+  /// Sends the error frame, logs one line, closes this connection only.
+  private func refuse(context: ChannelHandlerContext, _ message: Message, reason: String) {
+    if case .closing = state { return }
+    state = .closing
+    environment.metrics.connectionsRefused.add(1)
+    if case .error(let e) = message {
+      logger.info("\(reason): closing", metadata: ["tradetap.error_code": "\(e.code)", "tradetap.error": "\(e.message)"])
+    }
+    context.writeAndFlush(wrapOutboundOut(message)).whenComplete { _ in context.close(promise: nil) }
+  }
+}

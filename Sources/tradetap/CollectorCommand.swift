@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TradeTapCollector
+
+/// `tradetap collector`: flags exactly as shared/spec/cli.md.
+struct CollectorCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "collector",
+    abstract: "Receives trade-server events over the framed protocol and keeps the exact ledger."
+  )
+
+  @Option(help: "Framed-protocol listener for plugins (HOST:PORT; port 0 picks a free port).")
+  var listen = "127.0.0.1:7400"
+
+  @Option(help: "CRM HTTP API and /metrics (HOST:PORT; port 0 picks a free port).")
+  var http = "127.0.0.1:7480"
+
+  @Option(help: "sqlite:PATH or postgres://user:pass@host:port/db.")
+  var database = "sqlite:./tradetap.sqlite"
+
+  @Option(help: "File with one '<server_id> <secret>' per line; must not be readable by group or others.")
+  var secrets: String
+
+  @Option(name: .customLong("tls-cert"), help: "The collector's certificate (PEM).")
+  var tlsCert: String?
+
+  @Option(name: .customLong("tls-key"), help: "The collector's private key (PEM).")
+  var tlsKey: String?
+
+  @Flag(name: .customLong("no-tls"), help: "Plaintext, for loopback development only.")
+  var noTLS = false
+
+  @Option(name: .customLong("api-token-file"), help: "File holding the bearer token the HTTP API requires.")
+  var apiTokenFile: String
+
+  @Option(name: .customLong("reconcile-every"), help: "Reconciliation sweep interval (500ms, 30s, 5m); 0 turns it off.")
+  var reconcileEvery = "5m"
+
+  @Option(name: .customLong("heartbeat"), help: "Heartbeat interval; a peer silent for three intervals is dropped.")
+  var heartbeat = "5s"
+
+  @Option(help: "SQLite durability: full (survives power loss) or normal (survives a process crash).")
+  var durability = "full"
+
+  func run() async throws {
+    do {
+      try await serve()
+    } catch let error as CollectorError {
+      throw ValidationFailure(error.description)
+    }
+  }
+
+  private func serve() async throws {
+    var config = CollectorConfiguration()
+    (config.listenHost, config.listenPort) = try Self.hostPort(listen)
+    let (httpHost, httpPort) = try Self.hostPort(http)
+    config.httpHost = httpHost
+    config.httpPort = httpPort
+    config.databasePath = try Self.sqlitePath(database)
+    config.secrets = try SecretsFile.load(path: secrets)
+    config.apiToken = try TokenFile.load(path: apiTokenFile)
+    config.heartbeatInterval = .nanoseconds(try Self.durationNanoseconds(heartbeat))
+    _ = try Self.durationNanoseconds(reconcileEvery)  // validated; reconciliation is not wired yet
+    switch durability {
+    case "full": config.ledger.durability = .full
+    case "normal": config.ledger.durability = .normal
+    default: throw ValidationFailure("--durability must be full or normal")
+    }
+    if noTLS {
+      guard tlsCert == nil, tlsKey == nil else { throw ValidationFailure("--no-tls cannot be combined with --tls-cert/--tls-key") }
+    } else {
+      guard let tlsCert, let tlsKey else {
+        throw ValidationFailure("--tls-cert and --tls-key are required unless --no-tls")
+      }
+      config.tls = .init(certificatePath: tlsCert, privateKeyPath: tlsKey)
+    }
+
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = .info
+      return handler
+    }
+    let logger = Logger(label: "tradetap.collector")
+    let collector = try await Collector.start(configuration: config, logger: logger)
+    print("listening protocol=\(collector.protocolEndpoint) http=\(collector.httpEndpoint ?? "off")")
+    fflush(nil)  // the line must reach a pipe before serving
+    let group = ServiceGroup(
+      configuration: .init(services: [collector], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
+  }
+
+  /// The error a user sees: one line, non-zero exit.
+  struct ValidationFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+  }
+
+  static func hostPort(_ text: String) throws -> (String, Int) {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+      (0...65535).contains(port), colon != text.startIndex
+    else { throw CollectorError.invalidAddress(text) }
+    var host = String(text[..<colon])
+    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    return (host, port)
+  }
+
+  static func sqlitePath(_ url: String) throws -> String {
+    if url.hasPrefix("sqlite:") {
+      let path = String(url.dropFirst("sqlite:".count))
+      guard !path.isEmpty else { throw CollectorError.unsupportedDatabase(url) }
+      return path
+    }
+    throw CollectorError.unsupportedDatabase(url)
+  }
+
+  static func durationNanoseconds(_ text: String) throws -> Int64 {
+    if text == "0" { return 0 }
+    let units: [(String, Int64)] = [("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000)]
+    for (suffix, scale) in units where text.hasSuffix(suffix) {
+      if let value = Int64(text.dropLast(suffix.count)), value >= 0 { return value * scale }
+    }
+    throw ValidationFailure("invalid duration '\(text)': use 500ms, 30s, 5m")
+  }
+}
