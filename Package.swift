@@ -93,6 +93,7 @@ let package = Package(
 
     // MARK: Tests
     .testTarget(name: "ABITests", dependencies: ["TradeServerAPI"]),
+    .testTarget(name: "TradeTapSimulatorTests", dependencies: ["TradeTapSimulator"]),
     .testTarget(name: "TradeTapJournalTests", dependencies: ["TradeTapJournal"]),
     .testTarget(
       name: "PluginTests",

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import TradeTapSimulator
+
+/// `tradetap sim`: the simulated MT4 / MT5 trade server (flags as in the CLI spec).
+struct SimCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sim",
+    abstract: "Runs a simulated MT4 or MT5 trade server that loads plugins through the C ABI.",
+    discussion: """
+      Generates a seeded trading day (or replays --scenario), firing the plugin hooks from \
+      --threads host threads, and can write the final platform state with --state-out \
+      for `tradetap verify`. Prints progress every second and a summary at the end.
+      """
+  )
+
+  @Option(name: .customLong("plugin"), help: "Plugin .so to load through the C ABI (repeatable).")
+  var plugins: [String] = []
+  @Option(name: .customLong("param"), help: "Plugin parameter NAME=VALUE (repeatable).")
+  var params: [String] = []
+  @Option(help: "Server dialect: mt4 or mt5.")
+  var platform: String = "mt5"
+  @Option(help: "MT5 account groups' margin mode: hedging, netting or mixed.")
+  var margin: String = "mixed"
+  @Option(name: .customLong("server-id"), help: "Server identity.")
+  var serverID: UInt32 = 1
+  @Option(name: .customLong("utc-offset"), help: "Broker time offset from UTC, in minutes.")
+  var utcOffset: Int32 = 120
+  @Option(help: "Accounts created at start.")
+  var accounts: Int = 100
+  @Option(help: "Events per second offered to the hooks; 0 = as fast as possible.")
+  var rate: Double = 1000
+  @Option(help: "How long to run (500ms, 30s, 5m). Default 10s unless --events is given.")
+  var duration: String?
+  @Option(help: "How many events to generate (instead of --duration).")
+  var events: Int?
+  @Option(help: "Host threads firing hooks at once.")
+  var threads: Int = 2
+  @Option(help: "Seed that makes the whole run repeatable.")
+  var seed: UInt64 = 1
+  @Option(help: "Replay a JSON Lines scenario instead of generating (docs/scenarios.md).")
+  var scenario: String?
+  @Option(name: .customLong("state-out"), help: "Write the server's final state as JSON.")
+  var stateOut: String?
+  @Option(name: .customLong("miss-events"), help: "Percent of changes applied without calling the hooks.")
+  var missEvents: Double = 0
+  @Option(help: "The server's own journal file (default: stderr).")
+  var journal: String?
+
+  func validate() throws {
+    guard ["mt4", "mt5"].contains(platform) else { throw ValidationError("--platform must be mt4 or mt5") }
+    guard ["hedging", "netting", "mixed"].contains(margin) else {
+      throw ValidationError("--margin must be hedging, netting or mixed")
+    }
+    guard duration == nil || events == nil else { throw ValidationError("give --duration or --events, not both") }
+    if let duration, SimDuration.seconds(duration) == nil {
+      throw ValidationError("--duration \(duration) is not a duration like 500ms, 30s or 5m")
+    }
+    if let events, events <= 0 { throw ValidationError("--events must be positive") }
+    guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
+    guard accounts >= 1 || scenario != nil else { throw ValidationError("--accounts must be at least 1") }
+    guard rate >= 0 else { throw ValidationError("--rate must be 0 or positive") }
+    guard (0...100).contains(missEvents) else { throw ValidationError("--miss-events is a percent, 0 to 100") }
+    for param in params where !param.contains("=") {
+      throw ValidationError("--param \(param) is not NAME=VALUE")
+    }
+    if let scenario, !FileManager.default.isReadableFile(atPath: scenario) {
+      throw ValidationError("--scenario \(scenario) cannot be read")
+    }
+  }
+
+  func run() throws {
+    var configuration = SimulationConfiguration()
+    configuration.plugins = plugins
+    for param in params {
+      let parts = param.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      configuration.parameters[String(parts[0])] = String(parts[1])
+    }
+    configuration.platform = platform == "mt4" ? .mt4 : .mt5
+    configuration.margin = SimulationConfiguration.MarginChoice(rawValue: margin) ?? .mixed
+    configuration.serverID = serverID
+    configuration.utcOffsetMinutes = utcOffset
+    configuration.accounts = accounts
+    configuration.rate = rate
+    configuration.length = events.map { .events($0) } ?? .duration(seconds: duration.flatMap(SimDuration.seconds) ?? 10)
+    configuration.threads = threads
+    configuration.seed = seed
+    configuration.scenario = scenario
+    configuration.missEventsPercent = missEvents
+    configuration.journalPath = journal
+
+    let hostJournal: HostJournal
+    do { hostJournal = try HostJournal(path: journal) } catch {
+      throw ValidationError("--journal \(journal ?? ""): cannot open for writing")
+    }
+    let server = SimulatedTradeServer(configuration: configuration, journal: hostJournal)
+    let loaded = server.loadPlugins()
+    print("sim: \(platform) server \(serverID), \(loaded)/\(plugins.count) plugin(s) running, seed \(seed), "
+      + "\(server.shards.count) host thread(s)")
+    if loaded < plugins.count {
+      print("sim: \(plugins.count - loaded) plugin(s) failed to load; reasons are in the journal")
+    }
+
+    signal(SIGINT, SIG_IGN)
+    let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+    interrupt.setEventHandler { server.requestStop() }
+    interrupt.resume()
+
+    let summary: SimulationSummary
+    do {
+      summary = try server.run { fired, seconds in
+        print("sim: \(fired) events fired, \(Int(Double(fired) / max(seconds, 0.001)))/s, \(String(format: "%.1f", seconds)) s")
+        fflush(stdout)
+      }
+    } catch {
+      server.unloadPlugins()
+      throw SimFailure(message: "\(error)")
+    }
+    if let stateOut {
+      do {
+        try ServerStateWriter.write(shards: server.shards, host: server.host, configuration: configuration, to: stateOut)
+      } catch {
+        server.unloadPlugins()
+        throw SimFailure(message: "cannot write --state-out \(stateOut): \(error.localizedDescription)")
+      }
+    }
+    server.unloadPlugins()
+    print("sim: done: \(summary.eventsFired) events fired, \(summary.eventsMissed) missed, "
+      + "\(String(format: "%.2f", summary.seconds)) s, \(Int(summary.rate)) events/s, "
+      + "\(summary.accounts) accounts, \(summary.pluginsLoaded) plugin(s)"
+      + (stateOut.map { ", state in \($0)" } ?? ""))
+  }
+}
+
+/// A failure that ends the command with one line on stderr and exit code 1.
+struct SimFailure: Error, CustomStringConvertible {
+  var message: String
+  var description: String { message }
+}
+
+/// Durations as the CLI spec writes them: `500ms`, `30s`, `5m`, `1h`.
+enum SimDuration {
+  static func seconds(_ text: String) -> Double? {
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (suffix, scale) in units where text.hasSuffix(suffix) {
+      guard let value = Double(text.dropLast(suffix.count)), value >= 0 else { return nil }
+      return value * scale
+    }
+    return nil
+  }
+}
