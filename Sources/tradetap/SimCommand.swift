@@ -95,10 +95,10 @@ struct SimCommand: ParsableCommand {
     }
     let server = SimulatedTradeServer(configuration: configuration, journal: hostJournal)
     let loaded = server.loadPlugins()
-    print("sim: \(platform) server \(serverID), \(loaded)/\(plugins.count) plugin(s) running, seed \(seed), "
+    say("sim: \(platform) server \(serverID), \(loaded)/\(plugins.count) plugin(s) running, seed \(seed), "
       + "\(server.shards.count) host thread(s)")
     if loaded < plugins.count {
-      print("sim: \(plugins.count - loaded) plugin(s) failed to load; reasons are in the journal")
+      say("sim: \(plugins.count - loaded) plugin(s) failed to load; reasons are in the journal")
     }
 
     signal(SIGINT, SIG_IGN)
@@ -109,8 +109,7 @@ struct SimCommand: ParsableCommand {
     let summary: SimulationSummary
     do {
       summary = try server.run { fired, seconds in
-        print("sim: \(fired) events fired, \(Int(Double(fired) / max(seconds, 0.001)))/s, \(String(format: "%.1f", seconds)) s")
-        fflush(stdout)
+        say("sim: \(fired) events fired, \(Int(Double(fired) / max(seconds, 0.001)))/s, \(String(format: "%.1f", seconds)) s")
       }
     } catch {
       server.unloadPlugins()
@@ -125,11 +124,16 @@ struct SimCommand: ParsableCommand {
       }
     }
     server.unloadPlugins()
-    print("sim: done: \(summary.eventsFired) events fired, \(summary.eventsMissed) missed, "
+    say("sim: done: \(summary.eventsFired) events fired, \(summary.eventsMissed) missed, "
       + "\(String(format: "%.2f", summary.seconds)) s, \(Int(summary.rate)) events/s, "
       + "\(summary.accounts) accounts, \(summary.pluginsLoaded) plugin(s)"
       + (stateOut.map { ", state in \($0)" } ?? ""))
   }
+}
+
+/// Writes one line to stdout at once (progress must show through a pipe).
+func say(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// A failure that ends the command with one line on stderr and exit code 1.
