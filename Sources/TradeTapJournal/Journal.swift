@@ -113,7 +113,7 @@ public final class Journal: @unchecked Sendable {
   }
 
   /// True when the record at ``nextSequenceToRead`` is committed.
-  public var hasRecordToRead: Bool { isCommitted(readPosition) }
+  public var hasRecordToRead: Bool { file != nil && isCommitted(readPosition) }
 
   private func isCommitted(_ sequence: UInt64) -> Bool {
     let slot = producer.slot(for: sequence)
@@ -131,6 +131,7 @@ public final class Journal: @unchecked Sendable {
   /// The committed record with `sequence`, if it is still in the journal
   /// (not released) and committed.
   public func record(at sequence: UInt64) -> JournalRecord? {
+    guard file != nil else { return nil }
     let tail = tt_load_acquire_u64(producer.header + JournalLayout.tailOffset)
     guard sequence >= releasedSequence, sequence < tail, isCommitted(sequence) else { return nil }
     let slot = UnsafeRawPointer(producer.slot(for: sequence))
@@ -152,6 +153,7 @@ public final class Journal: @unchecked Sendable {
   /// new position persists in the file. Reports refused events as a gap record if
   /// space now allows.
   public func release(through sequence: UInt64) {
+    guard file != nil else { return }
     let target = min(sequence &+ 1, readPosition)
     let word = producer.header + JournalLayout.releasedOffset
     if target > tt_load_acquire_u64(word) {
@@ -181,6 +183,7 @@ public final class Journal: @unchecked Sendable {
   /// sees the parked flag and issues one wake.
   /// - Returns: true when a record is ready.
   public func waitForRecord(spinIterations: Int = 2000, timeoutNanoseconds: Int64) -> Bool {
+    guard file != nil else { return false }
     for _ in 0..<spinIterations {
       if hasRecordToRead { return true }
       tt_cpu_relax()
@@ -203,8 +206,12 @@ public final class Journal: @unchecked Sendable {
     producer.wakeConsumer()
   }
 
-  /// Counters for `/metrics`. Any thread.
+  /// Counters for `/metrics` (all zero once closed). Any thread.
   public var statistics: JournalStatistics {
+    guard file != nil else {
+      return JournalStatistics(nextSequence: 0, releasedSequence: 0, overflowedTotal: 0, overflowPending: 0,
+                               uncommittedTotal: 0, capacity: 0)
+    }
     let header = producer.header
     return JournalStatistics(
       nextSequence: tt_load_acquire_u64(header + JournalLayout.tailOffset),

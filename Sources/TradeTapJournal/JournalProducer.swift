@@ -24,7 +24,7 @@ public struct JournalProducer: @unchecked Sendable {
   @inlinable @inline(__always)
   func slot(for sequence: UInt64) -> UnsafeMutableRawPointer {
     let index = indexMask != 0 ? sequence & indexMask : sequence % slotCount
-    return slots + Int(index) &* JournalLayout.slotSize
+    return slots + Int(truncatingIfNeeded: index) &* JournalLayout.slotSize
   }
 
   /// Claims the next sequence number if a slot is free; nil when the journal is

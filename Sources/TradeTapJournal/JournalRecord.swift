@@ -1,38 +1,38 @@
 /// What the hook saw about a record besides its bytes. Stored in the slot header.
 public struct JournalRecordFlags: OptionSet, Sendable, Hashable {
   public let rawValue: UInt16
-  public init(rawValue: UInt16) { self.rawValue = rawValue }
+  @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
   /// The host passed a NULL record pointer; the payload is empty.
-  public static let nullRecord = JournalRecordFlags(rawValue: 1 << 0)
+  @inlinable public static var nullRecord: JournalRecordFlags { JournalRecordFlags(rawValue: 1 << 0) }
   /// The record's `struct_size` was below the fields this version knows: the bytes
   /// past it are zero-filled, not the host's.
-  public static let shortRecord = JournalRecordFlags(rawValue: 1 << 1)
+  @inlinable public static var shortRecord: JournalRecordFlags { JournalRecordFlags(rawValue: 1 << 1) }
   /// `struct_size` was larger than this version knows (a newer host appended fields);
   /// only the known prefix was copied. Not an error.
-  public static let extendedRecord = JournalRecordFlags(rawValue: 1 << 2)
+  @inlinable public static var extendedRecord: JournalRecordFlags { JournalRecordFlags(rawValue: 1 << 2) }
   /// `struct_size` was implausibly large (above 64 KiB): only the known prefix was read.
-  public static let implausibleSize = JournalRecordFlags(rawValue: 1 << 3)
+  @inlinable public static var implausibleSize: JournalRecordFlags { JournalRecordFlags(rawValue: 1 << 3) }
   /// MT4 trade hooks: the `ts_user_info` pointer was NULL (the host had no account).
-  public static let secondaryNull = JournalRecordFlags(rawValue: 1 << 4)
+  @inlinable public static var secondaryNull: JournalRecordFlags { JournalRecordFlags(rawValue: 1 << 4) }
   /// MT4 trade hooks: the `ts_user_info` had a too-small `struct_size`.
-  public static let secondaryShort = JournalRecordFlags(rawValue: 1 << 5)
+  @inlinable public static var secondaryShort: JournalRecordFlags { JournalRecordFlags(rawValue: 1 << 5) }
   /// MT4 trade hooks: the `ts_user_info` had an implausibly large `struct_size`.
-  public static let secondaryImplausibleSize = JournalRecordFlags(rawValue: 1 << 6)
+  @inlinable public static var secondaryImplausibleSize: JournalRecordFlags { JournalRecordFlags(rawValue: 1 << 6) }
   /// Gap record: events refused while the journal was full.
-  public static let gapOverflow = JournalRecordFlags(rawValue: 1 << 8)
+  @inlinable public static var gapOverflow: JournalRecordFlags { JournalRecordFlags(rawValue: 1 << 8) }
   /// Gap record: this sequence number was claimed by a hook that never committed
   /// (the host died mid-hook); written by recovery at open.
-  public static let gapUncommitted = JournalRecordFlags(rawValue: 1 << 9)
+  @inlinable public static var gapUncommitted: JournalRecordFlags { JournalRecordFlags(rawValue: 1 << 9) }
 
   /// Flags that make the record unrepresentable as-is: the event model must
   /// quarantine it (keep the raw bytes and the reason, never drop it).
-  public static let quarantineReasons: JournalRecordFlags = [
-    .nullRecord, .shortRecord, .implausibleSize, .secondaryShort, .secondaryImplausibleSize,
-  ]
+  @inlinable public static var quarantineReasons: JournalRecordFlags {
+    JournalRecordFlags(rawValue: 1 << 0 | 1 << 1 | 1 << 3 | 1 << 5 | 1 << 6)
+  }
 
   /// True when the hook already knows the record must be quarantined.
-  public var needsQuarantine: Bool { !intersection(Self.quarantineReasons).isEmpty }
+  @inlinable public var needsQuarantine: Bool { rawValue & Self.quarantineReasons.rawValue != 0 }
 }
 
 /// The raw value of `RecordKind.gap` (TradeTapEvents): the journal writes gap records

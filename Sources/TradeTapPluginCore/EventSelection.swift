@@ -2,15 +2,15 @@
 /// as one load of a flag word, so a filtered event consumes no sequence number.
 public struct EventSelection: OptionSet, Sendable, Hashable {
   public let rawValue: UInt32
-  public init(rawValue: UInt32) { self.rawValue = rawValue }
+  @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-  public static let deals = EventSelection(rawValue: 1 << 0)
-  public static let orders = EventSelection(rawValue: 1 << 1)
-  public static let positions = EventSelection(rawValue: 1 << 2)
-  public static let trades = EventSelection(rawValue: 1 << 3)
-  public static let users = EventSelection(rawValue: 1 << 4)
+  @inlinable public static var deals: EventSelection { EventSelection(rawValue: 1 << 0) }
+  @inlinable public static var orders: EventSelection { EventSelection(rawValue: 1 << 1) }
+  @inlinable public static var positions: EventSelection { EventSelection(rawValue: 1 << 2) }
+  @inlinable public static var trades: EventSelection { EventSelection(rawValue: 1 << 3) }
+  @inlinable public static var users: EventSelection { EventSelection(rawValue: 1 << 4) }
   /// The default: every family.
-  public static let all: EventSelection = [.deals, .orders, .positions, .trades, .users]
+  public static var all: EventSelection { EventSelection(rawValue: 0b11111) }
 
   /// The parameter's names, in the spec's order.
   public static let names: [(String, EventSelection)] = [

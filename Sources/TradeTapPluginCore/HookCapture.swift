@@ -74,7 +74,7 @@ enum HookCapture {
     }
     let declared = record.loadUnaligned(as: UInt32.self)
     if declared == UInt32(truncatingIfNeeded: size) {
-      destination.copyMemory(from: record, byteCount: size)
+      tt_copy(destination, record, UInt64(truncatingIfNeeded: size))
     } else {
       copyUnusualSize(record, declared: declared, size: size, into: destination)
       if declared < UInt32(truncatingIfNeeded: size) {

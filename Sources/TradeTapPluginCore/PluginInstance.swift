@@ -158,12 +158,10 @@ public final class PluginInstance: @unchecked Sendable {
   /// sender, closes the journal and frees the hook context. Idempotent.
   public func cleanup() {
     guard !cleanedUp else { return }
-    release(unsubscribe: true)
-    let final = counters.snapshot
-    log.info("stopped: \(final.eventsJournaled) journaled, \(final.quarantined) quarantined, \(final.overflowed) overflowed")
+    release(unsubscribe: true, finalCounters: { self.counters.snapshot })
   }
 
-  private func release(unsubscribe: Bool) {
+  private func release(unsubscribe: Bool, finalCounters: (() -> PluginCounters)? = nil) {
     cleanedUp = true
     if unsubscribe, let unsubscribeFunction = api.pointee.unsubscribe {
       let code = unsubscribeFunction(api.pointee.host, sink)
@@ -171,6 +169,9 @@ public final class PluginInstance: @unchecked Sendable {
     }
     sender?.stop()
     sender = nil
+    if let final = finalCounters?() {
+      log.info("stopped: \(final.eventsJournaled) journaled, \(final.quarantined) quarantined, \(final.overflowed) overflowed")
+    }
     journal.close()
     sink.deinitialize(count: 1)
     sink.deallocate()

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+
+/// The hooks run on the host's threads: no reference counting and no allocation,
+/// proved on the shipped machine code.
+@Suite("Hook machine code")
+struct HookDisassemblyTests {
+  static let hooks = [
+    "deal_add", "deal_update", "deal_delete", "order_add", "order_update", "order_delete",
+    "position_add", "position_update", "position_delete", "trade_add", "trade_update",
+    "user_add", "user_update", "user_delete",
+  ].map { "tradetap_hook_" + $0 }
+
+  static let forbidden = [
+    "swift_retain", "swift_release", "swift_allocObject", "swift_bridgeObjectRetain",
+    "swift_bridgeObjectRelease", "swift_unknownObjectRetain", "swift_unknownObjectRelease", "malloc",
+    "pthread_mutex_lock", "swift_once",
+  ]
+
+  @Test func hooksAndEverythingTheyCallDoNoReferenceCountingOrAllocation() throws {
+    let symbols = try run("/usr/bin/env", ["nm", Artifacts.plugin]).stdout
+    let local = Set(symbols.split(separator: "\n").compactMap { line -> String? in
+      let fields = line.split(separator: " ")
+      return fields.count == 3 ? String(fields[2]) : nil
+    })
+    for hook in Self.hooks { try #require(local.contains(hook), "\(hook) not in the symbol table") }
+
+    // Walk the call graph from the hooks through every function inside the .so.
+    var pending = Self.hooks
+    var visited = Set<String>()
+    var external = Set<String>()
+    while let function = pending.popLast() {
+      guard visited.insert(function).inserted else { continue }
+      let listing = try run("/usr/bin/env", ["objdump", "-d", "--no-show-raw-insn", "--disassemble=\(function)", Artifacts.plugin]).stdout
+      try #require(listing.contains("<\(function)>:"), "cannot disassemble \(function)")
+      for line in listing.split(separator: "\n") where line.contains("call") || line.contains("jmp") {
+        guard let open = line.lastIndex(of: "<"), let close = line.lastIndex(of: ">"), open < close else { continue }
+        var target = String(line[line.index(after: open)..<close])
+        if let plus = target.firstIndex(of: "+") { target = String(target[..<plus]) }
+        if target == function { continue }
+        if target.hasSuffix("@plt") {
+          external.insert(String(target.dropLast(4)))
+        } else if local.contains(target) {
+          pending.append(target)
+        }
+      }
+    }
+    for name in visited.union(external) {
+      #expect(!Self.forbidden.contains { name.contains($0) }, "the hook path reaches \(name)")
+    }
+    // What the hooks may call outside themselves: the copy and the clock (vDSO), and the futex wake.
+    #expect(external.isSubset(of: ["memcpy", "memmove", "memset", "clock_gettime", "syscall"]), "\(external)")
+  }
+}
