@@ -83,7 +83,9 @@ public enum ServerStateWriter {
       out.raw(i == 0 ? "\n" : ",\n")
       out.raw("{\"position\":\(p.position),\"login\":\(p.login),\"symbol\":"); out.string(p.symbol)
       out.raw(",\"action\":\(p.isBuy ? 0 : 1),\"digits\":\(p.digits),\"volume_ext\":\(p.volumeExt)")
-      out.raw(",\"price_open\":\"\(Money.decimalString(Money.minorUnits(p.priceOpen, digits: p.digits), digits: p.digits))\"")
+      // Prices round half away from zero at the symbol's digits, as the ledger rounds them.
+      let priceOpen = Int64((p.priceOpen * Money.doublePowers[p.digits]).rounded(.toNearestOrAwayFromZero))
+      out.raw(",\"price_open\":\"\(Money.decimalString(priceOpen, digits: p.digits))\"")
       out.raw(",\"storage\":\"\(Money.decimalString(p.storage, digits: p.currencyDigits))\"}")
     }
     out.raw("]\n")
@@ -120,6 +122,7 @@ public enum ServerStateWriter {
     out.raw("{\"ticket\":\(t.ticket),\"login\":\(t.login),\"symbol\":"); out.string(t.symbol)
     out.raw(",\"cmd\":\(t.cmd),\"volume\":\(t.volume),\"digits\":\(t.digits)")
     out.raw(",\"open_price\":\"\(Money.decimalString(t.openPricePoints, digits: t.digits))\",\"open_time\":\(t.openTime)")
+    out.raw(",\"sl\":\"\(Money.decimalString(t.slPoints, digits: t.digits))\",\"tp\":\"\(Money.decimalString(t.tpPoints, digits: t.digits))\"")
     if closed {
       out.raw(",\"close_price\":\"\(Money.decimalString(t.closePricePoints, digits: t.digits))\",\"close_time\":\(t.closeTime)")
     }

@@ -1,1 +1,0 @@
-// Compares a trade server's state with the ledger.

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import TradeTapVerify
+
+/// `tradetap verify`: compares a trade server's state with the ledger.
+struct VerifyCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "verify",
+    abstract: "Compares a trade server's state (from `tradetap sim --state-out`) with the ledger.",
+    discussion: """
+      Checks balance and credit of every account to the cent, every deal and every open \
+      position (MT4: history records and open trades). Prints one line per divergence and \
+      a last line `verify: A accounts, D deals, P positions, N divergences`; exits 0 only \
+      when N is 0.
+      """
+  )
+
+  @Option(help: "State file written by `tradetap sim --state-out`.")
+  var state: String
+  @Option(help: "The ledger: sqlite:PATH.")
+  var database: String
+  @Option(name: .customLong("server-id"), help: "Trade server to compare (default: the state file's).")
+  var serverID: Int64?
+
+  func run() throws {
+    let report: VerifyReport
+    do {
+      let platform = try PlatformState.load(path: state)
+      let ledger = try LedgerVerifier.openLedger(url: database)
+      report = try LedgerVerifier.verify(platform, ledger: ledger, serverID: serverID)
+    } catch let error as VerifyError {
+      // Exit 2: verify could not compare (1 means it compared and found divergences).
+      FileHandle.standardError.write(Data("verify: \(error.description)\n".utf8))
+      throw ExitCode(2)
+    }
+    var out = ""
+    for divergence in report.divergences {
+      out += "divergence: \(divergence)\n"
+      if out.utf8.count > 1 << 16 {
+        FileHandle.standardOutput.write(Data(out.utf8))
+        out = ""
+      }
+    }
+    out += report.summary + "\n"
+    FileHandle.standardOutput.write(Data(out.utf8))
+    if !report.divergences.isEmpty { throw ExitCode(1) }
+  }
+}
