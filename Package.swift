@@ -106,5 +106,16 @@ let package = Package(
       name: "TradeTapLedgerTests",
       dependencies: ["TradeTapLedger", "TradeTapEvents", .product(name: "GRDB", package: "GRDB.swift")]
     ),
+    .testTarget(
+      name: "TradeTapCollectorTests",
+      dependencies: [
+        "TradeTapCollector", "TradeTapLedger", "TradeTapWire", "TradeTapEvents",
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Logging", package: "swift-log"),
+      ]
+    ),
   ]
 )

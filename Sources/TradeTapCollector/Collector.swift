@@ -144,12 +144,13 @@ public final class Collector: Service, Sendable {
     logger.info("collector shutting down: stop accepting, commit, ack, close")
     try? await serverChannel.close()
     try? await httpChannel?.close()
+    let open = connections.all()
+    for channel in open { channel.pipeline.fireUserInboundEventTriggered(CollectorShutdownEvent.stopIntake) }
     await committer.drainAndStop()
     // Acks were queued on each channel's event loop when their commits completed;
-    // a close queued now runs after them.
-    for channel in connections.all() {
-      try? await channel.close()
-    }
+    // the finish event queued now runs after them.
+    for channel in open { channel.pipeline.fireUserInboundEventTriggered(CollectorShutdownEvent.finish) }
+    for channel in open { try? await channel.closeFuture.get() }
     logger.info("collector stopped")
   }
 

@@ -27,6 +27,14 @@ final class ConnectionEnvironment: Sendable {
   }
 }
 
+/// Sent down every plugin connection's pipeline by a graceful shutdown.
+enum CollectorShutdownEvent: Sendable {
+  /// Take no new batches; the ones already submitted still commit and get acked.
+  case stopIntake
+  /// Every commit is done and its ack queued: close.
+  case finish
+}
+
 /// One plugin connection: handshake, then event batches → dedupe → group commit →
 /// cumulative ack after the commit. Heartbeats are answered and sent when idle; a
 /// peer silent for three intervals is dropped. Any failure sends a specific error
@@ -52,6 +60,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   private var submitted: UInt64 = 0
   private var pendingBatches = 0
   private var readHeld = false
+  private var draining = false
 
   init(environment: ConnectionEnvironment, serverNonce: [UInt8], peer: String) throws {
     self.environment = environment
@@ -81,6 +90,8 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     let message = unwrapInboundIn(data)
+    // Shutting down: nothing new is taken (the plugin resends it to the next collector).
+    if draining { return }
     switch state {
     case .handshaking(var handshake):
       do {
@@ -147,8 +158,8 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       }
       // Already durable or already on its way: acknowledged, never re-applied.
       let fresh = batch.events.filter { $0.sequence > submitted }
+      environment.metrics.eventsDuplicate.add(batch.events.count - fresh.count)
       if fresh.isEmpty {
-        environment.metrics.eventsDuplicate.add(batch.events.count)
         if pendingBatches == 0 { sendAck(context: context, through: acknowledged) }
         return
       }
@@ -209,6 +220,21 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   // MARK: - Liveness and back-pressure
 
   func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if let shutdown = event as? CollectorShutdownEvent {
+      switch shutdown {
+      case .stopIntake:
+        draining = true
+      case .finish:
+        // The acks of everything committed were queued before this event. Half-close so
+        // they reach the peer, keep reading (and discarding) until it closes: closing
+        // with unread input would reset the connection and could destroy the acks.
+        state = .closing
+        if readHeld { readHeld = false; context.read() }
+        context.close(mode: .output).whenFailure { _ in context.close(promise: nil) }
+        context.eventLoop.scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
+      }
+      return
+    }
     guard let idle = event as? IdleStateHandler.IdleStateEvent else {
       context.fireUserInboundEventTriggered(event)
       return
@@ -229,7 +255,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   }
 
   func read(context: ChannelHandlerContext) {
-    if pendingBatches >= environment.configuration.maxPendingBatchesPerConnection {
+    if !draining, pendingBatches >= environment.configuration.maxPendingBatchesPerConnection {
       readHeld = true
     } else {
       context.read()

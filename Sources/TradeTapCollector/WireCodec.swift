@@ -4,12 +4,14 @@ import TradeTapWire
 /// Bytes → protocol messages: NIO's `ByteToMessageDecoder` around the wire module's
 /// `FrameDecoder` (header, CRC32C, limits), then `Message(frame:)`.
 /// Throws `FrameDecodingError` or `MessageDecodingError`; leftover bytes at EOF are an error.
-struct WireMessageDecoder: ByteToMessageDecoder {
-  typealias InboundOut = Message
+public struct WireMessageDecoder: ByteToMessageDecoder {
+  public typealias InboundOut = Message
 
   private var frames = FrameDecoder()
 
-  mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+  public init() {}
+
+  public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
     if buffer.readableBytes > 0 {
       buffer.readWithUnsafeReadableBytes { bytes in
         frames.append(bytes)
@@ -22,7 +24,7 @@ struct WireMessageDecoder: ByteToMessageDecoder {
     return .needMoreData
   }
 
-  mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+  public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
     _ = try decode(context: context, buffer: &buffer)
     if seenEOF { try frames.finish() }
     return .needMoreData
@@ -30,11 +32,13 @@ struct WireMessageDecoder: ByteToMessageDecoder {
 }
 
 /// Protocol messages → framed bytes.
-struct WireMessageEncoder: MessageToByteEncoder {
-  typealias OutboundIn = Message
+public struct WireMessageEncoder: MessageToByteEncoder {
+  public typealias OutboundIn = Message
   private let encoder = FrameEncoder()
 
-  func encode(data: Message, out: inout ByteBuffer) throws {
+  public init() {}
+
+  public func encode(data: Message, out: inout ByteBuffer) throws {
     out.writeBytes(encoder.encode(data))
   }
 }

@@ -1,0 +1,134 @@
+import GRDB
+import Testing
+import TradeTapCollector
+import TradeTapEvents
+import TradeTapWire
+
+@Suite("Collector: events are acknowledged only once durable, and counted once", .serialized)
+struct StreamingTests {
+  @Test func theAckArrivesOnlyWhenTheRowsAreCommitted() async throws {
+    try await withCollector { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      var acked: UInt64 = 0
+      try await plugin.sendEvents(1...2000, serverId: Harness.serverId, batchSize: 100)
+      while acked < 2000 {
+        let ack = try await plugin.awaitAck(through: acked + 1)
+        acked = ack.throughSequence
+        // Read the ledger through a separate connection the moment the ack arrives.
+        let durable = try harness.collector.ledger.read {
+          try Int64.fetchOne($0, sql: "SELECT count(*) FROM events WHERE server_id = 7 AND seq <= ?", arguments: [Int64(acked)])
+        }
+        #expect(durable == Int64(acked))
+      }
+      #expect(try harness.count("deals") == 2000)
+      await plugin.close()
+    }
+  }
+
+  @Test func resentEventsAreAcknowledgedButNotCountedTwice() async throws {
+    try await withCollector { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      try await plugin.sendEvents(1...50, serverId: Harness.serverId)
+      _ = try await plugin.awaitAck(through: 50)
+      // The plugin lost the ack and reconnects, resending from 1 (at-least-once).
+      await plugin.close()
+      let again = try await TestPlugin.connect(port: harness.port)
+      let welcome = try await again.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      #expect(welcome.lastDurableSequence == 50)
+      try await again.sendEvents(1...80, serverId: Harness.serverId, batchSize: 40)
+      let ack = try await again.awaitAck(through: 80)
+      #expect(ack.throughSequence == 80)
+      #expect(try harness.count("events") == 80)
+      #expect(try harness.count("deals") == 80)
+      #expect(harness.collector.metrics.eventsDuplicate.load(ordering: .relaxed) == 50)
+      #expect(harness.collector.metrics.eventsCommitted.load(ordering: .relaxed) == 80)
+      await again.close()
+    }
+  }
+
+  @Test func aBatchAlreadyDurableIsAcknowledgedAtOnce() async throws {
+    try await withCollector { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      try await plugin.sendEvents(1...10, serverId: Harness.serverId)
+      _ = try await plugin.awaitAck(through: 10)
+      try await plugin.sendEvents(1...10, serverId: Harness.serverId)
+      #expect(try await plugin.awaitAck(through: 10).throughSequence == 10)
+      #expect(try harness.count("events") == 10)
+      await plugin.close()
+    }
+  }
+
+  @Test func aGapNoticeIsStored() async throws {
+    try await withCollector { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      try await plugin.sendEvents(1...5, serverId: Harness.serverId)
+      try await plugin.send(.gapNotice(GapNotice(firstSequence: 6, count: 4, reason: .overflow)))
+      try await plugin.sendEvents(10...12, serverId: Harness.serverId)
+      _ = try await plugin.awaitAck(through: 12)
+      let gaps = try harness.collector.ledger.read {
+        try Row.fetchAll($0, sql: "SELECT first_seq, last_seq FROM gaps").map { [$0[0] as Int64, $0[1] as Int64] }
+      }
+      #expect(gaps == [[6, 9]])
+      #expect(harness.collector.metrics.gapsRecorded.load(ordering: .relaxed) == 1)
+      await plugin.close()
+    }
+  }
+
+  @Test func oneBadConnectionNeverDisturbsTheOthers() async throws {
+    try await withCollector { harness in
+      let good = try await TestPlugin.connect(port: harness.port)
+      _ = try await good.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      try await good.sendEvents(1...100, serverId: Harness.serverId)
+      // A peer that sends garbage gets a bad-frame error and is closed...
+      let reply = try await RawPeer.exchange(port: harness.port, Array("GET / HTTP/1.1\r\n\r\n".utf8))
+      var decoder = FrameDecoder()
+      decoder.append(reply)
+      let frame = try #require(try decoder.nextFrame())
+      guard case .error(let error) = try Message(frame: frame) else {
+        Issue.record("expected an error frame")
+        return
+      }
+      #expect(error.code == .badFrame)
+      // ...while the good one carries on.
+      try await good.sendEvents(101...200, serverId: Harness.serverId)
+      #expect(try await good.awaitAck(through: 200).throughSequence == 200)
+      await good.close()
+    }
+  }
+
+  @Test func eventsOfAnotherServerAreRefused() async throws {
+    try await withCollector { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      try await plugin.sendEvents(1...3, serverId: 8)
+      guard case .error(let error) = try await plugin.receiveSkippingHeartbeats() else {
+        Issue.record("expected an error frame")
+        return
+      }
+      #expect(error.code == .protocolViolation)
+      #expect(try harness.count("events") == 0)
+    }
+  }
+
+  @Test func heartbeatsAreAnsweredAndASilentPeerIsDropped() async throws {
+    try await withCollector(heartbeat: .milliseconds(200)) { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      try await plugin.send(.heartbeat(Heartbeat(timestampNanos: 12345)))
+      var echoed = false
+      let start = ContinuousClock.now
+      // The collector answers, sends its own when idle, then drops us after 3 × 200 ms of silence.
+      while let message = try await plugin.receive() {
+        if case .heartbeat(let beat) = message, beat.timestampNanos == 12345 { echoed = true }
+      }
+      let silentFor = ContinuousClock.now - start
+      #expect(echoed)
+      #expect(silentFor >= .milliseconds(550))
+      #expect(silentFor < .seconds(5))
+    }
+  }
+}
