@@ -94,6 +94,10 @@ let package = Package(
     // MARK: Tests
     .testTarget(name: "ABITests", dependencies: ["TradeServerAPI"]),
     .testTarget(name: "TradeTapSimulatorTests", dependencies: ["TradeTapSimulator"]),
+    .testTarget(
+      name: "TradeTapVerifyTests",
+      dependencies: ["TradeTapVerify", "TradeTapLedger", "TradeTapSimulator", .product(name: "GRDB", package: "GRDB.swift")]
+    ),
     .testTarget(name: "TradeTapJournalTests", dependencies: ["TradeTapJournal"]),
     .testTarget(
       name: "PluginTests",
