@@ -51,6 +51,7 @@ public final class Journal: @unchecked Sendable {
 
   private var file: JournalFile?
   private var readPosition: UInt64
+  private var clock = HookClock()
 
   private init(file: JournalFile, recovery: JournalRecovery) {
     self.file = file
@@ -58,6 +59,9 @@ public final class Journal: @unchecked Sendable {
     self.producer = JournalProducer(header: file.header, slots: file.slots, slotCount: file.slotCount)
     self.recovery = recovery
     self.readPosition = recovery.resumeSequence
+    let origin = clock.origin
+    tt_store_release_u64(file.header + JournalLayout.clockCyclesOffset, origin.cycles)
+    tt_store_release_u64(file.header + JournalLayout.clockNanosecondsOffset, origin.nanoseconds)
   }
 
   deinit { close() }
@@ -135,6 +139,8 @@ public final class Journal: @unchecked Sendable {
     let tail = tt_load_acquire_u64(producer.header + JournalLayout.tailOffset)
     guard sequence >= releasedSequence, sequence < tail, isCommitted(sequence) else { return nil }
     let slot = UnsafeRawPointer(producer.slot(for: sequence))
+    clock.refreshIfDue()
+    let cycles = slot.load(fromByteOffset: JournalLayout.hookTimeOffset, as: UInt64.self)
     let length = min(Int(slot.load(fromByteOffset: JournalLayout.payloadLengthOffset, as: UInt32.self)),
                      JournalLayout.maximumPayload)
     return JournalRecord(
@@ -142,7 +148,8 @@ public final class Journal: @unchecked Sendable {
       kind: slot.load(fromByteOffset: JournalLayout.kindOffset, as: UInt16.self),
       flags: JournalRecordFlags(rawValue: slot.load(fromByteOffset: JournalLayout.flagsOffset, as: UInt16.self)),
       mode: slot.load(fromByteOffset: JournalLayout.modeOffset, as: Int32.self),
-      hookMonotonicNanoseconds: slot.load(fromByteOffset: JournalLayout.hookTimeOffset, as: UInt64.self),
+      hookMonotonicNanoseconds: clock.nanoseconds(atCycles: cycles),
+      hookCycles: cycles,
       declaredSize: slot.load(fromByteOffset: JournalLayout.declaredSizeOffset, as: UInt32.self),
       declaredSecondarySize: slot.load(fromByteOffset: JournalLayout.declaredSecondarySizeOffset, as: UInt32.self),
       payload: UnsafeRawBufferPointer(start: slot + JournalLayout.payloadOffset, count: length))

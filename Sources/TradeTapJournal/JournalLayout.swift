@@ -15,12 +15,14 @@
 //   144  overflowTotal u64   lifetime count of refused events
 //   152  uncommittedTotal u64 lifetime count of claimed-never-committed slots found at open
 //   192  parked u32          1 while the consumer sleeps on the futex (the wake-up flag)
+//   256  clockCycles u64, clockNanoseconds u64: a (cycle counter, CLOCK_MONOTONIC) pair
+//        taken at open, for reading the hooks' timestamps (diagnostics)
 //
 // Slot (512 bytes; a slot holds the record whose sequence number s has s % slotCount
 // as index):
 //
 //   0  commit u64     sequence + 1, stored last (seq_cst): the record is complete
-//   8  sequence u64   16 hookNanoseconds u64 (CLOCK_MONOTONIC at the hook)
+//   8  sequence u64   16 hookCycles u64 (the CPU cycle counter at the hook: tt_cycle_counter)
 //   24 kind u16  26 flags u16  28 mode i32
 //   32 declaredSize u32  36 declaredSecondarySize u32 (struct_size fields as the host set them)
 //   40 payloadLength u32  44 reserved u32
@@ -52,6 +54,8 @@ public enum JournalLayout {
   @inlinable static var overflowTotalOffset: Int { 144 }
   @inlinable static var uncommittedTotalOffset: Int { 152 }
   @inlinable static var parkedOffset: Int { 192 }
+  @inlinable static var clockCyclesOffset: Int { 256 }
+  @inlinable static var clockNanosecondsOffset: Int { 264 }
 
   // Slot offsets.
   @inlinable static var commitOffset: Int { 0 }

@@ -97,7 +97,7 @@ public struct JournalProducer: @unchecked Sendable {
   ) {
     let base = slot.base
     (base + JournalLayout.sequenceOffset).storeBytes(of: slot.sequence, as: UInt64.self)
-    (base + JournalLayout.hookTimeOffset).storeBytes(of: tt_monotonic_ns(), as: UInt64.self)
+    (base + JournalLayout.hookTimeOffset).storeBytes(of: tt_cycle_counter(), as: UInt64.self)
     (base + JournalLayout.kindOffset).storeBytes(of: kind, as: UInt16.self)
     (base + JournalLayout.flagsOffset).storeBytes(of: flags.rawValue, as: UInt16.self)
     (base + JournalLayout.modeOffset).storeBytes(of: mode, as: Int32.self)

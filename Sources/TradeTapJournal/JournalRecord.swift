@@ -49,8 +49,11 @@ public struct JournalRecord: @unchecked Sendable {
   public let flags: JournalRecordFlags
   /// MT4 trade hooks: the `mode` argument (TS_OPEN_* / TS_UPDATE_*); 0 otherwise.
   public let mode: Int32
-  /// CLOCK_MONOTONIC nanoseconds when the hook ran (for latency measurement).
+  /// CLOCK_MONOTONIC nanoseconds when the hook ran (for latency measurement),
+  /// converted from ``hookCycles`` by the journal's calibration.
   public let hookMonotonicNanoseconds: UInt64
+  /// The CPU cycle counter when the hook ran, as stored.
+  public let hookCycles: UInt64
   /// The record's `struct_size` as the host declared it.
   public let declaredSize: UInt32
   /// MT4 trade hooks: the `ts_user_info`'s `struct_size`; 0 otherwise.

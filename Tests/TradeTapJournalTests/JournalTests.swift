@@ -188,6 +188,18 @@ struct JournalTests {
     #expect(ContinuousClock.now - started < .seconds(10))
   }
 
+  @Test func hookTimestampsReadAsMonotonicNanoseconds() throws {
+    let journal = try Journal.open(directory: temporaryJournalDirectory(), sizeMB: 1)
+    usleep(20_000)  // away from the calibration origin
+    let before = monotonicNanoseconds()
+    append(journal, [1])
+    let after = monotonicNanoseconds()
+    let record = try #require(journal.nextRecord())
+    // Within 100 µs of the window the hook ran in (the conversion is linear from a calibrated rate).
+    #expect(record.hookMonotonicNanoseconds + 100_000 >= before)
+    #expect(record.hookMonotonicNanoseconds <= after + 100_000)
+  }
+
   @Test func secondOpenOfTheSameJournalIsRefused() throws {
     let directory = temporaryJournalDirectory()
     let journal = try Journal.open(directory: directory, sizeMB: 1)
@@ -229,6 +241,12 @@ struct JournalTests {
       _ = try Journal.open(directory: temporaryJournalDirectory(), sizeMB: 0)
     }
   }
+}
+
+func monotonicNanoseconds() -> UInt64 {
+  var now = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &now)
+  return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
 /// A flag set by one thread and read by another (tests only).
