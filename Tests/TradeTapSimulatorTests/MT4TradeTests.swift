@@ -41,7 +41,7 @@ struct MT4TradeTests {
     #expect(remainder.ticket == rest && remainder.volume == 60 && remainder.comment == "from #\(ticket)")
     #expect(remainder.openPricePoints == eurusd("1.10000") && remainder.commission == -420)
     #expect(server.openTrades[ticket] == nil && server.openTrades[rest]?.volume == 60)
-    #expect(server.accounts[4001]?.balance == 1_000_000 + 2_000 - 280)
+    #expect(server.accounts[4001]!.balance == 1_000_000 + 2_000 - 280)
     #expect(hookNames(server.events).last == "user_update")
   }
 
@@ -56,7 +56,7 @@ struct MT4TradeTests {
     #expect(records.allSatisfy { $0.0.symbol.isEmpty && $0.0.closeTime != 0 && $0.1 == TradeMode.openNew })
     #expect(records[0].0.comment == "wire #77")
     #expect(server.history.suffix(2).map(\.ticket) == [deposit, credit])
-    #expect(server.accounts[4001]?.credit == 50_000)
+    #expect(server.accounts[4001]!.credit == 50_000)
     #expect(hookNames(server.events) == ["trade_add(0)", "user_update", "trade_add(0)", "user_update"])
   }
 
@@ -66,17 +66,17 @@ struct MT4TradeTests {
       try server.balanceOperation(login: 4001, credit: false, amount: -10_001, comment: "withdrawal")
     }
     try server.balanceOperation(login: 4001, credit: false, amount: -10_000, comment: "withdrawal")
-    #expect(server.accounts[4001]?.balance == 0 && server.accounts[4001]?.credit == 90_000)
+    #expect(server.accounts[4001]!.balance == 0 && server.accounts[4001]!.credit == 90_000)
   }
 
   @Test func balanceChangesOnlyWhenATradeClosesWithProfitCommissionAndSwap() throws {
     let server = try mt4Server()
     let ticket = try server.openTrade(login: 4001, symbol: "EURUSD", buy: false, volume: 100, pricePoints: eurusd("1.10000"))
     server.rollover()
-    #expect(server.accounts[4001]?.balance == 1_000_000)
+    #expect(server.accounts[4001]!.balance == 1_000_000)
     try server.closeTrade(ticket, pricePoints: eurusd("1.09900"))
     // +100.00 profit, −7.00 commission, +1.92 swap
-    #expect(server.accounts[4001]?.balance == 1_000_000 + 10_000 - 700 + 192)
+    #expect(server.accounts[4001]!.balance == 1_000_000 + 10_000 - 700 + 192)
   }
 
   @Test func modifyActivateAndDeleteUseTheirUpdateModes() throws {
@@ -101,6 +101,6 @@ struct MT4TradeTests {
     let records = trades(server.events)
     #expect(records[0].0.comment.hasPrefix("so: ") && records[0].1 == TradeMode.updateClose)
     #expect(records.last?.0.cmd == TradeRecord.opBalance)
-    #expect(server.accounts[4001]?.balance == 0 && server.accounts[4001]?.credit == 200_000)
+    #expect(server.accounts[4001]!.balance == 0 && server.accounts[4001]!.credit == 200_000)
   }
 }

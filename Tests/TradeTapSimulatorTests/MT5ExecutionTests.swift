@@ -59,7 +59,7 @@ struct MT5ExecutionTests {
     let position = try #require(server.positions[order])
     #expect(position.volumeExt == lots("1.00"))
     #expect(Money.minorUnits(position.priceOpen, digits: 5) == eurusd("1.10009"))
-    #expect(server.accounts[7001]?.balance == 1_000_000 - 350)
+    #expect(server.accounts[7001]!.balance == 1_000_000 - 350)
     #expect(hookNames(server.events) == [
       "order_add",
       "order_update(partial)", "deal_add(entryIn)", "position_add", "user_update",
@@ -97,7 +97,7 @@ struct MT5ExecutionTests {
     #expect(position.volumeExt == lots("0.50"))
     #expect(position.priceOpen == 1.101)
     #expect(server.positions.count == 1)
-    #expect(server.accounts[7001]?.balance == 1_000_000 - 350 - 525 + 10_000)
+    #expect(server.accounts[7001]!.balance == 1_000_000 - 350 - 525 + 10_000)
     #expect(hookNames(server.events).contains("position_update"))
   }
 
@@ -131,7 +131,7 @@ struct MT5ExecutionTests {
     #expect(pair.map(\.action) == [.sell, .buy])
     #expect(server.positions[long]?.volumeExt == lots("0.60"))
     #expect(server.positions[short] == nil)
-    #expect(server.accounts[7001]?.balance == balance + 8_000)
+    #expect(server.accounts[7001]!.balance == balance + 8_000)
   }
 
   @Test func closeByIsRefusedOnANettingAccount() throws {
@@ -174,7 +174,7 @@ struct MT5ExecutionTests {
     let close = try #require(deals(server.events).last)
     #expect(close.storage == -2_740)
     #expect(close.entry == .out)
-    #expect(server.accounts[7001]?.balance == 1_000_000 - 700 - 700 - 2_740)
+    #expect(server.accounts[7001]!.balance == 1_000_000 - 700 - 700 - 2_740)
   }
 
   @Test func everyBalanceTypeActionIsADealAndOnlyCreditActionsMoveCredit() throws {
@@ -185,8 +185,8 @@ struct MT5ExecutionTests {
     let booked = deals(server.events)
     #expect(booked.count == 17)
     #expect(booked.allSatisfy { $0.order == 0 && $0.symbol.isEmpty && $0.profit == 1_000 })
-    #expect(server.accounts[7001]?.credit == 2_000)  // credit and so_compensation_credit
-    #expect(server.accounts[7001]?.balance == 1_000_000 + 15_000)
+    #expect(server.accounts[7001]!.credit == 2_000)  // credit and so_compensation_credit
+    #expect(server.accounts[7001]!.balance == 1_000_000 + 15_000)
     #expect(hookNames(server.events).prefix(2) == ["deal_add(entryIn)", "user_update"])
   }
 }

@@ -38,8 +38,8 @@ struct MoneyAndRiskTests {
     }
     #expect(server.events.isEmpty)
     try server.balanceOperation(login: 7001, action: .balance, amount: -10_000)
-    #expect(server.accounts[7001]?.balance == 0)
-    #expect(server.accounts[7001]?.credit == 50_000)
+    #expect(server.accounts[7001]!.balance == 0)
+    #expect(server.accounts[7001]!.credit == 50_000)
     #expect(throws: TradeRejection.self) { try server.balanceOperation(login: 7001, action: .balance, amount: -1) }
   }
 
@@ -48,7 +48,7 @@ struct MoneyAndRiskTests {
     #expect(throws: TradeRejection.insufficientBalance(requested: 6_000, available: 5_000)) {
       try server.balanceOperation(login: 7001, action: .credit, amount: -6_000)
     }
-    #expect(server.accounts[7001]?.balance == 10_000)
+    #expect(server.accounts[7001]!.balance == 10_000)
   }
 
   @Test func marginUsedByOpenPositionsIsNotWithdrawable() throws {
@@ -73,7 +73,7 @@ struct MoneyAndRiskTests {
     #expect(close.comment.hasPrefix("so: "))
     #expect(close.profit == -50_000)
     #expect(server.positions[ticket] == nil)
-    #expect(server.accounts[7001]?.balance == 100_000 - 350 - 50_000 - 350)
+    #expect(server.accounts[7001]!.balance == 100_000 - 350 - 50_000 - 350)
   }
 
   @Test func aNegativeBalanceAfterStopOutIsCompensatedAndCreditStaysCredit() throws {
@@ -86,7 +86,7 @@ struct MoneyAndRiskTests {
     let compensation = try #require(deals(server.events).last)
     #expect(compensation.action == .soCompensation)
     #expect(compensation.profit == 200_700)  // 1000 − 3000 − 7 = −2007.00 brought back to 0
-    #expect(server.accounts[7001]?.balance == 0)
-    #expect(server.accounts[7001]?.credit == 200_000)
+    #expect(server.accounts[7001]!.balance == 0)
+    #expect(server.accounts[7001]!.credit == 200_000)
   }
 }

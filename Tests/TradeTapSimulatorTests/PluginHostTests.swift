@@ -37,7 +37,7 @@ struct PluginHostTests {
     #expect(server.loadPlugins() == 1)
     let summary = try server.run()
     server.unloadPlugins()
-    #expect(summary.eventsFired == 20)
+    #expect(summary.eventsFired == 19)
     let hooks = try recordedHooks(record)
     #expect(hooks == [
       "startup",
@@ -51,8 +51,9 @@ struct PluginHostTests {
     #expect(text.contains("startup server=9 platform=5 offset=120"))
     #expect(text.contains("user_update 7001 balance=1000.00 credit=0.00"))
     #expect(text.contains("position_delete") && text.contains("volume=0\n"))
-    // The user update after the closing deal shows its profit: 1000 − 0.35 − 0.70 − 1.05 + 30.04.
-    #expect(text.contains("user_update 7001 balance=1027.94"))
+    // The user update after the closing deal shows its profit: average open 1.1000133…,
+    // (1.10102 − 1.1000133…) × 100,000 × 0.3 = 30.20; commissions 0.35 + 0.70 + 1.05.
+    #expect(text.contains("user_update 7001 balance=1028.10"))
     #expect(journal.writtenLines.contains { $0.contains("Recorder\tINFO\trecording hooks") })
   }
 

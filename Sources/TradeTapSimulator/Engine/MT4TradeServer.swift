@@ -296,7 +296,7 @@ public final class MT4TradeServer {
       }
       guard let worst else { break }
       let comment = "so: \(Int((level * 100).rounded()) / 100)%"
-      guard (try? closeTrade(worst.ticket, comment: comment)) != nil else { break }
+      do { try closeTrade(worst.ticket, comment: comment) } catch { break }
       closed += 1
     }
     let marketLeft = (openByLogin[login] ?? []).contains { openTrades[$0]?.isMarket == true }
