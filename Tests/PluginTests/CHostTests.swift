@@ -36,6 +36,7 @@ struct CHostTests {
     #expect(result.status == 0, "host died: \(result.status) \(result.stderr)")
     #expect(hostValues(result.stdout, "hooks_returned") == ["21"])
     #expect(hostValues(result.stdout, "cleanup") == ["done"])
+    #expect(result.stderr.contains("stopped: 21 journaled, 11 quarantined, 0 overflowed"), "\(result.stderr)")
 
     let journal = try setup.openJournal()
     let records = allRecords(journal)
@@ -119,6 +120,23 @@ struct CHostTests {
     #expect(gaps.map(\.sequence) == journal.recovery.uncommittedSequences)
     #expect(gaps.allSatisfy { $0.flags.contains(.gapUncommitted) && $0.gapCount == 1 })
     #expect(records.count == tickets.count + gaps.count)
+  }
+
+  @Test func fullJournalNeverBlocksTheHostAndReportsTheRefusedEventsAsOneGap() throws {
+    let setup = CHost.Setup(sizeMB: 1)  // 2048 slots
+    let result = try CHost.launch(setup, ["--threads", "2", "--events", "1500", "--kinds", "deals"])
+    #expect(hostValues(result.stdout, "hooks_returned") == ["3000"])
+    #expect(result.stderr.contains("stopped: 2048 journaled, 0 quarantined, 952 overflowed"), "\(result.stderr)")
+
+    let journal = try setup.openJournal()
+    let records = allRecords(journal)
+    #expect(records.count == 2048)
+    #expect(journal.statistics.overflowPending == 952)
+    journal.release(through: records.last!.sequence)  // the collector acknowledged: space returns
+    let gap = try #require(journal.nextRecord())
+    #expect(gap.sequence == 2048)
+    #expect(gap.flags.contains(.gapOverflow))
+    #expect(gap.gapCount == 952)
   }
 
   @Test func startupRefusesInvalidParametersWithOneLogLinePerProblem() throws {
