@@ -101,7 +101,8 @@ let package = Package(
     .testTarget(name: "TradeTapJournalTests", dependencies: ["TradeTapJournal"]),
     .testTarget(
       name: "PluginTests",
-      dependencies: ["TradeTapJournal", "TradeTapPluginCore", "TradeTapEvents", "TradeServerAPI"]
+      dependencies: ["TradeTapJournal", "TradeTapPluginCore", "TradeTapEvents", "TradeServerAPI"],
+      exclude: ["abi_names_check.c"]  // compiled by the tests with cc, not by SwiftPM
     ),
     .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "CTradeTapShims"]),
     .testTarget(name: "TradeTapEventsTests", dependencies: ["TradeTapEvents", "TradeServerAPI"]),

@@ -29,6 +29,7 @@ enum Artifacts {
 
   static var header: String { repository + "/CInterop/TradeServerAPI/include" }
   static var cHostFolder: String { repository + "/Tools/c-host" }
+  static var testsFolder: String { repository + "/Tests/PluginTests" }
 }
 
 /// Runs a program to completion; returns its exit status and output.

@@ -5,7 +5,7 @@ struct HeaderCompatibilityTests {
   @Test func specificationNameCheckCompilesAgainstOurHeader() throws {
     let result = try run("/usr/bin/env", [
       "cc", "-std=c11", "-Wall", "-Werror", "-fsyntax-only",
-      "-I", Artifacts.header, Artifacts.cHostFolder + "/abi_names_check.c",
+      "-I", Artifacts.header, Artifacts.testsFolder + "/abi_names_check.c",
     ])
     #expect(result.status == 0, "\(result.stderr)")
   }
