@@ -15,6 +15,7 @@ enum CPlugins {
   #include "trade_server_api.h"
   #include <pthread.h>
   #include <stdarg.h>
+  #include <stdint.h>
   #include <stdio.h>
   #include <string.h>
 
@@ -47,13 +48,17 @@ enum CPlugins {
   static int32_t count_user(void *ctx, const ts_user *u) { seen++; return 0; }
   static int32_t count_position(void *ctx, const ts_position *p) { seen++; return 0; }
   static int32_t count_trade(void *ctx, const ts_trade_record *t) { seen++; return 0; }
+  static long count_deal_calls;
+  static int32_t count_deal(void *ctx, const ts_deal *d) { (*(long *)ctx)++; return 0; }
+  static int32_t count_record(void *ctx, const ts_trade_record *t) { (*(long *)ctx)++; return 0; }
+  static int32_t sum_user(void *ctx, const ts_user *u) { (*(long *)ctx)++; return 0; }
   static void *walk(void *arg) {
-    while (!stopping) {
+    do {
       api->users_enum(api->host, count_user, 0);
       if (api->info->platform == TS_PLATFORM_MT5) api->positions_enum(api->host, 0, count_position, 0);
       else api->trades_enum(api->host, 0, 1, count_trade, 0);
       walks++;
-    }
+    } while (!stopping);
     return 0;
   }
 
@@ -84,7 +89,16 @@ enum CPlugins {
     stopping = 1;
     pthread_join(walker, 0);
     api->unsubscribe(api->host, &sink);
-    fprintf(out, "cleanup walks=%s\n", walks > 0 ? "some" : "none");
+    long users = 0, deals = 0, records = 0, open = 0;
+    ts_user first;
+    api->users_enum(api->host, sum_user, &users);
+    int has_deals = api->deals_enum(api->host, 0, INT64_MAX, count_deal, &deals) == TS_OK;
+    int has_trades = api->trades_enum(api->host, 0, 0, count_record, &records) == TS_OK;
+    api->trades_enum(api->host, 0, 1, count_record, &open);
+    int found = api->user_get(api->host, 7001, &first) == TS_OK || api->user_get(api->host, 4001, &first) == TS_OK;
+    fprintf(out, "cleanup walks=%s users=%ld deals=%s%ld records=%s%ld open=%ld user_get=%s balance=%.2f\n",
+            walks > 0 ? "some" : "none", users, has_deals ? "" : "n/a:", deals, has_trades ? "" : "n/a:", records,
+            open, found ? "found" : "missing", found ? first.balance : 0.0);
     fclose(out);
   }
   ts_result ts_plugin_config_set(ts_plugin *plugin, const ts_param *params, uint32_t count) { return TS_OK; }

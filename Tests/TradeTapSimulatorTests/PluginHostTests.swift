@@ -55,6 +55,11 @@ struct PluginHostTests {
     // (1.10102 − 1.1000133…) × 100,000 × 0.3 = 30.20; commissions 0.35 + 0.70 + 1.05.
     #expect(text.contains("user_update 7001 balance=1028.10"))
     #expect(journal.writtenLines.contains { $0.contains("Recorder\tINFO\trecording hooks") })
+    // The Manager-API view from the plugin's own thread: 1 account, 4 deals, no MT4 records.
+    #expect(text.contains("cleanup walks=some users=1 deals=4 records=n/a:0 open=0 user_get=found balance=1028.10"))
+    let startupTime = try #require(text.split(separator: "\n").first?.split(separator: "=").last.flatMap { Int64($0) })
+    let brokerNow = Int64(Date().timeIntervalSince1970 * 1000) + 120 * 60_000
+    #expect(abs(startupTime - brokerNow) < 60_000)  // time_msc is broker time: UTC + 120 minutes
   }
 
   @Test func anMT4PluginHearsTradeRecordsWithModesAndTheNewTicketOfAPartialClose() throws {
@@ -84,6 +89,8 @@ struct PluginHostTests {
     let original = closed.split(separator: " ")[1]
     #expect(rest.contains("volume=75 comment=from #\(original)"))
     #expect(try recordedHooks(record).suffix(3) == ["trade_update", "user_update", "cleanup"])
+    // History: deposit, credit, the closed part, the closed remainder; nothing open.
+    #expect(lines.last == "cleanup walks=some users=1 deals=n/a:0 records=4 open=0 user_get=found balance=1724.00")
   }
 
   @Test func aPluginWhoseStartupFailsIsUnloadedWithItsReasonInTheJournal() throws {

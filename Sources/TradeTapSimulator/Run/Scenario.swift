@@ -27,6 +27,8 @@ public struct ScenarioStep: Sendable {
   public var restRef: String?
   /// Apply without calling the hooks (a change the tap never hears of).
   public var miss: Bool
+  /// The server must refuse this request (`"expect":"rejected"`); nothing changes.
+  public var expectsRejection: Bool
 }
 
 /// A scenario line that cannot be read.
@@ -124,7 +126,7 @@ public enum ScenarioParser {
     case let other: throw fail("unknown op \"\(other)\"")
     }
     return ScenarioStep(line: number, operation: operation, ref: string("ref"), restRef: string("rest_ref"),
-                        miss: (object["miss"] as? Bool) ?? false)
+                        miss: (object["miss"] as? Bool) ?? false, expectsRejection: string("expect") == "rejected")
   }
 }
 

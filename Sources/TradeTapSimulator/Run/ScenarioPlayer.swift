@@ -101,8 +101,9 @@ struct ScenarioPlayer {
       case (.closeBy, .mt4), (.modify, .mt5):
         throw fail("this operation does not exist in this dialect")
       }
+      if step.expectsRejection { throw fail("expected the server to reject it, but it was accepted") }
     } catch let rejection as TradeRejection {
-      throw fail("the server rejected it: \(rejection)")
+      if !step.expectsRejection { throw fail("the server rejected it: \(rejection)") }
     }
   }
 }
