@@ -15,6 +15,8 @@ public enum SenderError: Error, Sendable, Equatable, CustomStringConvertible {
   case rejected(String)
   /// No frame from the collector for three heartbeat intervals.
   case peerSilent(milliseconds: Int64)
+  /// `ts_plugin_config_set` changed the collectors, TLS or the secret: reconnect.
+  case reconfigured
 
   public var description: String {
     switch self {
@@ -29,6 +31,7 @@ public enum SenderError: Error, Sendable, Equatable, CustomStringConvertible {
     case .protocolViolation(let reason): return "protocol violation: \(reason)"
     case .rejected(let reason): return "collector refused: \(reason)"
     case .peerSilent(let ms): return "collector silent for \(ms) ms (three heartbeat intervals): presumed dead"
+    case .reconfigured: return "parameters changed: reconnecting"
     }
   }
 }

@@ -1,11 +1,13 @@
 import CTradeTapTLS
 import Glibc
+import Synchronization
 
 /// An eventfd that every blocking wait of the sender thread polls alongside its
 /// socket, so `Sender.stop()` interrupts a connect, a read, a write or a backoff
 /// pause at once instead of after its timeout.
 public final class StopSignal: @unchecked Sendable {
   let fd: Int32
+  private let raised = Atomic<Bool>(false)
 
   /// Returns nil when the kernel has no eventfd to give (fd limit reached).
   public init?() {
@@ -17,7 +19,13 @@ public final class StopSignal: @unchecked Sendable {
   deinit { close(fd) }
 
   /// Wakes every current and future wait on this signal.
-  public func raise() { _ = tt_eventfd_signal(fd) }
+  public func raise() {
+    raised.store(true, ordering: .releasing)
+    _ = tt_eventfd_signal(fd)
+  }
+
+  /// Whether `raise()` was called: one atomic load, for loops that check often.
+  public var wasRaised: Bool { raised.load(ordering: .acquiring) }
 
   /// Whether `raise()` was called (does not consume the signal).
   public var isRaised: Bool {

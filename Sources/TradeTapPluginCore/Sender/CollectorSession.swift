@@ -1,0 +1,252 @@
+import TradeTapEvents
+import TradeTapJournal
+import TradeTapWire
+
+/// One connection's life after TCP/TLS: handshake, resume, then streaming batches,
+/// acks and heartbeats until an error, a silent peer, a reconfiguration or stop.
+///
+/// Waiting: the journal's futex park is the only sleep. Fully idle, the thread parks
+/// until the next heartbeat is due; while batches await their ack it parks for at
+/// most 1 ms between socket reads. A hook's commit wakes it at once either way.
+struct CollectorSession {
+  /// Bound on hello → welcome.
+  static let handshakeTimeoutMilliseconds: Int64 = 10_000
+  /// Park bound while acks are outstanding (acks are read between parks).
+  static let inFlightParkNanoseconds: Int64 = 1_000_000
+
+  let stream: CollectorStream
+  let journal: Journal
+  let log: HostLog
+  let serverId: UInt32
+  let stop: StopSignal
+  private var decoder = FrameDecoder()
+  private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+  private let encoder = FrameEncoder()
+  /// Collector's heartbeat interval when it names one, else `Heartbeat.Seconds`.
+  private(set) var heartbeatMilliseconds: Int64
+  private var lastSent = Deadline.now()
+  private var lastReceived = Deadline.now()
+  /// Highest wire sequence acknowledged.
+  private(set) var acknowledged: UInt64 = 0
+  /// Next wire sequence to send.
+  private var nextToSend: UInt64 = 1
+  /// An event read from the journal that did not fit the previous batch.
+  private var carried: Event?
+
+  init(stream: CollectorStream, journal: Journal, log: HostLog, serverId: UInt32, heartbeatSeconds: Int,
+       stop: StopSignal) {
+    self.stream = stream
+    self.journal = journal
+    self.log = log
+    self.serverId = serverId
+    self.heartbeatMilliseconds = Int64(max(1, heartbeatSeconds)) * 1000
+    self.stop = stop
+  }
+
+  // MARK: Handshake and resume
+
+  /// Authenticates both ways and moves the journal's read position to the
+  /// collector's durable point. - Returns: the welcome.
+  mutating func handshake(secret: [UInt8]) throws(SenderError) -> Welcome {
+    guard let nonce = KernelRandom.bytes(count: WireLimits.nonceLength) else {
+      throw .protocolViolation("getrandom gave no nonce")
+    }
+    var machine: ClientHandshake
+    do {
+      machine = try ClientHandshake(serverId: serverId, secret: secret, clientNonce: nonce, software: "TradeTapPlugin")
+    } catch { throw .protocolViolation("\(error)") }
+    try send(machine.start())
+    let deadline = Deadline(afterMilliseconds: Self.handshakeTimeoutMilliseconds)
+    while true {
+      guard let message = try receive(until: deadline) else { throw .timedOut("handshake (no welcome within 10 s)") }
+      let step: ClientHandshake.Step
+      do { step = try machine.receive(message) } catch { throw .rejected(Self.describe(error)) }
+      switch step {
+      case .send(let reply): try send(reply)
+      case .established(let welcome):
+        if welcome.heartbeatMillis > 0 { heartbeatMilliseconds = Int64(welcome.heartbeatMillis) }
+        resume(after: welcome.lastDurableSequence)
+        return welcome
+      }
+    }
+  }
+
+  private static func describe(_ error: HandshakeError) -> String {
+    switch error {
+    case .wrongSecret: return "wrong secret (the collector's proof does not verify, or it refused ours)"
+    case .rejected(let code, let text): return "error \(code): \(text)"
+    default: return "handshake: \(error)"
+    }
+  }
+
+  /// The collector holds everything through wire sequence `durable`.
+  private mutating func resume(after durable: UInt64) {
+    // Wire durable D = journal sequences 0..<D.
+    let position = journal.seek(to: durable)
+    if durable > 0 { journal.release(through: durable - 1) }
+    nextToSend = JournalEventSource.wireSequence(ofJournal: position)
+    acknowledged = durable
+    carried = nil
+    if position > durable {
+      // Released here but not durable there (the collector lost its ledger): say so.
+      let notice = GapNotice(firstSequence: durable + 1, count: position - durable, reason: .other)
+      log.error("collector holds only through \(durable) but the journal released through \(position): reporting a gap of \(position - durable)")
+      try? send(.gapNotice(notice))
+    } else if position < durable {
+      log.error("collector holds through \(durable) but the journal ends at \(position): was the journal replaced? sending from \(position + 1)")
+    }
+  }
+
+  // MARK: Streaming
+
+  /// Streams until an error (thrown), stop (`.stopped`) or `reconfigure` (which may
+  /// change the source's groups in place) returns true (`.reconfigured`).
+  mutating func stream(
+    events source: inout JournalEventSource, reconfigure: (inout JournalEventSource) -> Bool
+  ) throws(SenderError) {
+    lastReceived = Deadline.now()
+    while true {
+      if stop.wasRaised { throw .stopped }
+      if reconfigure(&source) { throw .reconfigured }
+      try pumpIncoming(timeoutMilliseconds: 0)
+      if try sendBatch(&source) { continue }
+
+      let now = Deadline.now()
+      let interval = UInt64(heartbeatMilliseconds) * 1_000_000
+      let silent = now &- lastReceived
+      if silent > 3 * interval { throw .peerSilent(milliseconds: Int64(silent / 1_000_000)) }
+      if now &- lastSent >= interval {
+        try send(.heartbeat(Heartbeat(timestampNanos: now)))
+      }
+      let inFlight = nextToSend &- 1 > acknowledged
+      let park: Int64
+      if inFlight {
+        park = Self.inFlightParkNanoseconds
+      } else {
+        let untilHeartbeat = Int64(interval) - Int64(Deadline.now() &- lastSent)
+        let untilSilence = Int64(3 * interval) - Int64(Deadline.now() &- lastReceived)
+        park = max(1_000_000, min(untilHeartbeat, untilSilence))
+      }
+      _ = journal.waitForRecord(spinIterations: inFlight ? 100 : 2000, timeoutNanoseconds: park)
+    }
+  }
+
+  /// Sends one batch of consecutive events if the journal has any. - Returns: whether it sent.
+  private mutating func sendBatch(_ source: inout JournalEventSource) throws(SenderError) -> Bool {
+    var builder: EventBatchBuilder?
+    while true {
+      let event: Event
+      if let pending = carried {
+        event = pending
+        carried = nil
+      } else {
+        guard let record = journal.nextRecord() else { break }
+        event = source.event(for: record)
+      }
+      if builder == nil { builder = EventBatchBuilder(firstSequence: event.sequence) }
+      if !builder!.append(event) {
+        carried = event
+        break
+      }
+    }
+    guard let builder, builder.count > 0 else {
+      if let stuck = carried, builder != nil {
+        // One event alone does not fit a frame: cannot happen with 512-byte slots;
+        // replace it with a gap rather than stall delivery forever.
+        log.error("event \(stuck.sequence) does not fit a frame: sent as a gap")
+        carried = Event(
+          serverId: stuck.serverId, sequence: stuck.sequence, kind: .gap, hookTimestampNanos: stuck.hookTimestampNanos,
+          utcOffsetMinutes: stuck.utcOffsetMinutes, body: .gap(Gap(firstSequence: stuck.sequence, count: 1, reason: .other)))
+        return true
+      }
+      return false
+    }
+    let frame = builder.finishFrame()
+    try write(frame)
+    nextToSend = builder.nextSequence
+    return true
+  }
+
+  /// Reads and handles whatever the collector sent (acks, heartbeats, requests).
+  private mutating func pumpIncoming(timeoutMilliseconds: Int64) throws(SenderError) {
+    var timeout = timeoutMilliseconds
+    while true {
+      let n = try readSome(timeoutMilliseconds: timeout)
+      if n == 0 { return }
+      timeout = 0
+      lastReceived = Deadline.now()
+      readBuffer.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+      while let message = try nextMessage() { try handle(message) }
+    }
+  }
+
+  private mutating func handle(_ message: Message) throws(SenderError) {
+    switch message {
+    case .ack(let ack):
+      guard ack.throughSequence > acknowledged else { return }
+      let through = min(ack.throughSequence, nextToSend &- 1)
+      acknowledged = through
+      if through > 0 { journal.release(through: through - 1) }
+    case .heartbeat:
+      break  // lastReceived is already updated
+    case .snapshotRequest(let request):
+      // Reconciliation snapshots are not part of this build: answer at once so the
+      // collector does not wait for chunks that never come.
+      log.info("snapshot request \(request.requestId) (\(request.scope)) answered 'failed': snapshots are not implemented yet")
+      try send(.snapshotChunk(SnapshotChunk(requestId: request.requestId, chunkIndex: 0, isFinal: true, status: .failed, records: [])))
+    case .error(let error):
+      throw .rejected("error \(error.code): \(error.message)")
+    default:
+      throw .protocolViolation("unexpected \(message.type) from the collector")
+    }
+  }
+
+  // MARK: Frames
+
+  private mutating func nextMessage() throws(SenderError) -> Message? {
+    let frame: Frame?
+    do { frame = try decoder.nextFrame() } catch { throw .protocolViolation("bad frame: \(error)") }
+    guard let frame else { return nil }
+    do { return try Message(frame: frame) } catch { throw .protocolViolation("bad message: \(error)") }
+  }
+
+  /// The next message, reading until `deadline`; nil on timeout.
+  private mutating func receive(until deadline: Deadline) throws(SenderError) -> Message? {
+    while true {
+      if let message = try nextMessage() { return message }
+      let remaining = Int64(deadline.remainingPollTimeout)
+      if remaining == 0 { return nil }
+      let n = try readSome(timeoutMilliseconds: remaining)
+      if n > 0 {
+        lastReceived = Deadline.now()
+        readBuffer.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+      }
+    }
+  }
+
+  private mutating func send(_ message: Message) throws(SenderError) {
+    try write(encoder.encode(message))
+  }
+
+  private mutating func write(_ bytes: [UInt8]) throws(SenderError) {
+    // A collector that cannot take a frame for three heartbeat intervals is dead.
+    let stream = self.stream
+    let timeout = 3 * heartbeatMilliseconds
+    var outcome: Result<Void, SenderError> = .success(())
+    bytes.withUnsafeBytes { buffer in
+      outcome = Result { () throws(SenderError) in try stream.write(buffer, timeoutMilliseconds: timeout) }
+    }
+    try outcome.get()
+    lastSent = Deadline.now()
+  }
+
+  /// Reads into `readBuffer`. - Returns: bytes read (0: nothing within the timeout).
+  private mutating func readSome(timeoutMilliseconds: Int64) throws(SenderError) -> Int {
+    let stream = self.stream
+    var outcome: Result<Int, SenderError> = .success(0)
+    readBuffer.withUnsafeMutableBytes { buffer in
+      outcome = Result { () throws(SenderError) in try stream.read(into: buffer, timeoutMilliseconds: timeoutMilliseconds) }
+    }
+    return try outcome.get()
+  }
+}

@@ -1,0 +1,119 @@
+import TradeServerAPI
+import TradeTapEvents
+import TradeTapJournal
+
+/// Turns committed journal records into wire events, in sequence order.
+///
+/// Journal sequence numbers start at 0; wire sequence numbers start at 1 (the
+/// welcome's "0 = nothing durable"): wire = journal + 1, everywhere in the sender.
+///
+/// Every sequence number becomes exactly one event, because the collector expects
+/// consecutive sequences (a hole is recorded as a "not received" gap):
+/// - hook records → the Normaliser's event (a `Quarantine` body when unrepresentable);
+/// - journal gap records → a `gap` event (overflow or uncommitted);
+/// - records whose account's group fails `Groups` → a `gap` event with reason
+///   `other`, so the collector learns the number is deliberately empty and the
+///   account's data never leaves the server.
+struct JournalEventSource {
+  let serverId: UInt32
+  let utcOffsetMinutes: Int32
+  let api: UnsafePointer<ts_server_api>
+  let counters: PluginCounterWords
+  let log: HostLog
+  private(set) var directory: LoginGroupDirectory
+  private var filtersGroups: Bool
+
+  init(environment: SenderEnvironment, groups: GroupMask) {
+    serverId = environment.serverInfo.server_id
+    utcOffsetMinutes = environment.serverInfo.utc_offset_minutes
+    api = environment.api
+    counters = environment.counters
+    log = environment.log
+    directory = LoginGroupDirectory(mask: groups)
+    filtersGroups = groups != GroupMask.everyGroup
+  }
+
+  /// A new `Groups` value (hot reload).
+  mutating func replaceGroups(_ groups: GroupMask) {
+    directory.replaceMask(groups)
+    filtersGroups = groups != GroupMask.everyGroup
+  }
+
+  static func wireSequence(ofJournal sequence: UInt64) -> UInt64 { sequence &+ 1 }
+
+  /// The event that carries `record`'s sequence number on the wire.
+  mutating func event(for record: JournalRecord) -> Event {
+    let sequence = Self.wireSequence(ofJournal: record.sequence)
+    if record.kind == journalGapKind {
+      let reason: GapReason = record.flags.contains(.gapUncommitted) ? .uncommitted : .overflow
+      if reason == .overflow {
+        log.warning("journal was full: \(record.gapCount ?? 0) events were refused (gap at sequence \(sequence)); reconciliation heals it")
+      }
+      return gapEvent(sequence: sequence, reason: reason, record: record)
+    }
+    guard let raw = RawRecord(journal: record) else {
+      counters.countQuarantinedInSender()
+      log.error("journal record \(sequence) has unknown kind \(record.kind): sent as a gap")
+      return gapEvent(sequence: sequence, reason: .other, record: record)
+    }
+    let event = Normaliser.normalise(
+      raw, serverId: serverId, sequence: sequence, hookTimestampNanos: record.hookMonotonicNanoseconds,
+      utcOffsetMinutes: utcOffsetMinutes)
+    if case .quarantine = event.body, !record.flags.needsQuarantine {
+      counters.countQuarantinedInSender()
+    }
+    guard filtersGroups, !admits(event) else { return event }
+    counters.countFilteredByGroup()
+    return gapEvent(sequence: sequence, reason: .other, record: record)
+  }
+
+  private func gapEvent(sequence: UInt64, reason: GapReason, record: JournalRecord) -> Event {
+    Event(
+      serverId: serverId, sequence: sequence, kind: .gap, hookTimestampNanos: record.hookMonotonicNanoseconds,
+      utcOffsetMinutes: utcOffsetMinutes, body: .gap(Gap(firstSequence: sequence, count: 1, reason: reason)))
+  }
+
+  /// Whether the event's account passes `Groups` (learning groups as it goes).
+  private mutating func admits(_ event: Event) -> Bool {
+    switch event.body {
+    case .user(let user):
+      if event.kind == .userDelete { directory.forget(login: user.login) } else { directory.record(login: user.login, group: user.group) }
+      return directory.admits(group: user.group)
+    case .trade(let trade):
+      if let info = trade.user {
+        directory.record(login: UInt64(UInt32(bitPattern: trade.login)), group: info.group)
+        return directory.admits(group: info.group)
+      }
+      return admits(login: UInt64(UInt32(bitPattern: trade.login)))
+    case .deal(let deal): return admits(login: deal.login)
+    case .order(let order): return admits(login: order.login)
+    case .position(let position): return admits(login: position.login)
+    case .gap, .quarantine: return true
+    }
+  }
+
+  private mutating func admits(login: UInt64) -> Bool {
+    switch directory.admission(of: login) {
+    case .admitted: return true
+    case .excluded: return false
+    case .unknownLogin:
+      guard let group = hostGroup(of: login) else {
+        // Unknown to the host too: forward rather than drop data silently.
+        return true
+      }
+      directory.record(login: login, group: group)
+      return directory.admits(group: group)
+    }
+  }
+
+  /// Asks the host (`user_get`, allowed from plugin threads) for a login's group.
+  private func hostGroup(of login: UInt64) -> String? {
+    guard let userGet = api.pointee.user_get else { return nil }
+    var user = ts_user()
+    user.struct_size = UInt32(MemoryLayout<ts_user>.size)
+    guard userGet(api.pointee.host, login, &user) == TS_OK else { return nil }
+    return withUnsafeBytes(of: user.group) { bytes in
+      String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+    }
+  }
+}
