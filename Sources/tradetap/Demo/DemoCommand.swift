@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import TradeTapVerify
+
+/// `tradetap demo`: the whole pipeline on one machine with embedded defaults.
+///
+/// It runs the real pieces as real processes: `tradetap collector` (SQLite ledger,
+/// TLS with a throwaway certificate, generated secrets) and `tradetap sim` with the
+/// plugin `.so` loaded through the C ABI; it shows progress while they run, then
+/// compares the simulated server's final state with the ledger.
+struct DemoCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "demo",
+    abstract: "Runs collector + simulated trade server + plugin on this machine and verifies the ledger."
+  )
+
+  @Option(help: "Working folder (recreated on each run).")
+  var dir = "./tradetap-demo"
+  @Option(help: "How long the trade server trades (500ms, 30s, 5m).")
+  var duration = "10s"
+  @Option(help: "Events per second offered to the hooks; 0 = as fast as possible.")
+  var rate = 5000
+  @Option(help: "Server dialect: mt4 or mt5.")
+  var platform = "mt5"
+  @Option(help: "Accounts created at start.")
+  var accounts = 200
+  @Option(help: "Host threads firing hooks at once.")
+  var threads = 2
+  @Option(help: "Seed that makes the run repeatable.")
+  var seed = 1
+  @Option(help: "The plugin .so (default: libTradeTapPlugin.so next to this executable).")
+  var plugin: String?
+  @Flag(help: "Keep the collector (and its HTTP API) running after the summary, until Ctrl-C.")
+  var serve = false
+
+  func validate() throws {
+    guard ["mt4", "mt5"].contains(platform) else { throw ValidationError("--platform must be mt4 or mt5") }
+    guard rate >= 0 else { throw ValidationError("--rate must be 0 or positive") }
+    guard DemoDuration.seconds(duration) != nil else { throw ValidationError("--duration takes 500ms, 30s or 5m") }
+  }
+
+  func run() async throws {
+    do { try await runDemo() } catch let failure as DemoFailure {
+      FileHandle.standardError.write(Data("demo: \(failure.description)\n".utf8))
+      throw ExitCode(1)
+    }
+  }
+
+  private func runDemo() async throws {
+    let pluginPath = try locatePlugin()
+    let serverID: UInt32 = 1
+    let files = try DemoMaterials.prepare(folder: dir, serverID: serverID)
+    say("demo: working folder \(files.folder.path)")
+
+    let collector = try ChildProcess(
+      name: "collector",
+      arguments: [
+        "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+        "--database", "sqlite:\(files.ledger)", "--secrets", files.secretsFile,
+        "--tls-cert", files.certificate, "--tls-key", files.privateKey,
+        "--api-token-file", files.apiTokenFile, "--reconcile-every", "0",
+      ],
+      logFile: files.collectorLog)
+    let listening = try await collector.waitForLine(prefix: "listening ", timeout: .seconds(30), log: files.collectorLog)
+    let endpoints = Endpoints(listeningLine: listening)
+    guard let protocolAddress = endpoints.protocolAddress, let http = endpoints.http else {
+      await collector.terminate()
+      throw DemoFailure("the collector printed an unexpected line: \(listening)")
+    }
+    say("demo: collector listening on \(protocolAddress) (TLS 1.3), HTTP API on \(http.host):\(http.port)")
+    let probe = MetricsProbe(host: http.host, port: http.port, token: files.apiToken)
+
+    let sim = try ChildProcess(
+      name: "sim",
+      arguments: [
+        "sim", "--plugin", pluginPath,
+        "--param", "Collector=\(protocolAddress)", "--param", "SecretFile=\(files.pluginSecretFile)",
+        "--param", "TLS=on", "--param", "TLS.CAFile=\(files.certificate)", "--param", "TLS.ServerName=localhost",
+        "--param", "Journal.Path=\(files.journal)", "--param", "Journal.SizeMB=64",
+        "--platform", platform, "--server-id", String(serverID), "--accounts", String(accounts),
+        "--rate", String(rate), "--duration", duration, "--threads", String(threads), "--seed", String(seed),
+        "--state-out", files.state, "--journal", files.hostLog,
+      ],
+      logFile: files.folder.appendingPathComponent("sim.stderr").path)
+    say("demo: trade server (\(platform), \(accounts) accounts) trading for \(duration) at \(rate == 0 ? "full speed" : "\(rate) events/s")")
+
+    let progress = DemoProgress(probe: probe)
+    while sim.isRunning {
+      try await Task.sleep(for: .seconds(1))
+      progress.observe(simLines: sim.takeLines())
+      say(progress.line())
+    }
+    progress.observe(simLines: sim.takeLines())
+    guard sim.exitStatus == 0 else {
+      await collector.terminate()
+      throw DemoFailure("tradetap sim failed with status \(sim.exitStatus); see \(files.hostLog)")
+    }
+    // The plugin drains its journal before the server unloads it; wait for the
+    // ledger to hold every event the hooks received.
+    let drainDeadline = ContinuousClock.now + .seconds(60)
+    while progress.durable < progress.fired && ContinuousClock.now < drainDeadline {
+      try await Task.sleep(for: .milliseconds(250))
+      progress.observe(simLines: [])
+    }
+    say(progress.line())
+
+    let report: VerifyReport
+    do {
+      let state = try PlatformState.load(path: files.state)
+      let ledger = try LedgerVerifier.openLedger(url: "sqlite:\(files.ledger)")
+      report = try LedgerVerifier.verify(state, ledger: ledger, serverID: Int64(serverID))
+    } catch {
+      await collector.terminate()
+      throw DemoFailure("verify could not compare: \(error)")
+    }
+    for divergence in report.divergences.prefix(20) { say("divergence: \(divergence)") }
+
+    say("")
+    say("== TradeTap demo summary")
+    say(progress.summary())
+    say("verify: \(report.summary)")
+    say("ledger (SQLite, the schema is in docs/ledger.md):  sqlite3 \(files.ledger) 'select * from accounts limit 5'")
+    say("collector log: \(files.collectorLog)    trade server journal: \(files.hostLog)")
+    if serve {
+      say("HTTP API (Ctrl-C to stop):  curl -H 'Authorization: Bearer \(files.apiToken)' http://\(http.host):\(http.port)/metrics")
+      await collector.waitForExit()
+    } else {
+      say("to try the API: tradetap demo --serve, then curl -H 'Authorization: Bearer <token in \(files.apiTokenFile)>' http://HOST:PORT/metrics")
+      await collector.terminate()
+    }
+    if !report.divergences.isEmpty { throw ExitCode(1) }
+  }
+
+  private func locatePlugin() throws -> String {
+    if let plugin {
+      guard FileManager.default.fileExists(atPath: plugin) else { throw DemoFailure("--plugin \(plugin) does not exist") }
+      return plugin
+    }
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    let candidate = executable.deletingLastPathComponent().appendingPathComponent("libTradeTapPlugin.so").path
+    guard FileManager.default.fileExists(atPath: candidate) else {
+      throw DemoFailure("no plugin at \(candidate): build it with `swift build -c release` (or pass --plugin)")
+    }
+    return candidate
+  }
+}
+
+/// The addresses in the collector's `listening protocol=HOST:PORT http=HOST:PORT` line.
+struct Endpoints {
+  var protocolAddress: String?
+  var http: (host: String, port: UInt16)?
+
+  init(listeningLine: String) {
+    for field in listeningLine.split(separator: " ") {
+      if field.hasPrefix("protocol=") { protocolAddress = String(field.dropFirst("protocol=".count)) }
+      if field.hasPrefix("http="), let colon = field.lastIndex(of: ":"), let port = UInt16(field[field.index(after: colon)...]) {
+        http = (String(field[field.index(field.startIndex, offsetBy: 5)..<colon]), port)
+      }
+    }
+  }
+}
+
+/// Parses the CLI's durations (500ms, 30s, 5m).
+enum DemoDuration {
+  static func seconds(_ text: String) -> Double? {
+    for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0)] where text.hasSuffix(suffix) {
+      if let value = Double(text.dropLast(suffix.count)), value > 0 { return value * scale }
+    }
+    return nil
+  }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// What the demo shows each second: events the hooks received (from the
+/// simulated server), events durable in the ledger (from the collector's
+/// /metrics), their rates, the lag between them, and delivery latency.
+final class DemoProgress {
+  private let probe: MetricsProbe
+  private let start = ContinuousClock.now
+  private(set) var fired = 0
+  private(set) var durable = 0
+  private var lastDurable = 0
+  private var lastSample = ContinuousClock.now
+  private var durableRate = 0.0
+  private var metrics: [String: Double] = [:]
+
+  init(probe: MetricsProbe) { self.probe = probe }
+
+  /// Takes the simulator's progress lines ("sim: N events fired, ...") and a fresh metrics sample.
+  func observe(simLines: [String]) {
+    for line in simLines {
+      if line.hasPrefix("sim: done: "), let n = Self.leadingInt(line.dropFirst("sim: done: ".count)) { fired = n }
+      else if line.hasPrefix("sim: "), line.contains("events fired"), let n = Self.leadingInt(line.dropFirst(5)) { fired = n }
+    }
+    let sample = probe.read()
+    guard !sample.isEmpty else { return }
+    metrics = sample
+    durable = Int(sample["tradetap_events_committed_total"] ?? 0)
+    let now = ContinuousClock.now
+    let elapsed = Double((now - lastSample).components.attoseconds) / 1e18 + Double((now - lastSample).components.seconds)
+    if elapsed >= 0.5 {
+      durableRate = Double(durable - lastDurable) / elapsed
+      lastDurable = durable
+      lastSample = now
+    }
+  }
+
+  func line() -> String {
+    let seconds = Self.seconds(since: start)
+    return String(format: "demo: %5.1fs  hooks %8d  durable %8d  (%6.0f/s)  lag %6d%@",
+                  seconds, fired, durable, durableRate, max(0, fired - durable), latencyText())
+  }
+
+  func summary() -> String {
+    var text = "events: \(fired) received by the hooks, \(durable) durable in the ledger"
+    let quarantined = Int(metrics["tradetap_events_quarantined_total"] ?? 0)
+    let gaps = Int(metrics["tradetap_gaps_total"] ?? 0)
+    text += ", \(quarantined) quarantined, \(gaps) gaps"
+    text += "\nlatency hook → durable in the ledger:\(latencyText(all: true))"
+    return text
+  }
+
+  /// Quantiles of `tradetap_hook_to_durable_seconds` when the collector exposes them.
+  private func latencyText(all: Bool = false) -> String {
+    let quantiles = all ? ["0.5", "0.9", "0.99", "0.999"] : ["0.5", "0.99"]
+    var parts: [String] = []
+    for q in quantiles {
+      guard let value = metrics["tradetap_hook_to_durable_seconds{quantile=\"\(q)\"}"] else { continue }
+      parts.append("p\(Self.percentile(q)) \(Self.human(value))")
+    }
+    return parts.isEmpty ? (all ? " not reported by this collector" : "") : "  " + parts.joined(separator: " ")
+  }
+
+  private static func percentile(_ q: String) -> String {
+    guard let value = Double(q) else { return q }
+    let p = value * 100
+    return p == p.rounded() ? String(Int(p)) : String(p)
+  }
+
+  private static func human(_ seconds: Double) -> String {
+    if seconds < 1e-3 { return String(format: "%.0fµs", seconds * 1e6) }
+    if seconds < 1 { return String(format: "%.1fms", seconds * 1e3) }
+    return String(format: "%.2fs", seconds)
+  }
+
+  private static func leadingInt(_ text: Substring) -> Int? {
+    Int(text.prefix(while: { $0.isNumber }))
+  }
+
+  private static func seconds(since start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+  }
+}
