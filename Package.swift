@@ -58,7 +58,10 @@ let package = Package(
     // MARK: The collector
     .target(
       name: "TradeTapLedger",
-      dependencies: ["TradeTapEvents", .product(name: "GRDB", package: "GRDB.swift")]
+      dependencies: [
+        "TradeTapEvents", .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "GRDBSQLite", package: "GRDB.swift"),
+      ]
     ),
     .target(
       name: "TradeTapCollector",
@@ -104,7 +107,7 @@ let package = Package(
       dependencies: ["TradeTapJournal", "TradeTapPluginCore", "TradeTapEvents", "TradeServerAPI"],
       exclude: ["abi_names_check.c"]  // compiled by the tests with cc, not by SwiftPM
     ),
-    .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "CTradeTapShims"]),
+    .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "TradeServerAPI", "TradeTapJournal", "CTradeTapShims"]),
     .testTarget(name: "TradeTapEventsTests", dependencies: ["TradeTapEvents", "TradeServerAPI"]),
     .testTarget(name: "TradeTapWireTests", dependencies: ["TradeTapWire", "TradeTapEvents"]),
     .testTarget(

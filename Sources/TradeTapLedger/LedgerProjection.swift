@@ -9,14 +9,30 @@ import TradeTapEvents
 struct LedgerProjection {
   let db: Database
   let receivedUtc: String
+  private var insertEvent: RawStatement
+  private var upsertAccount: RawStatement
+  private var upsertAccountFromTradeUser: RawStatement
+  private var upsertDeal: RawStatement
+  private var upsertBalanceOperation: RawStatement
+  private var upsertOrder: RawStatement
+  private var upsertPosition: RawStatement
+  private var upsertTrade: RawStatement
   private var durable: [UInt32: UInt64] = [:]
   private var offsets: [UInt32: Int32] = [:]
   private var counts = LedgerCommit(
     durableSequence: [:], appliedEvents: 0, duplicateEvents: 0, quarantinedEvents: 0, gapsRecorded: 0)
 
-  init(db: Database, receivedUtc: String) {
+  init(db: Database, receivedUtc: String) throws {
     self.db = db
     self.receivedUtc = receivedUtc
+    insertEvent = try RawStatement(db, LedgerStatements.insertEvent)
+    upsertAccount = try RawStatement(db, LedgerStatements.upsertAccount)
+    upsertAccountFromTradeUser = try RawStatement(db, LedgerStatements.upsertAccountFromTradeUser)
+    upsertDeal = try RawStatement(db, LedgerStatements.upsertDeal)
+    upsertBalanceOperation = try RawStatement(db, LedgerStatements.upsertBalanceOperation)
+    upsertOrder = try RawStatement(db, LedgerStatements.upsertOrder)
+    upsertPosition = try RawStatement(db, LedgerStatements.upsertPosition)
+    upsertTrade = try RawStatement(db, LedgerStatements.upsertTrade)
   }
 
   mutating func apply(_ batch: LedgerBatch) throws {
@@ -80,14 +96,17 @@ struct LedgerProjection {
   }
 
   /// Inserts the audit row; `false` when `(server_id, seq)` is already there.
-  private func insertEventRow(_ event: Event, encoded: [UInt8]?) throws -> Bool {
+  private mutating func insertEventRow(_ event: Event, encoded: [UInt8]?) throws -> Bool {
     let time = event.body.primaryTime
-    try db.cachedStatement(sql: LedgerStatements.insertEvent).execute(arguments: [
-      Int64(event.serverId), Int64(truncatingIfNeeded: event.sequence), event.kind.ledgerName,
-      time?.brokerMilliseconds, time.map { UTCTime.text(millisecondsSinceEpoch: $0.utcMilliseconds) },
-      receivedUtc, event.summary, encoded.map { Data($0) },
-    ])
-    return db.changesCount > 0
+    insertEvent.bind(Int64(event.serverId))
+    insertEvent.bind(Int64(truncatingIfNeeded: event.sequence))
+    insertEvent.bind(event.kind.ledgerName)
+    insertEvent.bind(time?.brokerMilliseconds)
+    insertEvent.bind(time.map { UTCTime.text(millisecondsSinceEpoch: $0.utcMilliseconds) })
+    insertEvent.bind(receivedUtc)
+    insertEvent.bind(event.summary)
+    insertEvent.bind(blob: encoded)
+    return try insertEvent.step() > 0
   }
 
   /// Whether a stored gap already covers `first...last` (the plugin reported it).
@@ -136,56 +155,75 @@ struct LedgerProjection {
     }
   }
 
-  private func upsertAccount(_ u: User, server: Int64, seq: Int64, deleted: Bool) throws {
-    try db.cachedStatement(sql: LedgerStatements.upsertAccount).execute(arguments: [
-      server, Int64(truncatingIfNeeded: u.login), u.group, u.name, u.email, u.country, u.currency,
-      Int(u.currencyDigits), u.balance.description, u.credit.description, Int(u.marginMode.rawValue),
-      Int(u.leverage), u.comment, u.registration.brokerMilliseconds, utc(u.registration),
-      u.lastUpdate.brokerMilliseconds, utc(u.lastUpdate), deleted, seq,
-    ])
+  private mutating func upsertAccount(_ u: User, server: Int64, seq: Int64, deleted: Bool) throws {
+    var st = upsertAccount
+    defer { upsertAccount = st }
+    st.bind(server); st.bind(Int64(truncatingIfNeeded: u.login)); st.bind(u.group); st.bind(u.name)
+    st.bind(u.email); st.bind(u.country); st.bind(u.currency); st.bind(Int64(u.currencyDigits))
+    st.bind(u.balance); st.bind(u.credit); st.bind(Int64(u.marginMode.rawValue)); st.bind(Int64(u.leverage))
+    st.bind(u.comment); st.bind(u.registration.brokerMilliseconds); st.bind(utc(u.registration))
+    st.bind(u.lastUpdate.brokerMilliseconds); st.bind(utc(u.lastUpdate)); st.bind(deleted); st.bind(seq)
+    try st.step()
   }
 
-  private func upsertDeal(_ d: Deal, server: Int64, seq: Int64, deleted: Bool) throws {
-    try db.cachedStatement(sql: LedgerStatements.upsertDeal).execute(arguments: [
-      server, Int64(truncatingIfNeeded: d.deal), d.externalId, Int64(truncatingIfNeeded: d.login),
-      Int64(truncatingIfNeeded: d.order), Int64(truncatingIfNeeded: d.positionId), Int(d.action.rawValue),
-      Int(d.entry.rawValue), Int64(d.reason), d.symbol, Int(d.digits), Int(d.currencyDigits),
-      d.time.brokerMilliseconds, utc(d.time), d.price.description, Int64(truncatingIfNeeded: d.volumeExt),
-      d.contractSize.description, d.profit.description, d.commission.description, d.storage.description,
-      d.fee.description, d.comment, deleted, seq,
-    ])
+  private mutating func upsertDeal(_ d: Deal, server: Int64, seq: Int64, deleted: Bool) throws {
+    let timeUtc = utc(d.time)
+    var st = upsertDeal
+    defer { upsertDeal = st }
+    st.bind(server); st.bind(Int64(truncatingIfNeeded: d.deal)); st.bind(d.externalId)
+    st.bind(Int64(truncatingIfNeeded: d.login)); st.bind(Int64(truncatingIfNeeded: d.order))
+    st.bind(Int64(truncatingIfNeeded: d.positionId)); st.bind(Int64(d.action.rawValue)); st.bind(Int64(d.entry.rawValue))
+    st.bind(Int64(d.reason)); st.bind(d.symbol); st.bind(Int64(d.digits)); st.bind(Int64(d.currencyDigits))
+    st.bind(d.time.brokerMilliseconds); st.bind(timeUtc); st.bind(d.price); st.bind(Int64(truncatingIfNeeded: d.volumeExt))
+    st.bind(d.contractSize); st.bind(d.profit); st.bind(d.commission); st.bind(d.storage); st.bind(d.fee)
+    st.bind(d.comment); st.bind(deleted); st.bind(seq)
+    try st.step()
     if let type = d.balanceOperationType {
-      try db.cachedStatement(sql: LedgerStatements.upsertBalanceOperation).execute(arguments: [
-        server, Int64(truncatingIfNeeded: d.deal), "mt5_deal", Int64(truncatingIfNeeded: d.login),
-        type.rawValue, Int(d.action.rawValue), d.profit.description, d.time.brokerMilliseconds, utc(d.time),
-        d.comment, deleted, seq,
-      ])
+      try upsertBalanceOperation(
+        server: server, ticket: Int64(truncatingIfNeeded: d.deal), source: "mt5_deal",
+        login: Int64(truncatingIfNeeded: d.login), type: type, code: Int64(d.action.rawValue), amount: d.profit,
+        timeMsc: d.time.brokerMilliseconds, timeUtc: timeUtc, comment: d.comment, deleted: deleted, seq: seq)
     }
   }
 
-  private func upsertOrder(_ o: Order, server: Int64, seq: Int64, inHistory: Bool) throws {
-    try db.cachedStatement(sql: LedgerStatements.upsertOrder).execute(arguments: [
-      server, Int64(truncatingIfNeeded: o.order), o.externalId, Int64(truncatingIfNeeded: o.login), o.symbol,
-      Int(o.type.rawValue), Int(o.state.rawValue), Int64(o.reason), Int(o.digits), o.priceOrder.description,
-      o.priceSL.description, o.priceTP.description, Int64(truncatingIfNeeded: o.volumeInitialExt),
-      Int64(truncatingIfNeeded: o.volumeCurrentExt), Int64(truncatingIfNeeded: o.positionId),
-      o.timeSetup.brokerMilliseconds, utc(o.timeSetup), o.timeDone?.brokerMilliseconds ?? 0,
-      o.timeDone.map(utc), o.comment, inHistory, seq,
-    ])
+  private mutating func upsertBalanceOperation(
+    server: Int64, ticket: Int64, source: String, login: Int64, type: BalanceOperationType, code: Int64,
+    amount: ExactDecimal, timeMsc: Int64, timeUtc: String, comment: String, deleted: Bool, seq: Int64
+  ) throws {
+    var st = upsertBalanceOperation
+    defer { upsertBalanceOperation = st }
+    st.bind(server); st.bind(ticket); st.bind(source); st.bind(login); st.bind(type.rawValue); st.bind(code)
+    st.bind(amount); st.bind(timeMsc); st.bind(timeUtc); st.bind(comment); st.bind(deleted); st.bind(seq)
+    try st.step()
   }
 
-  private func upsertPosition(_ p: Position, server: Int64, seq: Int64) throws {
+  private mutating func upsertOrder(_ o: Order, server: Int64, seq: Int64, inHistory: Bool) throws {
+    var st = upsertOrder
+    defer { upsertOrder = st }
+    st.bind(server); st.bind(Int64(truncatingIfNeeded: o.order)); st.bind(o.externalId)
+    st.bind(Int64(truncatingIfNeeded: o.login)); st.bind(o.symbol); st.bind(Int64(o.type.rawValue))
+    st.bind(Int64(o.state.rawValue)); st.bind(Int64(o.reason)); st.bind(Int64(o.digits)); st.bind(o.priceOrder)
+    st.bind(o.priceSL); st.bind(o.priceTP); st.bind(Int64(truncatingIfNeeded: o.volumeInitialExt))
+    st.bind(Int64(truncatingIfNeeded: o.volumeCurrentExt)); st.bind(Int64(truncatingIfNeeded: o.positionId))
+    st.bind(o.timeSetup.brokerMilliseconds); st.bind(utc(o.timeSetup)); st.bind(o.timeDone?.brokerMilliseconds ?? 0)
+    st.bind(o.timeDone.map(utc)); st.bind(o.comment); st.bind(inHistory); st.bind(seq)
+    try st.step()
+  }
+
+  private mutating func upsertPosition(_ p: Position, server: Int64, seq: Int64) throws {
     let position = Int64(truncatingIfNeeded: p.position)
     // A position closed by a newer event stays closed.
     let closedSeq = try Int64.fetchOne(
       db.cachedStatement(sql: LedgerStatements.positionClosedSeq), arguments: [server, position])
     if let closedSeq, closedSeq > seq { return }
-    try db.cachedStatement(sql: LedgerStatements.upsertPosition).execute(arguments: [
-      server, position, Int64(truncatingIfNeeded: p.login), p.symbol, Int(p.action.rawValue), Int(p.digits),
-      Int64(truncatingIfNeeded: p.volumeExt), p.priceOpen.description, p.priceCurrent.description,
-      p.profit.description, p.storage.description, p.timeCreate.brokerMilliseconds, utc(p.timeCreate),
-      p.timeUpdate.brokerMilliseconds, utc(p.timeUpdate), p.comment, seq,
-    ])
+    var st = upsertPosition
+    defer { upsertPosition = st }
+    st.bind(server); st.bind(position); st.bind(Int64(truncatingIfNeeded: p.login)); st.bind(p.symbol)
+    st.bind(Int64(p.action.rawValue)); st.bind(Int64(p.digits)); st.bind(Int64(truncatingIfNeeded: p.volumeExt))
+    st.bind(p.priceOpen); st.bind(p.priceCurrent); st.bind(p.profit); st.bind(p.storage)
+    st.bind(p.timeCreate.brokerMilliseconds); st.bind(utc(p.timeCreate)); st.bind(p.timeUpdate.brokerMilliseconds)
+    st.bind(utc(p.timeUpdate)); st.bind(p.comment); st.bind(seq)
+    try st.step()
   }
 
   private func closePosition(_ p: Position, server: Int64, seq: Int64) throws {
@@ -194,30 +232,33 @@ struct LedgerProjection {
     try db.cachedStatement(sql: LedgerStatements.recordPositionClosure).execute(arguments: [server, position, seq])
   }
 
-  private func upsertTrade(_ t: Trade, server: Int64, seq: Int64) throws {
+  private mutating func upsertTrade(_ t: Trade, server: Int64, seq: Int64) throws {
     let deleted = t.mode == .update(.delete)
     let isMoney = t.command == .balance || t.command == .credit
     let isOpen = !deleted && !isMoney && t.closeTime == nil
-    try db.cachedStatement(sql: LedgerStatements.upsertTrade).execute(arguments: [
-      server, Int64(t.ticket), Int64(t.login), t.symbol, Int(t.digits), Int(t.command.rawValue), Int64(t.volume),
-      t.openTime.brokerMilliseconds / 1000, utc(t.openTime), Int(t.state), t.openPrice.description,
-      t.sl.description, t.tp.description, (t.closeTime?.brokerMilliseconds ?? 0) / 1000, t.closeTime.map(utc),
-      t.closePrice.description, t.commission.description, t.storage.description, t.profit.description,
-      t.taxes.description, Int64(t.magic), t.comment, t.timestamp.brokerMilliseconds / 1000, isOpen, deleted,
-      Int(t.mode?.rawValue ?? 0), seq,
-    ])
+    var st = upsertTrade
+    defer { upsertTrade = st }
+    st.bind(server); st.bind(Int64(t.ticket)); st.bind(Int64(t.login)); st.bind(t.symbol); st.bind(Int64(t.digits))
+    st.bind(Int64(t.command.rawValue)); st.bind(Int64(t.volume)); st.bind(t.openTime.brokerMilliseconds / 1000)
+    st.bind(utc(t.openTime)); st.bind(Int64(t.state)); st.bind(t.openPrice); st.bind(t.sl); st.bind(t.tp)
+    st.bind((t.closeTime?.brokerMilliseconds ?? 0) / 1000); st.bind(t.closeTime.map(utc)); st.bind(t.closePrice)
+    st.bind(t.commission); st.bind(t.storage); st.bind(t.profit); st.bind(t.taxes); st.bind(Int64(t.magic))
+    st.bind(t.comment); st.bind(t.timestamp.brokerMilliseconds / 1000); st.bind(isOpen); st.bind(deleted)
+    st.bind(Int64(t.mode?.rawValue ?? 0)); st.bind(seq)
+    try st.step()
     if let type = t.balanceOperationType {
       let time = t.closeTime ?? t.openTime
-      try db.cachedStatement(sql: LedgerStatements.upsertBalanceOperation).execute(arguments: [
-        server, Int64(t.ticket), "mt4_trade", Int64(t.login), type.rawValue, Int(t.command.rawValue),
-        t.profit.description, time.brokerMilliseconds, utc(time), t.comment, deleted, seq,
-      ])
+      try upsertBalanceOperation(
+        server: server, ticket: Int64(t.ticket), source: "mt4_trade", login: Int64(t.login), type: type,
+        code: Int64(t.command.rawValue), amount: t.profit, timeMsc: time.brokerMilliseconds, timeUtc: utc(time),
+        comment: t.comment, deleted: deleted, seq: seq)
     }
     if let user = t.user {
-      try db.cachedStatement(sql: LedgerStatements.upsertAccountFromTradeUser).execute(arguments: [
-        server, Int64(user.login), user.group, user.name, Int(user.leverage), user.balance.description,
-        user.credit.description, seq,
-      ])
+      var st = upsertAccountFromTradeUser
+      defer { upsertAccountFromTradeUser = st }
+      st.bind(server); st.bind(Int64(user.login)); st.bind(user.group); st.bind(user.name)
+      st.bind(Int64(user.leverage)); st.bind(user.balance); st.bind(user.credit); st.bind(seq)
+      try st.step()
     }
   }
 

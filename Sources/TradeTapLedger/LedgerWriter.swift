@@ -43,7 +43,7 @@ public final class LedgerWriter: Sendable {
   public func commit(_ batches: [LedgerBatch], reportedGaps: [ReportedGap] = []) throws -> LedgerCommit {
     let receivedUtc = UTCTime.now()
     return try pool.write { db in
-      var projection = LedgerProjection(db: db, receivedUtc: receivedUtc)
+      var projection = try LedgerProjection(db: db, receivedUtc: receivedUtc)
       for batch in batches {
         try projection.apply(batch)
       }

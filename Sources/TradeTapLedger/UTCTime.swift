@@ -9,6 +9,26 @@ public enum UTCTime {
     let days = floorDiv(ms, 86_400_000)
     let msOfDay = ms - days * 86_400_000
     let (y, m, d) = civil(daysSinceEpoch: days)
+    guard (0...9999).contains(y) else { return slowText(y, m, d, msOfDay) }
+    // Fixed width: written straight into the string's storage (the write path's hot loop).
+    return String(unsafeUninitializedCapacity: 24) { b in
+      func put(_ value: Int64, _ at: Int, _ width: Int) {
+        var v = value
+        for i in stride(from: at + width - 1, through: at, by: -1) {
+          b[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
+          v /= 10
+        }
+      }
+      put(y, 0, 4); b[4] = UInt8(ascii: "-"); put(m, 5, 2); b[7] = UInt8(ascii: "-"); put(d, 8, 2)
+      b[10] = UInt8(ascii: "T"); put(msOfDay / 3_600_000, 11, 2); b[13] = UInt8(ascii: ":")
+      put((msOfDay / 60_000) % 60, 14, 2); b[16] = UInt8(ascii: ":"); put((msOfDay / 1000) % 60, 17, 2)
+      b[19] = UInt8(ascii: "."); put(msOfDay % 1000, 20, 3); b[23] = UInt8(ascii: "Z")
+      return 24
+    }
+  }
+
+  /// Years outside 0...9999 (absurd platform times): correct, not fast.
+  private static func slowText(_ y: Int64, _ m: Int64, _ d: Int64, _ msOfDay: Int64) -> String {
     let h = msOfDay / 3_600_000
     let mi = (msOfDay / 60_000) % 60
     let s = (msOfDay / 1000) % 60

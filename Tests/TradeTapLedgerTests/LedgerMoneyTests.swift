@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import Testing
 import TradeTapEvents
@@ -118,5 +119,36 @@ struct LedgerMoneyTests {
     #expect(deal.timeMsc == Fixtures.dayStart + 1000)
     #expect(deal.timeUtc == UTCTime.text(millisecondsSinceEpoch: Fixtures.dayStart + 1000 - 7_200_000))
     #expect(UTCTime.text(millisecondsSinceEpoch: 1_764_000_001_000) == "2025-11-24T16:00:01.000Z")
+  }
+
+  @Test func storedDecimalTextIsExactlyThePlatformDecimals() throws {
+    let (ledger, _) = try Fixtures.ledger()
+    var generator = SystemRandomNumberGenerator()
+    var values: [ExactDecimal] = [
+      ExactDecimal(mantissa: 0, scale: 2)!, ExactDecimal(mantissa: -5, scale: 2)!, ExactDecimal(mantissa: 7, scale: 0)!,
+      ExactDecimal(mantissa: .min, scale: 18)!, ExactDecimal(mantissa: .max, scale: 0)!, ExactDecimal(mantissa: -1, scale: 8)!,
+    ]
+    for _ in 0..<500 {
+      values.append(ExactDecimal(mantissa: Int64.random(in: -10_000_000_000...10_000_000_000, using: &generator),
+                                 scale: UInt8.random(in: 0...8, using: &generator))!)
+    }
+    let events = values.enumerated().map { index, value in
+      var event = Fixtures.deal(UInt64(index + 1), seq: UInt64(index + 1))
+      if case .deal(var deal) = event.body { deal.profit = value; event.body = .deal(deal) }
+      return event
+    }
+    try ledger.writer.apply(events)
+    let stored = try ledger.read { try String.fetchAll($0, sql: "SELECT profit FROM deals ORDER BY deal") }
+    #expect(stored == values.map(\.description))
+  }
+
+  @Test func utcTextMatchesTheCalendar() {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    for ms: Int64 in [0, 951_782_400_000, 1_709_164_800_123, 4_102_444_799_999, -86_400_001, 1_764_000_000_000] {
+      let expected = formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+      #expect(UTCTime.text(millisecondsSinceEpoch: ms) == expected)
+    }
   }
 }
