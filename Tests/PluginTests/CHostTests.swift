@@ -155,6 +155,15 @@ struct CHostTests {
     #expect(!FileManager.default.fileExists(atPath: setup.journalPath + "/journal.ttj"))
   }
 
+  @Test func startupRefusesAnUnusableJournalWithAnIOError() throws {
+    let setup = CHost.Setup()
+    try FileManager.default.createDirectory(atPath: setup.journalPath, withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: setup.journalPath + "/journal.ttj", contents: Data(repeating: 1, count: 4096))
+    let result = try CHost.launch(setup, [])
+    #expect(hostValues(result.stdout, "startup") == ["\(TS_ERR_IO)"])
+    #expect(result.stderr.contains("is not a usable journal: bad magic"), "\(result.stderr)")
+  }
+
   @Test func startupRefusesAHostOfAnotherAPIVersion() throws {
     let setup = CHost.Setup()
     let result = try CHost.launch(setup, [], environment: ["TRADETAP_HOST_API_VERSION": "2"])

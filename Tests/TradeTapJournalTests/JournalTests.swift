@@ -236,6 +236,18 @@ struct JournalTests {
     #expect(words(try #require(reopened.nextRecord())) == [5])
   }
 
+  @Test func aFileThatIsNotAJournalIsRefusedNotOverwritten() throws {
+    let directory = temporaryJournalDirectory()
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let path = directory + "/journal.ttj"
+    let garbage = Data(repeating: 0x5A, count: 8192)
+    FileManager.default.createFile(atPath: path, contents: garbage)
+    #expect(throws: JournalError.corrupt(path: path, reason: "bad magic")) {
+      _ = try Journal.open(directory: directory, sizeMB: 1)
+    }
+    #expect(FileManager.default.contents(atPath: path) == garbage)
+  }
+
   @Test func sizeOutsideTheSupportedRangeIsRejected() {
     #expect(throws: JournalError.invalidSize(megabytes: 0)) {
       _ = try Journal.open(directory: temporaryJournalDirectory(), sizeMB: 0)
