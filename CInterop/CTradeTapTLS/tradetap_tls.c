@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -67,3 +68,5 @@ int tt_eventfd_drain(int fd) {
   uint64_t value;
   return read(fd, &value, sizeof value) == (ssize_t)sizeof value ? 0 : -1;
 }
+
+int tt_name_current_thread(const char *name) { return pthread_setname_np(pthread_self(), name) == 0 ? 0 : -1; }

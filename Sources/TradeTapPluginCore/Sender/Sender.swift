@@ -1,3 +1,4 @@
+import CTradeTapTLS
 import Glibc
 import Synchronization
 import TradeServerAPI
@@ -83,6 +84,7 @@ public final class Sender: EventSender, @unchecked Sendable {
     let context = Unmanaged.passRetained(self).toOpaque()
     let result = pthread_create(&handle, nil, { context in
       let sender = Unmanaged<Sender>.fromOpaque(context!).takeRetainedValue()
+      _ = tt_name_current_thread("tradetap-sender")
       sender.run()
       return nil
     }, context)

@@ -1,0 +1,128 @@
+import Foundation
+import Glibc
+import Testing
+import TradeTapJournal
+import TradeTapPluginCore
+
+/// The real plugin core (parameters, journal, hooks) with the real sender thread,
+/// against a real `tradetap collector` process over loopback sockets.
+@Suite(.serialized) struct DeliverySpecification {
+  let folder: String
+  let secretFile: String
+
+  init() throws {
+    folder = try makeTemporaryFolder()
+    secretFile = folder + "/plugin-secret"
+    try "# server 7\ns3cret-for-tests\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+    chmod(secretFile, 0o600)
+  }
+
+  private func parameters(collector: String, tls: TestCertificate?) -> [String: String] {
+    var values = [
+      "Collector": collector, "SecretFile": secretFile, "Journal.Path": folder + "/journal",
+      "Journal.SizeMB": "8", "Heartbeat.Seconds": "1",
+    ]
+    if let tls {
+      values["TLS.CAFile"] = tls.certPath
+      values["TLS.ServerName"] = "collector.test"
+    } else {
+      values["TLS"] = "off"
+    }
+    return values
+  }
+
+  /// Polls until `condition` holds or `seconds` pass.
+  private func eventually(seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if try condition() { return true }
+      usleep(20_000)
+    }
+    return try condition()
+  }
+
+  @Test func everyEventReachesTheLedgerOnceOverTLS13AndAcksReleaseTheJournal() throws {
+    let certificate = try TestCertificate()
+    let collector = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: certificate)
+    Sender.install()
+    let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(collector.port)", tls: certificate))
+    let instance = try PluginInstance.startup(api: host.api)
+    let total = 5_000
+    for ticket in 1...total { host.fireDeal(ticket: UInt64(ticket)) }
+
+    let delivered = try eventually(seconds: 30) { try collector.count("SELECT count(*) FROM events WHERE server_id = 7") == total }
+    let released = eventually(seconds: 10) { instance.journal.releasedSequence == UInt64(total) }
+    instance.cleanup()
+
+    let rows = try collector.count("SELECT count(*) FROM events WHERE server_id = 7")
+    #expect(delivered, "ledger events: \(rows); log: \(host.log.suffix(5))")
+    #expect(try collector.count("SELECT count(*) FROM deals WHERE server_id = 7") == total)
+    #expect(try collector.count("SELECT count(DISTINCT seq) FROM events WHERE server_id = 7 AND seq BETWEEN 1 AND \(total)") == total)
+    #expect(released, "journal released through \(instance.journal.releasedSequence) of \(total)")
+    #expect(host.log.contains { $0.contains("connected to collector") && $0.contains("TLS 1.3") })
+    #expect(host.log.contains { $0.contains("sender stopped") }, "cleanup joined the sender thread after it logged its exit")
+  }
+
+  @Test func anUnreachableFirstCollectorFailsOverToTheNextInTheList() throws {
+    let collector = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: nil)
+    let closedPort = try unusedPort()
+    Sender.install()
+    let host = InProcessHost(
+      serverId: 7, parameters: parameters(collector: "127.0.0.1:\(closedPort),127.0.0.1:\(collector.port)", tls: nil))
+    let instance = try PluginInstance.startup(api: host.api)
+    for ticket in 1...100 { host.fireDeal(ticket: UInt64(ticket)) }
+    let delivered = try eventually(seconds: 20) { try collector.count("SELECT count(*) FROM events WHERE server_id = 7") == 100 }
+    instance.cleanup()
+    #expect(delivered)
+    let log = host.log
+    let refused = log.firstIndex { $0.contains("127.0.0.1:\(closedPort)") && $0.contains("refused") }
+    let connected = log.firstIndex { $0.contains("connected to collector 127.0.0.1:\(collector.port)") }
+    #expect(refused != nil && connected != nil && refused! < connected!, "\(log)")
+  }
+
+  @Test func aKilledCollectorIsRejoinedAndTheLedgerStillHoldsEachEventOnce() throws {
+    let port = try unusedPort()
+    var collector = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: nil, listenPort: port)
+    Sender.install()
+    let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(port)", tls: nil))
+    let instance = try PluginInstance.startup(api: host.api)
+    for ticket in 1...2_000 { host.fireDeal(ticket: UInt64(ticket)) }
+    collector.stop(signal: SIGKILL)
+    for ticket in 2_001...3_000 { host.fireDeal(ticket: UInt64(ticket)) }
+    collector = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: nil, listenPort: port)
+    let delivered = try eventually(seconds: 40) { try collector.count("SELECT count(*) FROM events WHERE server_id = 7") == 3_000 }
+    let released = eventually(seconds: 10) { instance.journal.releasedSequence == 3_000 }
+    instance.cleanup()
+    let rows = try collector.count("SELECT count(*) FROM events WHERE server_id = 7")
+    #expect(delivered, "ledger events: \(rows)")
+    #expect(try collector.count("SELECT count(*) FROM deals WHERE server_id = 7") == 3_000)
+    #expect(released)
+  }
+
+  @Test func stopIsPromptWhileTheCollectorIsUnreachable() throws {
+    Sender.install()
+    let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(try unusedPort())", tls: nil))
+    let instance = try PluginInstance.startup(api: host.api)
+    host.fireDeal(ticket: 1)
+    usleep(300_000)  // let it fail, back off and sleep
+    instance.cleanup()
+    #expect(host.log.contains { $0.contains("sender stopped") })
+    #expect(host.log.contains { $0.contains("refused") })
+  }
+}
+
+/// A loopback port nothing listens on (bound, then closed).
+func unusedPort() throws -> UInt16 {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_addr.s_addr = inet_addr("127.0.0.1")
+  address.sin_port = 0
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  let ok = withUnsafeMutablePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+  }
+  guard ok else { throw TestFailure("cannot bind a loopback port") }
+  return UInt16(bigEndian: address.sin_port)
+}
