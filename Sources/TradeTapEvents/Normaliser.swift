@@ -125,8 +125,8 @@ struct Fields {
   }
 
   func text<T>(_ array: T, _ field: String) throws(Rejection) -> String {
-    let decoded: String? = withUnsafeBytes(of: array) { buffer in
-      let bytes = buffer.bindMemory(to: UInt8.self)
+    // Up to the first NUL, or the whole array when it has none; never past it.
+    let decoded: String? = withUnsafeBytes(of: array) { bytes in
       let length = bytes.firstIndex(of: 0) ?? bytes.count
       return String(validating: bytes[..<length], as: UTF8.self)
     }

@@ -90,3 +90,61 @@ public struct EventBatchBuilder: Sendable {
     return bytes
   }
 }
+
+/// Builds one snapshot-chunk frame incrementally within the limits, like
+/// ``EventBatchBuilder``: append records until ``append(_:)`` returns `false`,
+/// then finish this chunk and start the next with `chunkIndex + 1`.
+public struct SnapshotChunkBuilder: Sendable {
+  /// Header (16) + request id (4) + chunk index (4) + final (1) + status (1) + count (4).
+  static let prefixSize = WireLimits.headerSize + 14
+  public let requestId: UInt32
+  public let chunkIndex: UInt32
+  public let maxPayload: Int
+  public let maxRecords: Int
+  /// Records appended so far.
+  public private(set) var count = 0
+  var writer: BinaryWriter
+
+  public init(
+    requestId: UInt32, chunkIndex: UInt32, maxPayload: Int = WireLimits.maxFramePayload,
+    maxRecords: Int = WireLimits.maxEventsPerBatch
+  ) {
+    self.requestId = requestId
+    self.chunkIndex = chunkIndex
+    self.maxPayload = min(maxPayload, WireLimits.maxFramePayload)
+    self.maxRecords = min(maxRecords, WireLimits.maxEventsPerBatch)
+    writer = BinaryWriter(capacity: 64 * 1024)
+    writer.write(raw: repeatElement(UInt8(0), count: Self.prefixSize))
+  }
+
+  /// Payload bytes so far.
+  public var payloadSize: Int { writer.bytes.count - WireLimits.headerSize }
+
+  /// Appends `record` if it fits; `false` (nothing appended) when the chunk is full.
+  public mutating func append(_ record: Event) -> Bool {
+    guard count < maxRecords else { return false }
+    let mark = writer.bytes.count
+    writeEvent(record, &writer)
+    if writer.bytes.count - WireLimits.headerSize > maxPayload {
+      writer.bytes.removeSubrange(mark...)
+      return false
+    }
+    count += 1
+    return true
+  }
+
+  /// The finished frame.
+  public func finishFrame(isFinal: Bool, status: SnapshotStatus = .ok) -> [UInt8] {
+    var bytes = writer.bytes
+    var prefix: [UInt8] = []
+    FrameHeader(type: MessageType.snapshotChunk.rawValue, payloadLength: UInt32(payloadSize), checksum: 0)
+      .write(into: &prefix)
+    var w = BinaryWriter(capacity: 14)
+    w.write(requestId); w.write(chunkIndex); w.write(isFinal); w.write(status.rawValue); w.write(UInt32(count))
+    prefix.append(contentsOf: w.bytes)
+    bytes.replaceSubrange(0..<Self.prefixSize, with: prefix)
+    let crc = CRC32C.checksum(bytes, range: WireLimits.headerSize..<bytes.count)
+    for i in 0..<4 { bytes[12 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+    return bytes
+  }
+}

@@ -84,3 +84,23 @@ import TradeTapWire
     #expect(decoded == .error(ErrorMessage(code: ErrorCode(rawValue: 999), message: "")))
   }
 }
+
+@Suite struct SnapshotChunkBuilderSpecification {
+  @Test func buildsChunksWithinTheLimitThatDecodeToTheSameRecords() throws {
+    var builder = SnapshotChunkBuilder(requestId: 9, chunkIndex: 2, maxPayload: 1_000)
+    var appended: [Event] = []
+    while builder.append(sampleUserSnapshot()) { appended.append(sampleUserSnapshot()) }
+    #expect(!appended.isEmpty && builder.payloadSize <= 1_000)
+    let frame = builder.finishFrame(isFinal: true)
+    let expected = Message.snapshotChunk(SnapshotChunk(requestId: 9, chunkIndex: 2, isFinal: true, status: .ok, records: appended))
+    #expect(frame == FrameEncoder().encode(expected))
+  }
+
+  @Test func reportsAScopeTheHostDoesNotOfferWithAnEmptyFinalChunk() throws {
+    let frame = SnapshotChunkBuilder(requestId: 1, chunkIndex: 0).finishFrame(isFinal: true, status: .notOffered)
+    var decoder = FrameDecoder()
+    decoder.append(frame)
+    let message = try Message(frame: try #require(try decoder.nextFrame()))
+    #expect(message == .snapshotChunk(SnapshotChunk(requestId: 1, chunkIndex: 0, isFinal: true, status: .notOffered, records: [])))
+  }
+}
