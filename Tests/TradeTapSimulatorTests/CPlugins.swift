@@ -88,7 +88,7 @@ enum CPlugins {
   void ts_plugin_cleanup(ts_plugin *plugin) {
     stopping = 1;
     pthread_join(walker, 0);
-    api->unsubscribe(api->host, &sink);
+    ts_result unsubscribed = api->unsubscribe(api->host, &sink);
     long users = 0, deals = 0, records = 0, open = 0;
     ts_user first;
     api->users_enum(api->host, sum_user, &users);
@@ -96,9 +96,9 @@ enum CPlugins {
     int has_trades = api->trades_enum(api->host, 0, 0, count_record, &records) == TS_OK;
     api->trades_enum(api->host, 0, 1, count_record, &open);
     int found = api->user_get(api->host, 7001, &first) == TS_OK || api->user_get(api->host, 4001, &first) == TS_OK;
-    fprintf(out, "cleanup walks=%s users=%ld deals=%s%ld records=%s%ld open=%ld user_get=%s balance=%.2f\n",
+    fprintf(out, "cleanup walks=%s users=%ld deals=%s%ld records=%s%ld open=%ld user_get=%s balance=%.2f unsubscribe=%d\n",
             walks > 0 ? "some" : "none", users, has_deals ? "" : "n/a:", deals, has_trades ? "" : "n/a:", records,
-            open, found ? "found" : "missing", found ? first.balance : 0.0);
+            open, found ? "found" : "missing", found ? first.balance : 0.0, unsubscribed);
     fclose(out);
   }
   ts_result ts_plugin_config_set(ts_plugin *plugin, const ts_param *params, uint32_t count) { return TS_OK; }

@@ -56,7 +56,7 @@ struct PluginHostTests {
     #expect(text.contains("user_update 7001 balance=1028.10"))
     #expect(journal.writtenLines.contains { $0.contains("Recorder\tINFO\trecording hooks") })
     // The Manager-API view from the plugin's own thread: 1 account, 4 deals, no MT4 records.
-    #expect(text.contains("cleanup walks=some users=1 deals=4 records=n/a:0 open=0 user_get=found balance=1028.10"))
+    #expect(text.contains("cleanup walks=some users=1 deals=4 records=n/a:0 open=0 user_get=found balance=1028.10 unsubscribe=0"))
     let startupTime = try #require(text.split(separator: "\n").first?.split(separator: "=").last.flatMap { Int64($0) })
     let brokerNow = Int64(Date().timeIntervalSince1970 * 1000) + 120 * 60_000
     #expect(abs(startupTime - brokerNow) < 60_000)  // time_msc is broker time: UTC + 120 minutes
@@ -90,7 +90,7 @@ struct PluginHostTests {
     #expect(rest.contains("volume=75 comment=from #\(original)"))
     #expect(try recordedHooks(record).suffix(3) == ["trade_update", "user_update", "cleanup"])
     // History: deposit, credit, the closed part, the closed remainder; nothing open.
-    #expect(lines.last == "cleanup walks=some users=1 deals=n/a:0 records=4 open=0 user_get=found balance=1724.00")
+    #expect(lines.last == "cleanup walks=some users=1 deals=n/a:0 records=4 open=0 user_get=found balance=1724.00 unsubscribe=0")
   }
 
   @Test func aPluginWhoseStartupFailsIsUnloadedWithItsReasonInTheJournal() throws {

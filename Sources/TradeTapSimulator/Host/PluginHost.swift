@@ -110,8 +110,8 @@ public final class PluginHost: @unchecked Sendable {
     return true
   }
 
-  /// Stops every plugin (reverse load order): no hook runs any more, then
-  /// `ts_plugin_cleanup`, then `dlclose`.
+  /// Stops every plugin (reverse load order): `ts_plugin_cleanup` (the caller has
+  /// stopped firing hooks), then `dlclose`. Call once the run has ended.
   public func unloadAll() {
     let stopping = lock.withLock { () -> [PluginSlot] in
       let all = slots
@@ -119,12 +119,13 @@ public final class PluginHost: @unchecked Sendable {
       return all
     }
     for slot in stopping.reversed() {
+      // No hook fires any more (the run has ended); cleanup unsubscribes its sinks,
+      // and whatever it left subscribed is dropped before dlclose.
+      slot.cleanup(slot.instance)
       lock.withLock {
-        // The platform stops delivering before cleanup; cleanup may also unsubscribe.
         subscriptions.removeAll { $0.owner == ObjectIdentifier(slot) }
         rebuildActiveSinks()
       }
-      slot.cleanup(slot.instance)
       dlclose(slot.handle)
       journal.write(source: slot.name, level: 1, "plugin stopped and unloaded")
     }
