@@ -122,6 +122,24 @@ struct CHostTests {
     #expect(records.count == tickets.count + gaps.count)
   }
 
+  @Test func aHostThatDiesInsideAHookLeavesAGapForTheClaimedSequence() throws {
+    let setup = CHost.Setup()
+    // 50 events, then a hook that faults between claiming its slot and committing it.
+    let result = try CHost.launch(setup, ["--threads", "1", "--events", "50", "--kinds", "deals", "--crash-mid-hook"])
+    #expect(hostValues(result.stdout, "hooks_returned") == ["50"])
+    #expect(hostValues(result.stdout, "crash_mid_hook").isEmpty)
+    #expect(result.status != 0)
+
+    let journal = try setup.openJournal()
+    #expect(journal.recovery.uncommittedSequences == [50])
+    let records = allRecords(journal)
+    #expect(records.count == 51)
+    #expect(records.prefix(50).allSatisfy { $0.kind == RecordKind.dealAdd.rawValue })
+    let gap = try #require(records.last)
+    #expect(gap.sequence == 50 && gap.kind == journalGapKind && gap.flags.contains(.gapUncommitted) && gap.gapCount == 1)
+    #expect(append(after: journal) == 51)  // sequence numbers continue after the gap
+  }
+
   @Test func fullJournalNeverBlocksTheHostAndReportsTheRefusedEventsAsOneGap() throws {
     let setup = CHost.Setup(sizeMB: 1)  // 2048 slots
     let result = try CHost.launch(setup, ["--threads", "2", "--events", "1500", "--kinds", "deals"])
@@ -217,6 +235,13 @@ struct CHostTests {
     #expect(parameters.map { String($0.prefix { $0 != "=" }) } == PluginParameters.definitions.map(\.name))
     #expect(parameters.contains("Groups=*") && parameters.contains("Journal.SizeMB=256") && parameters.contains("TLS=on"))
   }
+}
+
+/// Appends one record through the journal's producer; its sequence number.
+func append(after journal: Journal) -> UInt64? {
+  guard let slot = journal.producer.claim() else { return nil }
+  journal.producer.commit(slot, kind: 1, flags: [], mode: 0, declaredSize: 0, declaredSecondarySize: 0, payloadLength: 0)
+  return slot.sequence
 }
 
 func readProgress(_ path: String, threads: Int) -> [UInt64] {

@@ -9,7 +9,7 @@
  *   cc -std=c11 -O2 -Wall -Wextra -pthread -I<include> host.c -o host -ldl
  *   host PLUGIN.so [--param NAME=VALUE]... [--threads T] [--events N] [--kinds all|deals]
  *        [--hostile] [--platform mt4|mt5] [--server-id N] [--progress FILE] [--log FILE]
- *        [--reload NAME=VALUE]... [--cycles K] [--sleep-us U] [--about-check]
+ *        [--reload NAME=VALUE]... [--cycles K] [--sleep-us U] [--crash-mid-hook] [--about-check]
  *
  *   --events 0     fire until killed (for kill -9 tests)
  *   --progress F   a MAP_SHARED file of T uint64 counters; counter t is stored (release)
@@ -22,6 +22,9 @@
  *                  (the --param ones plus these) and print its result
  *   --cycles K     startup, fire, cleanup K times in the same process
  *   --sleep-us U   pause U microseconds after each event (keeps a kill -9 run inside the journal's bound)
+ *   --crash-mid-hook  after the events, call on_deal_add with a deal whose struct_size (256)
+ *                  runs into the guard page: the host dies (SIGSEGV) inside the hook,
+ *                  after the plugin claimed a sequence number and before it committed
  *   --about-check  call ts_plugin_about with a short struct_size and check it wrote
  *                  nothing past it
  *
@@ -71,6 +74,7 @@ static struct {
   int cycles;
   int about_check;
   int sleep_us;
+  int crash_mid_hook;
 } options = {.threads = 2, .events = 1000, .platform = TS_PLATFORM_MT5, .server_id = 1, .cycles = 1};
 
 static FILE *log_file;
@@ -385,6 +389,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--cycles") && next) { options.cycles = atoi(next); i++; }
     else if (!strcmp(a, "--about-check")) { options.about_check = 1; }
     else if (!strcmp(a, "--sleep-us") && next) { options.sleep_us = atoi(next); i++; }
+    else if (!strcmp(a, "--crash-mid-hook")) { options.crash_mid_hook = 1; }
     else { fprintf(stderr, "host: unknown option %s\n", a); return 2; }
   }
   if (options.threads < 1 || options.threads > 64) { fprintf(stderr, "host: --threads 1..64\n"); return 2; }
@@ -455,6 +460,12 @@ int main(int argc, char **argv) {
       returned = (long)options.threads * options.events;
     }
     printf("hooks_returned=%ld\n", returned);
+    if (options.crash_mid_hook) {
+      ts_deal d;
+      fill_deal(&d, 99, 99);
+      subscribed.on_deal_add(subscribed.context, at_page_end(&d, 100)); /* reads past the page: dies */
+      printf("crash_mid_hook=survived\n");
+    }
     cleanup(plugin);
     printf("cleanup=done\n");
   }
