@@ -15,3 +15,6 @@ cc -std=c11 -Wall -Werror -fsyntax-only -ICInterop/TradeServerAPI/include Tests/
 
 echo "== tests"
 swift test -c release --skip-build "$@" 2>&1 | tee .build/test-output.txt
+
+echo "== fuzz the frame decoder, handshake, event codec and normaliser (bounded; longer: Tools/fuzz/run.sh 3600)"
+Tools/fuzz/run.sh "${TRADETAP_FUZZ_SECONDS:-60}" 2>&1 | tail -5
