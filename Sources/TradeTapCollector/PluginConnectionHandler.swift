@@ -122,29 +122,38 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   }
 
   private func welcome(context: ChannelHandlerContext, serverId: UInt32, handshake: ServerHandshake) {
-    var handshake = handshake
     let ledger = environment.ledger
     let heartbeat = UInt32(clamping: environment.configuration.heartbeatInterval.nanoseconds / 1_000_000)
     logger[metadataKey: "tradetap.server_id"] = "\(serverId)"
+    // Callbacks of this future run on the channel's event loop, where handler and context live.
+    let bound = NIOLoopBound((handler: self, context: context, handshake: handshake), eventLoop: context.eventLoop)
     // Reading the resume point blocks on SQLite: off the event loop.
     NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
       try ledger.writer.recordConnection(serverId: serverId)
       return try ledger.writer.durableSequence(serverId: serverId)
     }.whenComplete { result in
-      guard case .lookingUpResumePoint = self.state else { return }
-      do {
-        let durable = try result.get()
-        let welcome = try handshake.makeWelcome(lastDurableSequence: durable, heartbeatMillis: heartbeat)
-        self.acknowledged = durable
-        self.submitted = durable
-        self.state = .streaming(serverId: serverId)
-        self.environment.metrics.recordDurable(serverId: serverId, sequence: durable)
-        self.logger.info("plugin authenticated", metadata: ["tradetap.resume_after": "\(durable)"])
-        context.writeAndFlush(self.wrapOutboundOut(welcome), promise: nil)
-      } catch {
-        self.refuse(context: context, .error(ErrorMessage(code: .internalError, message: "ledger unavailable")),
-                    reason: "resume point lookup failed: \(error)")
-      }
+      var (handler, context, handshake) = bound.value
+      handler.completeWelcome(context: context, serverId: serverId, handshake: &handshake, heartbeat: heartbeat, result: result)
+    }
+  }
+
+  private func completeWelcome(
+    context: ChannelHandlerContext, serverId: UInt32, handshake: inout ServerHandshake, heartbeat: UInt32,
+    result: Result<UInt64, Error>
+  ) {
+    guard case .lookingUpResumePoint = state else { return }
+    do {
+      let durable = try result.get()
+      let welcome = try handshake.makeWelcome(lastDurableSequence: durable, heartbeatMillis: heartbeat)
+      acknowledged = durable
+      submitted = durable
+      state = .streaming(serverId: serverId)
+      environment.metrics.recordDurable(serverId: serverId, sequence: durable)
+      logger.info("plugin authenticated", metadata: ["tradetap.resume_after": "\(durable)"])
+      context.writeAndFlush(wrapOutboundOut(welcome), promise: nil)
+    } catch {
+      refuse(context: context, .error(ErrorMessage(code: .internalError, message: "ledger unavailable")),
+             reason: "resume point lookup failed: \(error)")
     }
   }
 
@@ -194,19 +203,25 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     let promise = context.eventLoop.makePromise(of: LedgerCommit.self)
     pendingBatches += 1
     environment.committer.submit(.init(batch: batch, reportedGaps: gaps, promise: promise))
+    let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
     promise.futureResult.whenComplete { result in
-      self.pendingBatches -= 1
-      switch result {
-      case .success(let commit):
-        if let durable = commit.durableSequence[serverId] { self.sendAck(context: context, through: durable) }
-        self.releaseReadIfHeld(context: context)
-      case .failure(GroupCommitter.Failure.stopped):
-        self.refuse(context: context, .error(ErrorMessage(code: .serverBusy, message: "collector shutting down")),
-                    reason: "shutting down")
-      case .failure(let error):
-        self.refuse(context: context, .error(ErrorMessage(code: .internalError, message: "ledger commit failed")),
-                    reason: "ledger commit failed: \(error)")
-      }
+      let (handler, context) = bound.value
+      handler.completeSubmission(context: context, serverId: serverId, result: result)
+    }
+  }
+
+  private func completeSubmission(context: ChannelHandlerContext, serverId: UInt32, result: Result<LedgerCommit, Error>) {
+    pendingBatches -= 1
+    switch result {
+    case .success(let commit):
+      if let durable = commit.durableSequence[serverId] { sendAck(context: context, through: durable) }
+      releaseReadIfHeld(context: context)
+    case .failure(GroupCommitter.Failure.stopped):
+      refuse(context: context, .error(ErrorMessage(code: .serverBusy, message: "collector shutting down")),
+             reason: "shutting down")
+    case .failure(let error):
+      refuse(context: context, .error(ErrorMessage(code: .internalError, message: "ledger commit failed")),
+             reason: "ledger commit failed: \(error)")
     }
   }
 
@@ -230,8 +245,9 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
         // with unread input would reset the connection and could destroy the acks.
         state = .closing
         if readHeld { readHeld = false; context.read() }
-        context.close(mode: .output).whenFailure { _ in context.close(promise: nil) }
-        context.eventLoop.scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
+        let channel = context.channel
+        context.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
       }
       return
     }
@@ -301,6 +317,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     if case .error(let e) = message {
       logger.info("\(reason): closing", metadata: ["tradetap.error_code": "\(e.code)", "tradetap.error": "\(e.message)"])
     }
-    context.writeAndFlush(wrapOutboundOut(message)).whenComplete { _ in context.close(promise: nil) }
+    let channel = context.channel
+    context.writeAndFlush(wrapOutboundOut(message)).whenComplete { _ in channel.close(promise: nil) }
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import Testing
 import TradeTapCollector
 import TradeTapWire
@@ -30,6 +31,19 @@ struct TLSAndHTTPTests {
       #expect((try? decoder.nextFrame()) == nil)
       #expect(!reply.starts(with: FrameHeader.magic))
       #expect(try harness.count("servers") == 0)
+    }
+  }
+
+  @Test func aTLS12ClientIsRefused() async throws {
+    let folder = try Harness.folder()
+    let tls = try ThrowawayCertificate.make(in: folder)
+    try await withCollector(tls: tls, folder: folder) { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port, tlsCAFile: tls.certificatePath, maximumTLSVersion: .tlsv12)
+      await #expect(throws: (any Error).self) {
+        _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      }
+      #expect(try harness.count("servers") == 0)
+      await plugin.close()
     }
   }
 

@@ -13,11 +13,16 @@ final class TestPlugin {
   private let outbound: NIOAsyncChannelOutboundWriter<Message>
 
   /// Connects; with `tlsCAFile`, over TLS that trusts only that certificate.
-  static func connect(port: Int, tlsCAFile: String? = nil) async throws -> TestPlugin {
+  static func connect(port: Int, tlsCAFile: String? = nil, maximumTLSVersion: TLSVersion? = nil) async throws -> TestPlugin {
     let sslContext: NIOSSLContext? = try tlsCAFile.map { ca in
       var tls = TLSConfiguration.makeClientConfiguration()
       tls.trustRoots = .file(ca)
-      tls.minimumTLSVersion = .tlsv13
+      if let maximumTLSVersion {
+        tls.minimumTLSVersion = .tlsv1
+        tls.maximumTLSVersion = maximumTLSVersion
+      } else {
+        tls.minimumTLSVersion = .tlsv13
+      }
       return try NIOSSLContext(configuration: tls)
     }
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

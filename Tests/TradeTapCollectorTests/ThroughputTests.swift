@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import Testing
 import TradeTapCollector
 import TradeTapEvents
@@ -18,7 +19,9 @@ struct ThroughputTests {
     config.httpPort = nil
     config.databasePath = folder + "/ledger.sqlite"
     config.secrets = Dictionary(uniqueKeysWithValues: servers.map { ($0, Array("secret-\($0)".utf8)) })
-    let collector = try await Collector.start(configuration: config, logger: .init(label: "throughput"))
+    var logger = Logger(label: "throughput")
+    logger.logLevel = .warning
+    let collector = try await Collector.start(configuration: config, logger: logger)
     let port = collector.protocolAddress.port!
 
     // Encode first, so that the clock measures the collector, not the test's encoder.
