@@ -19,6 +19,7 @@ public func ts_plugin_startup(
 ) -> ts_result {
   guard let api, let plugin else { return TS_ERR_INVALID_ARGUMENT }
   plugin.pointee = nil
+  Sender.install()  // the instance starts the sender thread after subscribing
   do {
     let instance = try PluginInstance.startup(api: api)
     plugin.pointee = OpaquePointer(Unmanaged.passRetained(instance).toOpaque())

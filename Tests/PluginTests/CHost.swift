@@ -36,7 +36,8 @@ enum CHost {
       try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
       journalPath = base + "/journal"
       secretFile = base + "/secret"
-      FileManager.default.createFile(atPath: secretFile, contents: Data("s3cret".utf8))
+      FileManager.default.createFile(
+        atPath: secretFile, contents: Data("s3cret-for-the-plugin-tests".utf8), attributes: [.posixPermissions: 0o600])
       parameters = [
         "Collector": "127.0.0.1:7400", "SecretFile": secretFile, "Journal.Path": journalPath,
         "Journal.SizeMB": "\(sizeMB)",

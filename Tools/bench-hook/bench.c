@@ -164,7 +164,9 @@ int main(int argc, char **argv) {
 
   snprintf(journal_dir, sizeof journal_dir, "/tmp/tradetap-bench-%d", getpid());
   snprintf(secret_path, sizeof secret_path, "/tmp/tradetap-bench-%d.secret", getpid());
-  FILE *secret = fopen(secret_path, "w"); fputs("bench", secret); fclose(secret);
+  int secret = open(secret_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (secret < 0 || write(secret, "bench-secret-0123456789", 23) != 23) { perror("secret"); return 2; }
+  close(secret);
 
   void *library = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   if (!library) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
