@@ -17,10 +17,10 @@ import TradeTapPluginCore
     chmod(secretFile, 0o600)
   }
 
-  private func parameters(collector: String, tls: TestCertificate?) -> [String: String] {
+  private func parameters(collector: String, tls: TestCertificate?, journalMB: Int = 8) -> [String: String] {
     var values = [
       "Collector": collector, "SecretFile": secretFile, "Journal.Path": folder + "/journal",
-      "Journal.SizeMB": "8", "Heartbeat.Seconds": "1",
+      "Journal.SizeMB": "\(journalMB)", "Heartbeat.Seconds": "1",
     ]
     if let tls {
       values["TLS.CAFile"] = tls.certPath
@@ -45,20 +45,27 @@ import TradeTapPluginCore
     let certificate = try TestCertificate()
     let collector = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: certificate)
     Sender.install()
-    let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(collector.port)", tls: certificate))
+    // TRADETAP_SENDER_EVENTS raises the count for a throughput reading (printed, never asserted).
+    let total = Int(ProcessInfo.processInfo.environment["TRADETAP_SENDER_EVENTS"] ?? "") ?? 5_000
+    let journalMB = max(8, total * 512 / (1 << 20) + 2)  // every event fits: no overflow gap
+    let host = InProcessHost(
+      serverId: 7, parameters: parameters(collector: "127.0.0.1:\(collector.port)", tls: certificate, journalMB: journalMB))
     let instance = try PluginInstance.startup(api: host.api)
-    let total = 5_000
+    let started = Date()
     for ticket in 1...total { host.fireDeal(ticket: UInt64(ticket)) }
 
-    let delivered = try eventually(seconds: 30) { try collector.count("SELECT count(*) FROM events WHERE server_id = 7") == total }
-    let released = eventually(seconds: 10) { instance.journal.releasedSequence == UInt64(total) }
+    let released = eventually(seconds: 120) { instance.journal.releasedSequence == UInt64(total) }
+    let elapsed = Date().timeIntervalSince(started)
+    let delivered = try eventually(seconds: 10) { try collector.count("SELECT count(*) FROM events WHERE server_id = 7") == total }
+    let releasedThrough = instance.journal.releasedSequence
     instance.cleanup()
+    print("sender: \(total) events hook → durable ack (journal released) in \(String(format: "%.3f", elapsed)) s = \(Int(Double(total) / elapsed)) events/s over TLS 1.3")
 
     let rows = try collector.count("SELECT count(*) FROM events WHERE server_id = 7")
     #expect(delivered, "ledger events: \(rows); log: \(host.log.suffix(5))")
     #expect(try collector.count("SELECT count(*) FROM deals WHERE server_id = 7") == total)
     #expect(try collector.count("SELECT count(DISTINCT seq) FROM events WHERE server_id = 7 AND seq BETWEEN 1 AND \(total)") == total)
-    #expect(released, "journal released through \(instance.journal.releasedSequence) of \(total)")
+    #expect(released, "journal released through \(releasedThrough) of \(total)")
     #expect(host.log.contains { $0.contains("connected to collector") && $0.contains("TLS 1.3") })
     #expect(host.log.contains { $0.contains("sender stopped") }, "cleanup joined the sender thread after it logged its exit")
   }
@@ -99,6 +106,27 @@ import TradeTapPluginCore
     #expect(released)
   }
 
+  @Test func theSenderThreadParksWhenIdleAndNoneOutlivesCleanup() throws {
+    let collector = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: nil)
+    Sender.install()
+    let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(collector.port)", tls: nil))
+    let instance = try PluginInstance.startup(api: host.api)
+    for ticket in 1...10 { host.fireDeal(ticket: UInt64(ticket)) }
+    #expect(eventually(seconds: 20) { instance.journal.releasedSequence == 10 })
+    let threads = senderThreads()
+    #expect(threads.count == 1)
+    // TRADETAP_IDLE_SECONDS lengthens the idle window for a CPU reading (printed, never asserted).
+    let seconds = Double(ProcessInfo.processInfo.environment["TRADETAP_IDLE_SECONDS"] ?? "") ?? 3
+    let before = threads.first.map(cpuTicks) ?? 0
+    usleep(useconds_t(seconds * 1_000_000))
+    let after = threads.first.map(cpuTicks) ?? 0
+    let share = Double(after - before) / Double(sysconf(Int32(_SC_CLK_TCK))) / seconds * 100
+    print("sender: idle for \(seconds) s (heartbeat 1 s, TLS off): \(after - before) CPU ticks = \(String(format: "%.3f", share)) % of a core")
+    #expect(threads.first.map(threadState) == "S", "parked, not spinning")
+    instance.cleanup()
+    #expect(senderThreads().isEmpty, "no sender thread outlives cleanup")
+  }
+
   @Test func stopIsPromptWhileTheCollectorIsUnreachable() throws {
     Sender.install()
     let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(try unusedPort())", tls: nil))
@@ -125,4 +153,32 @@ func unusedPort() throws -> UInt16 {
   }
   guard ok else { throw TestFailure("cannot bind a loopback port") }
   return UInt16(bigEndian: address.sin_port)
+}
+
+/// Thread ids of this process named `tradetap-sender`.
+func senderThreads() -> [String] {
+  let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+  return tasks.filter { tid in
+    (try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8))?.hasPrefix("tradetap-sender") == true
+  }
+}
+
+/// utime + stime of a thread, in clock ticks (/proc/self/task/TID/stat fields 14 and 15).
+func cpuTicks(_ tid: String) -> Int {
+  let fields = statFields(tid)
+  guard fields.count > 12 else { return 0 }
+  return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+}
+
+/// The thread's state letter (R running, S sleeping, ...).
+func threadState(_ tid: String) -> String {
+  statFields(tid).first ?? "?"
+}
+
+/// Fields after the `(comm)` of /proc/self/task/TID/stat, starting with the state.
+private func statFields(_ tid: String) -> [String] {
+  guard let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+    let close = text.lastIndex(of: ")")
+  else { return [] }
+  return text[text.index(after: close)...].split(separator: " ").map(String.init)
 }
