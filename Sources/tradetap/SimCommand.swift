@@ -46,6 +46,8 @@ struct SimCommand: ParsableCommand {
   var missEvents: Double = 0
   @Option(help: "The server's own journal file (default: stderr).")
   var journal: String?
+  @Option(help: "Keep the plugins loaded this long after the last event before cleanup (lets a plugin deliver its journal), e.g. 5s.")
+  var linger: String = "0s"
 
   func validate() throws {
     guard ["mt4", "mt5"].contains(platform) else { throw ValidationError("--platform must be mt4 or mt5") }
@@ -63,6 +65,9 @@ struct SimCommand: ParsableCommand {
     guard (0...100).contains(missEvents) else { throw ValidationError("--miss-events is a percent, 0 to 100") }
     for param in params where !param.contains("=") {
       throw ValidationError("--param \(param) is not NAME=VALUE")
+    }
+    guard SimDuration.seconds(linger) != nil else {
+      throw ValidationError("--linger \(linger) is not a duration like 500ms, 30s or 5m")
     }
     if let scenario, !FileManager.default.isReadableFile(atPath: scenario) {
       throw ValidationError("--scenario \(scenario) cannot be read")
@@ -122,6 +127,10 @@ struct SimCommand: ParsableCommand {
         server.unloadPlugins()
         throw SimFailure(message: "cannot write --state-out \(stateOut): \(error.localizedDescription)")
       }
+    }
+    if let seconds = SimDuration.seconds(linger), seconds > 0, loaded > 0 {
+      say("sim: lingering \(linger) before plugin cleanup")
+      Thread.sleep(forTimeInterval: seconds)
     }
     server.unloadPlugins()
     say("sim: done: \(summary.eventsFired) events fired, \(summary.eventsMissed) missed, "
