@@ -19,6 +19,9 @@ public final class PluginHost: @unchecked Sendable {
   /// The sinks hooks are fired to; rebuilt only while no hook is firing.
   public private(set) var activeSinks: [ts_event_sink] = []
   private var slots: [PluginSlot] = []
+  /// Slots of plugins that failed to start: their `ts_server_api` stays allocated
+  /// (a plugin may have kept the pointer), the library is closed.
+  private var retired: [PluginSlot] = []
 
   /// Plugins that started and are running.
   public var loadedPlugins: [String] { lock.withLock { slots.map(\.name) } }
@@ -100,6 +103,7 @@ public final class PluginHost: @unchecked Sendable {
       lock.withLock {
         subscriptions.removeAll { $0.owner == ObjectIdentifier(slot) }
         rebuildActiveSinks()
+        retired.append(slot)
       }
       dlclose(handle)
       return false
