@@ -12,8 +12,9 @@ public final class CollectorMetrics: Sendable {
   public let eventsQuarantined = Atomic<Int>(0)
   /// Gap rows recorded (gap events, gap notices, missing sequences).
   public let gapsRecorded = Atomic<Int>(0)
-  /// Ack frames sent.
+  /// Ack frames sent, and the events they newly acknowledged.
   public let acksSent = Atomic<Int>(0)
+  public let eventsAcked = Atomic<Int>(0)
   /// Ledger transactions committed, and the batches they held.
   public let commits = Atomic<Int>(0)
   public let batchesCommitted = Atomic<Int>(0)
@@ -43,6 +44,7 @@ public final class CollectorMetrics: Sendable {
     counter("tradetap_events_duplicate_total", "Events already durable, acknowledged without re-applying.", eventsDuplicate.load(ordering: .relaxed))
     counter("tradetap_events_quarantined_total", "Events stored in quarantine.", eventsQuarantined.load(ordering: .relaxed))
     counter("tradetap_gaps_total", "Gap rows recorded.", gapsRecorded.load(ordering: .relaxed))
+    counter("tradetap_events_acked_total", "Sequence numbers newly acknowledged to plugins.", eventsAcked.load(ordering: .relaxed))
     counter("tradetap_acks_sent_total", "Cumulative acknowledgements sent.", acksSent.load(ordering: .relaxed))
     counter("tradetap_ledger_commits_total", "Ledger transactions committed.", commits.load(ordering: .relaxed))
     counter("tradetap_ledger_batches_committed_total", "Event batches committed (group commit).", batchesCommitted.load(ordering: .relaxed))

@@ -227,6 +227,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
 
   private func sendAck(context: ChannelHandlerContext, through sequence: UInt64) {
     guard case .streaming = state, sequence >= acknowledged else { return }
+    environment.metrics.eventsAcked.add(Int(truncatingIfNeeded: sequence - acknowledged))
     acknowledged = sequence
     environment.metrics.acksSent.add(1)
     context.writeAndFlush(wrapOutboundOut(.ack(Ack(throughSequence: sequence))), promise: nil)

@@ -63,6 +63,7 @@ struct TLSAndHTTPTests {
       #expect(status == 200)
       #expect(body.contains("tradetap_events_received_total 42\n"))
       #expect(body.contains("tradetap_events_committed_total 42\n"))
+      #expect(body.contains("tradetap_events_acked_total 42\n"))
       #expect(body.contains("tradetap_server_last_seq{server_id=\"7\"} 42\n"))
       await plugin.close()
     }

@@ -58,4 +58,24 @@ struct ThroughputTests {
     #expect(try ledger.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM events") } == servers.count * Int(perServer))
     #expect(try ledger.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM deals") } == servers.count * Int(perServer))
   }
+
+  @Test func oneEventAtATimeIsAcknowledgedAfterItsOwnCommit() async throws {
+    try await withCollector { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      var latencies: [Duration] = []
+      for seq in UInt64(1)...300 {
+        let start = ContinuousClock.now
+        try await plugin.sendEvents(seq...seq, serverId: Harness.serverId)
+        #expect(try await plugin.awaitAck(through: seq).throughSequence == seq)
+        latencies.append(ContinuousClock.now - start)
+      }
+      latencies.sort()
+      func micros(_ d: Duration) -> Int { Int(d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000) }
+      print("ack round trip, 1-event batches, synchronous=FULL: p50 \(micros(latencies[150])) µs, p99 \(micros(latencies[296])) µs, max \(micros(latencies[299])) µs")
+      #expect(try harness.count("events") == 300)
+      #expect(harness.collector.metrics.commits.load(ordering: .relaxed) == 300)
+      await plugin.close()
+    }
+  }
 }
