@@ -44,11 +44,13 @@ public final class LedgerWriter: Sendable {
     let receivedUtc = UTCTime.now()
     return try pool.write { db in
       var projection = try LedgerProjection(db: db, receivedUtc: receivedUtc)
-      for batch in batches {
-        try projection.apply(batch)
-      }
+      // Gaps first: a notice names sequence numbers before the events that follow it,
+      // so the jump those events make is recognised as the reported gap.
       for notice in reportedGaps {
         try projection.recordGap(notice)
+      }
+      for batch in batches {
+        try projection.apply(batch)
       }
       return try projection.finish()
     }

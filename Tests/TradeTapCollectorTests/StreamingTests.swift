@@ -70,9 +70,9 @@ struct StreamingTests {
       try await plugin.sendEvents(10...12, serverId: Harness.serverId)
       _ = try await plugin.awaitAck(through: 12)
       let gaps = try harness.collector.ledger.read {
-        try Row.fetchAll($0, sql: "SELECT first_seq, last_seq FROM gaps").map { [$0[0] as Int64, $0[1] as Int64] }
+        try Row.fetchAll($0, sql: "SELECT first_seq, last_seq, reason FROM gaps").map { "\($0[0] as Int64)-\($0[1] as Int64) \($0[2] as String)" }
       }
-      #expect(gaps == [[6, 9]])
+      #expect(gaps == ["6-9 reported by plugin: overflow"])
       #expect(harness.collector.metrics.gapsRecorded.load(ordering: .relaxed) == 1)
       await plugin.close()
     }
