@@ -118,7 +118,7 @@ struct DemoCommand: AsyncParsableCommand {
     say("")
     say("== TradeTap demo summary")
     say(progress.summary())
-    say("verify: \(report.summary)")
+    say(report.summary)
     say("ledger (SQLite, the schema is in docs/ledger.md):  sqlite3 \(files.ledger) 'select * from accounts limit 5'")
     say("collector log: \(files.collectorLog)    trade server journal: \(files.hostLog)")
     if serve {
