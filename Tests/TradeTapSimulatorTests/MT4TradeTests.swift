@@ -60,6 +60,14 @@ struct MT4TradeTests {
     #expect(hookNames(server.events) == ["trade_add(0)", "user_update", "trade_add(0)", "user_update"])
   }
 
+  @Test func aCommentLongerThanTheRecordsFieldIsStoredCutAsTheHookCarriesIt() throws {
+    let server = try mt4Server()
+    let ticket = try server.balanceOperation(login: 4001, credit: false, amount: 100,
+                                             comment: "Deposit via bank wire reference 2026-11-25-ABCDEF")
+    #expect(server.history.last?.ticket == ticket)
+    #expect(server.history.last?.comment == "Deposit via bank wire reference")  // 31 bytes
+  }
+
   @Test func aWithdrawalCannotTakeCredit() throws {
     let server = try mt4Server(deposit: 10_000, credit: 90_000)
     #expect(throws: TradeRejection.insufficientBalance(requested: 10_001, available: 10_000)) {

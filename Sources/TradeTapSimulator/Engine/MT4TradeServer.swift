@@ -78,7 +78,7 @@ public final class MT4TradeServer {
       ticket: take(), login: Int32(login), symbolIndex: -1, symbol: "", digits: 0,
       cmd: credit ? TradeRecord.opCredit : TradeRecord.opBalance, volume: 0, openTime: now, openPricePoints: 0,
       slPoints: 0, tpPoints: 0, closeTime: now, closePricePoints: 0, commission: 0, storage: 0, profit: amount,
-      taxes: 0, magic: 0, comment: comment, timestamp: now)
+      taxes: 0, magic: 0, comment: PlatformText.fit(comment, bytes: PlatformText.mt4Comment), timestamp: now)
     if credit { account.credit += amount } else { account.balance += amount }
     account.lastUpdateMsc = clock()
     accounts[login] = account
@@ -115,7 +115,7 @@ public final class MT4TradeServer {
       cmd: buy ? TradeRecord.opBuy : TradeRecord.opSell, volume: volume, openTime: now, openPricePoints: price,
       slPoints: 0, tpPoints: 0, closeTime: 0, closePricePoints: 0,
       commission: -Money.minorUnits(spec.commissionPerLot * 2 * Double(volume) / 100, digits: account.currencyDigits),
-      storage: 0, profit: 0, taxes: 0, magic: 0, comment: comment, timestamp: now)
+      storage: 0, profit: 0, taxes: 0, magic: 0, comment: PlatformText.fit(comment, bytes: PlatformText.mt4Comment), timestamp: now)
     store(record)
     emit(.tradeAdd(record, account, mode: TradeMode.openNew))
     return record.ticket
@@ -213,7 +213,7 @@ public final class MT4TradeServer {
       record.comment = "to #\(rest.ticket)"
       remainder = rest
     }
-    if let comment { record.comment = comment }
+    if let comment { record.comment = PlatformText.fit(comment, bytes: PlatformText.mt4Comment) }
     record.closeTime = now
     record.closePricePoints = close
     record.timestamp = now

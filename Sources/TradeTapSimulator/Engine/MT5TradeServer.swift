@@ -94,7 +94,7 @@ public final class MT5TradeServer {
       deal: dealTickets.take(), login: login, order: 0, positionID: 0, action: action, entry: .entryIn,
       reason: reason, symbolIndex: -1, symbol: "", digits: 0, currencyDigits: account.currencyDigits,
       timeMsc: now, pricePoints: 0, volumeExt: 0, contractSize: 0, profit: amount, commission: 0, storage: 0,
-      fee: 0, comment: comment)
+      fee: 0, comment: PlatformText.fit(comment, bytes: PlatformText.mt5Comment))
     account.balance += deal.balanceChange
     account.credit += deal.creditChange
     account.lastUpdateMsc = now
@@ -141,7 +141,7 @@ public final class MT5TradeServer {
       order: orderTickets.take(), login: login, symbolIndex: symbolIndex, symbol: symbol, type: buy ? .buy : .sell,
       state: .placed, reason: reason, digits: feed.symbols[symbolIndex].digits, pricePoints: fills[0].pricePoints,
       slPoints: 0, tpPoints: 0, volumeInitial: volumeExt, volumeCurrent: volumeExt, positionID: positionID,
-      timeSetupMsc: now, timeDoneMsc: 0, comment: comment)
+      timeSetupMsc: now, timeDoneMsc: 0, comment: PlatformText.fit(comment, bytes: PlatformText.mt5Comment))
     _ = account  // the account must exist; its mode decides how the fills apply
     emit(.orderAdd(order))
     execute(&order, fills: fills)
@@ -172,7 +172,7 @@ public final class MT5TradeServer {
       order: orderTickets.take(), login: login, symbolIndex: symbolIndex, symbol: symbol, type: type,
       state: .placed, reason: Reason.client, digits: feed.symbols[symbolIndex].digits, pricePoints: pricePoints,
       slPoints: 0, tpPoints: 0, volumeInitial: volumeExt, volumeCurrent: volumeExt, positionID: 0,
-      timeSetupMsc: clock(), timeDoneMsc: 0, comment: comment)
+      timeSetupMsc: clock(), timeDoneMsc: 0, comment: PlatformText.fit(comment, bytes: PlatformText.mt5Comment))
     pendingOrders[order.order] = order
     pendingByLogin[login, default: []].append(order.order)
     emit(.orderAdd(order))

@@ -78,3 +78,21 @@ public enum Volume {
     return text
   }
 }
+
+/// Text fields as the platform stores them: fixed char arrays (MT5 comments 63
+/// bytes, MT4 comments 31), so a longer text is cut at a character boundary when
+/// the record is made, and the state the server reports is what the hook carried.
+public enum PlatformText {
+  public static let mt5Comment = 63
+  public static let mt4Comment = 31
+
+  public static func fit(_ text: String, bytes: Int) -> String {
+    guard text.utf8.count > bytes else { return text }
+    var result = ""
+    for character in text {
+      guard result.utf8.count + character.utf8.count <= bytes else { break }
+      result.append(character)
+    }
+    return result
+  }
+}

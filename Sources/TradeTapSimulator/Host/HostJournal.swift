@@ -14,7 +14,7 @@ public final class HostJournal: @unchecked Sendable {
   public init(path: String?, keepsLines: Bool = false) throws {
     if let path {
       if !FileManager.default.fileExists(atPath: path) {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
       }
       guard let handle = FileHandle(forWritingAtPath: path) else {
         throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])

@@ -11,7 +11,7 @@ public enum ServerStateWriter {
   /// Writes the state of every shard (all locked, in order) to `path`.
   public static func write(shards: [ServerShard], host: PluginHost, configuration: SimulationConfiguration,
                            to path: String) throws {
-    FileManager.default.createFile(atPath: path, contents: nil)
+    _ = FileManager.default.createFile(atPath: path, contents: nil)
     guard let handle = FileHandle(forWritingAtPath: path) else {
       throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path])
     }
