@@ -105,7 +105,7 @@ public final class Collector: Service, Sendable {
       metrics: metrics, serverChannel: serverChannel, httpChannel: httpChannel, committer: committer,
       connections: connections, logger: logger)
     logger.info("collector listening", metadata: [
-      "tradetap.protocol": "\(collector.protocolAddress)", "tradetap.http": "\(collector.httpAddress.map { "\($0)" } ?? "off")",
+      "tradetap.protocol": "\(collector.protocolEndpoint)", "tradetap.http": "\(collector.httpEndpoint ?? "off")",
       "tradetap.tls": "\(configuration.tls == nil ? "off" : "1.3")", "tradetap.database": "\(configuration.databasePath)",
     ])
     return collector
