@@ -6,7 +6,7 @@ import TradeServerAPI
 /// parameters, subscribe) handed to the real plugin core, whose sink the test then
 /// fires like a host thread would. Only one at a time (C callbacks reach it through
 /// a global, as a C host would through its `host` pointer).
-final class InProcessHost {
+final class InProcessHost: @unchecked Sendable {
   nonisolated(unsafe) static var current: InProcessHost?
 
   let api: UnsafeMutablePointer<ts_server_api>
@@ -72,6 +72,22 @@ final class InProcessHost {
     deal.volume_ext = 100_000_000
     deal.contract_size = 100_000
     sink.on_deal_add?(sink.context, &deal)
+  }
+
+  /// Fires `on_user_add` for an account in `group`.
+  func fireUser(login: UInt64, group: String) {
+    var user = ts_user()
+    user.struct_size = UInt32(MemoryLayout<ts_user>.size)
+    user.login = login
+    withUnsafeMutableBytes(of: &user.group) { $0.copyBytes(from: Array(group.utf8)) }
+    withUnsafeMutableBytes(of: &user.currency) { $0.copyBytes(from: Array("USD".utf8)) }
+    user.currency_digits = 2
+    user.leverage = 100
+    user.margin_mode = UInt32(TS_MARGIN_RETAIL_HEDGING)
+    user.balance = 1000
+    user.registration_msc = 1_750_000_000_000
+    user.last_update_msc = 1_750_000_000_000
+    sink.on_user_add?(sink.context, &user)
   }
 
   var log: [String] { logLines.withLock { $0 } }
