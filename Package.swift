@@ -107,7 +107,7 @@ let package = Package(
       dependencies: ["TradeTapJournal", "TradeTapPluginCore", "TradeTapEvents", "TradeServerAPI"],
       exclude: ["abi_names_check.c"]  // compiled by the tests with cc, not by SwiftPM
     ),
-    .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "TradeServerAPI", "TradeTapJournal", "CTradeTapShims"]),
+    .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "TradeServerAPI", "TradeTapJournal", "TradeTapWire", "CTradeTapShims"]),
     .testTarget(name: "TradeTapEventsTests", dependencies: ["TradeTapEvents", "TradeServerAPI"]),
     .testTarget(name: "TradeTapWireTests", dependencies: ["TradeTapWire", "TradeTapEvents"]),
     .testTarget(

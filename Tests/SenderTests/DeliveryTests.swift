@@ -159,6 +159,19 @@ import TradeTapPluginCore
     #expect(senderThreads().isEmpty, "no sender thread outlives cleanup")
   }
 
+  @Test func aCollectorSilentForThreeHeartbeatIntervalsIsDeclaredDeadAndRedialled() throws {
+    let silent = try SilentCollector(secret: "s3cret-for-tests", heartbeatMillis: 300)
+    defer { silent.close() }
+    Sender.install()
+    let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(silent.port)", tls: nil))
+    let instance = try PluginInstance.startup(api: host.api)
+    let redialled = eventually(seconds: 10) { silent.connections.load(ordering: .relaxed) >= 2 }
+    instance.cleanup()
+    #expect(redialled)
+    #expect(host.log.contains { $0.contains("silent for") && $0.contains("presumed dead") }, "\(host.log)")
+    #expect(silent.heartbeatsReceived.load(ordering: .relaxed) >= 2, "the idle sender sent heartbeats at the welcome's interval")
+  }
+
   @Test func stopIsPromptWhileTheCollectorIsUnreachable() throws {
     Sender.install()
     let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(try unusedPort())", tls: nil))
