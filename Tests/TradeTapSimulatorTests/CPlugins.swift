@@ -125,7 +125,14 @@ enum CPlugins {
     snprintf(line, sizeof line, "hook calls: %llu", calls);
     api->log(api->host, TS_LOG_INFO, line);
   }
-  ts_result ts_plugin_config_set(ts_plugin *p, const ts_param *params, uint32_t n) { return TS_OK; }
+  ts_result ts_plugin_config_set(ts_plugin *p, const ts_param *params, uint32_t n) {
+    char line[400], value[256];
+    if (n == 0 || api->param_get(api->host, params[0].name, value, sizeof value) != TS_OK) return TS_ERR_CONFIG;
+    snprintf(line, sizeof line, "config_set %u params, first %s=%s, param_get agrees: %s", n, params[0].name,
+             params[0].value, strcmp(value, params[0].value) == 0 ? "yes" : "no");
+    api->log(api->host, TS_LOG_INFO, line);
+    return TS_OK;
+  }
   """#
 
   /// Writes `source` to a temporary folder and builds it into a shared library.

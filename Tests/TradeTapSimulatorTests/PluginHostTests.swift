@@ -137,6 +137,19 @@ struct PluginHostTests {
     #expect(journal.writtenLines.contains { $0.contains("hook calls: \(summary.eventsFired)") })
   }
 
+  @Test func appliedParametersReachThePluginThroughConfigSetAndParamGet() throws {
+    let library = try CPlugins.build("counter", source: CPlugins.counter)
+    let journal = try HostJournal(path: temporaryFile("config.log"), keepsLines: true)
+    let host = PluginHost(serverID: 1, platform: 5, utcOffsetMinutes: 0, parameters: ["Groups": "*"], journal: journal)
+    #expect(host.load(path: library))
+    #expect(host.applyParameters(["Events": "deals", "Groups": "real*"]) == ["Counter": 0])
+    #expect(host.applyParameters([:]) == ["Counter": 3])  // TS_ERR_CONFIG: the plugin keeps its old ones
+    host.unloadAll()
+    let lines = journal.writtenLines
+    #expect(lines.contains { $0.contains("config_set 2 params, first Events=deals, param_get agrees: yes") })
+    #expect(lines.contains { $0.contains("parameters refused: TS_ERR_CONFIG (3)") })
+  }
+
   @Test func missedEventsChangeTheStateButNeverReachTheHooks() throws {
     let library = try CPlugins.build("counter", source: CPlugins.counter)
     var configuration = SimulationConfiguration()

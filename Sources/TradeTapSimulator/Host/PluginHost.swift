@@ -8,7 +8,9 @@ import TradeServerAPI
 public final class PluginHost: @unchecked Sendable {
   public let journal: HostJournal
   public let serverInfo: UnsafeMutablePointer<ts_server_info>
-  let parameters: [String: String]
+  private var currentParameters: [String: String]
+  /// The parameters `param_get` answers with (the last ones applied).
+  public var parameters: [String: String] { lock.withLock { currentParameters } }
   let utcOffsetMinutes: Int32
   /// Set by the server before any plugin starts; the query functions read it.
   public internal(set) var shards: [ServerShard] = []
@@ -29,7 +31,7 @@ public final class PluginHost: @unchecked Sendable {
   public init(serverID: UInt32, platform: UInt32, utcOffsetMinutes: Int32, parameters: [String: String],
               journal: HostJournal) {
     self.journal = journal
-    self.parameters = parameters
+    currentParameters = parameters
     self.utcOffsetMinutes = utcOffsetMinutes
     self.platform = platform
     serverInfo = .allocate(capacity: 1)
@@ -72,6 +74,7 @@ public final class PluginHost: @unchecked Sendable {
     typealias About = @convention(c) (UnsafeMutablePointer<ts_plugin_info>?) -> ts_result
     typealias Startup = @convention(c) (UnsafePointer<ts_server_api>?, UnsafeMutablePointer<OpaquePointer?>?) -> ts_result
     typealias Cleanup = @convention(c) (OpaquePointer?) -> Void
+    typealias ConfigSet = @convention(c) (OpaquePointer?, UnsafePointer<ts_param>?, UInt32) -> ts_result
     guard let about = symbol("ts_plugin_about", as: About.self),
       let startup = symbol("ts_plugin_startup", as: Startup.self),
       let cleanup = symbol("ts_plugin_cleanup", as: Cleanup.self)
@@ -95,7 +98,8 @@ public final class PluginHost: @unchecked Sendable {
       return false
     }
     journal.write(source: name, level: 1, "\(name) \(text(of: info.version)) by \(text(of: info.vendor)) loaded from \(path)")
-    let slot = PluginSlot(name: name, handle: handle, cleanup: cleanup, host: self)
+    let slot = PluginSlot(name: name, handle: handle, cleanup: cleanup,
+                          configSet: symbol("ts_plugin_config_set", as: ConfigSet.self), host: self)
     var instance: OpaquePointer?
     let result = startup(slot.api, &instance)
     guard result == TS_OK else {
@@ -133,6 +137,36 @@ public final class PluginHost: @unchecked Sendable {
       dlclose(slot.handle)
       journal.write(source: slot.name, level: 1, "plugin stopped and unloaded")
     }
+  }
+
+  /// The admin's "apply": replaces the parameters and hands them to every running
+  /// plugin through `ts_plugin_config_set` (a plugin keeps its old ones on error).
+  /// - Returns: each plugin's result, by name.
+  @discardableResult
+  public func applyParameters(_ parameters: [String: String]) -> [String: ts_result] {
+    let running = lock.withLock { () -> [PluginSlot] in
+      currentParameters = parameters
+      return slots
+    }
+    var table = parameters.sorted { $0.key < $1.key }.map { entry -> ts_param in
+      var param = ts_param()
+      copyText(entry.key, into: &param.name)
+      copyText(entry.value, into: &param.value)
+      return param
+    }
+    var results: [String: ts_result] = [:]
+    for slot in running {
+      guard let configSet = slot.configSet else {
+        journal.write(source: slot.name, level: 2, "ts_plugin_config_set not exported; parameters apply at next start")
+        results[slot.name] = TS_ERR_NOT_FOUND
+        continue
+      }
+      let result = table.withUnsafeMutableBufferPointer { configSet(slot.instance, $0.baseAddress, UInt32($0.count)) }
+      journal.write(source: slot.name, level: result == TS_OK ? 1 : 3,
+                    result == TS_OK ? "parameters applied" : "parameters refused: \(resultName(result)) (\(result))")
+      results[slot.name] = result
+    }
+    return results
   }
 
   // MARK: Sinks
@@ -188,15 +222,18 @@ final class PluginSlot: @unchecked Sendable {
   let name: String
   let handle: UnsafeMutableRawPointer
   let cleanup: @convention(c) (OpaquePointer?) -> Void
+  let configSet: (@convention(c) (OpaquePointer?, UnsafePointer<ts_param>?, UInt32) -> ts_result)?
   unowned let host: PluginHost
   let api: UnsafeMutablePointer<ts_server_api>
   var instance: OpaquePointer?
 
   init(name: String, handle: UnsafeMutableRawPointer, cleanup: @escaping @convention(c) (OpaquePointer?) -> Void,
+       configSet: (@convention(c) (OpaquePointer?, UnsafePointer<ts_param>?, UInt32) -> ts_result)?,
        host: PluginHost) {
     self.name = name
     self.handle = handle
     self.cleanup = cleanup
+    self.configSet = configSet
     self.host = host
     api = .allocate(capacity: 1)
     api.initialize(to: ServerAPITable.make(host: host.serverInfo))
