@@ -18,13 +18,13 @@ final class CollectorProcess {
   }
 
   /// Starts the collector on port 0 and waits for its `listening ...` line.
-  init(folder: String, extraArguments: [String] = []) throws {
+  init(folder: String, extraArguments: [String] = [], tls: Bool = false) throws {
     process.executableURL = URL(fileURLWithPath: try Self.executable())
     process.arguments = [
-      "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--no-tls",
+      "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
       "--database", "sqlite:\(folder)/ledger.sqlite", "--secrets", folder + "/secrets",
       "--api-token-file", folder + "/token",
-    ] + extraArguments
+    ] + (tls ? [] : ["--no-tls"]) + extraArguments
     process.standardOutput = stdout
     process.standardError = FileHandle(forWritingAtPath: folder + "/collector.log") ?? FileHandle.nullDevice
     try process.run()

@@ -1,0 +1,72 @@
+import Foundation
+import Glibc
+import Testing
+import TradeTapCollector
+
+/// The whole pipeline with real processes: `tradetap sim` loads the real plugin
+/// `.so`, whose sender streams to a real `tradetap collector`; `tradetap verify`
+/// then compares the simulated platform's final state with the ledger.
+@Suite("Pipeline: simulated trade server → plugin → collector → ledger equals the platform", .serialized)
+struct PipelineTests {
+  static func artifact(_ name: String) throws -> String {
+    let executable = try CollectorProcess.executable()
+    let path = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(name).path
+    guard FileManager.default.fileExists(atPath: path) else { throw CollectorProcess.ProcessError.missingExecutable(path) }
+    return path
+  }
+
+  /// Runs `tradetap` with arguments; returns exit status and combined output.
+  static func tradetap(_ arguments: [String]) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try CollectorProcess.executable())
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  static func run(platform: String, tls: Bool) throws {
+    let folder = try Harness.folder()
+    try CollectorProcess.prepare(folder: folder, secrets: "1 pipeline-secret\n", token: Harness.token)
+    try "pipeline-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
+    chmod(folder + "/plugin-secret", 0o600)
+    var collectorArguments: [String] = []
+    var tlsParams = ["--param", "TLS=off"]
+    if tls {
+      let files = try ThrowawayCertificate.make(in: folder)
+      collectorArguments = ["--tls-cert", files.certificatePath, "--tls-key", files.privateKeyPath]
+      tlsParams = ["--param", "TLS=on", "--param", "TLS.CAFile=\(files.certificatePath)", "--param", "TLS.ServerName=localhost"]
+    }
+    let collector = try CollectorProcess(folder: folder, extraArguments: collectorArguments, tls: tls)
+    let (simStatus, simOutput) = try tradetap([
+      "sim", "--plugin", try artifact("libTradeTapPlugin.so"), "--param", "Collector=127.0.0.1:\(collector.protocolPort)",
+      "--param", "SecretFile=\(folder)/plugin-secret", "--param", "Journal.Path=\(folder)/journal",
+      "--platform", platform, "--events", "20000", "--rate", "0", "--seed", "7", "--state-out", folder + "/state.json",
+    ] + tlsParams)
+    #expect(simStatus == 0, "\(simOutput)")
+    // The plugin may unload before the last acks; wait until the ledger holds every event.
+    let ledgerPath = folder + "/ledger.sqlite"
+    var verifyOutput = ""
+    for _ in 0..<50 {
+      let (status, output) = try tradetap(["verify", "--state", folder + "/state.json", "--database", "sqlite:\(ledgerPath)"])
+      verifyOutput = output
+      if status == 0 { break }
+      usleep(200_000)
+    }
+    collector.signal(SIGTERM)
+    #expect(collector.wait() == 0)
+    #expect(verifyOutput.contains(" 0 divergences"), "\(verifyOutput)")
+  }
+
+  @Test func anMT5DayOverPlaintextLoopbackVerifiesWithNoDivergence() throws {
+    try Self.run(platform: "mt5", tls: false)
+  }
+
+  @Test func anMT4DayOverTLSVerifiesWithNoDivergence() throws {
+    try Self.run(platform: "mt4", tls: true)
+  }
+}
