@@ -57,6 +57,16 @@ struct ScenarioTests {
     #expect(try mt5(server).accounts[50007]?.balance == 100_000)
   }
 
+  @Test func aQuoteForAnUnknownSymbolIsAScenarioError() throws {
+    let path = try writeScenario("unknown-symbol.jsonl", [#"{"op":"quote","symbol":"NOPE","bid":"1.0"}"#])
+    var configuration = SimulationConfiguration()
+    configuration.scenario = path
+    let server = SimulatedTradeServer(configuration: configuration, journal: try HostJournal(path: temporaryFile("nope.log")))
+    #expect { try server.run() } throws: { error in
+      (error as? ScenarioError)?.description == "scenario line 1: unknown symbol NOPE"
+    }
+  }
+
   @Test func aScenarioLineTheServerRefusesStopsTheReplayWithItsLineNumber() throws {
     let path = try writeScenario("refused.jsonl", [
       #"{"op":"create_account","login":1,"margin":"hedging"}"#,

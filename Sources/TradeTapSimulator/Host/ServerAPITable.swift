@@ -23,7 +23,9 @@ enum ServerAPITable {
       guard let found = slot.host.parameters[String(cString: name)] else { return TS_ERR_NOT_FOUND }
       let bytes = Array(found.utf8)
       guard bytes.count < Int(size) else { return TS_ERR_INVALID_ARGUMENT }
-      bytes.withUnsafeBytes { UnsafeMutableRawPointer(value).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+      if !bytes.isEmpty {
+        bytes.withUnsafeBytes { UnsafeMutableRawPointer(value).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+      }
       value[bytes.count] = 0
       return TS_OK
     }

@@ -91,9 +91,11 @@ struct ScenarioPlayer {
         guard let trade = s.openTrades[id] else { throw fail("no open trade \(target)") }
         try s.modifyTrade(id, slPoints: try points(sl, s.feed, trade.symbol), tpPoints: try points(tp, s.feed, trade.symbol))
       case (.quote(let symbol, let bid), .mt5(let s)):
-        s.feed.setBid(s.feed.symbolIndex(symbol)!, points: try points(bid, s.feed, symbol))
+        let price = try points(bid, s.feed, symbol)  // throws for an unknown symbol
+        s.feed.setBid(s.feed.symbolIndex(symbol) ?? 0, points: price)
       case (.quote(let symbol, let bid), .mt4(let s)):
-        s.feed.setBid(s.feed.symbolIndex(symbol)!, points: try points(bid, s.feed, symbol))
+        let price = try points(bid, s.feed, symbol)
+        s.feed.setBid(s.feed.symbolIndex(symbol) ?? 0, points: price)
       case (.rollover(let login), .mt5(let s)): s.rollover(login: login)
       case (.rollover(let login), .mt4(let s)): s.rollover(login: login)
       case (.stopOut(let login), .mt5(let s)): s.enforceStopOut(login: login)
