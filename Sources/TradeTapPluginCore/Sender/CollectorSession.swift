@@ -39,7 +39,7 @@ struct CollectorSession {
     self.journal = journal
     self.log = log
     self.serverId = serverId
-    self.heartbeatMilliseconds = Int64(max(1, heartbeatSeconds)) * 1000
+    self.heartbeatMilliseconds = Int64(min(max(1, heartbeatSeconds), 86_400)) * 1000
     self.stop = stop
   }
 
