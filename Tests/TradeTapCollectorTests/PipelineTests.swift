@@ -45,10 +45,10 @@ struct PipelineTests {
     let (simStatus, simOutput) = try tradetap([
       "sim", "--plugin", try artifact("libTradeTapPlugin.so"), "--param", "Collector=127.0.0.1:\(collector.protocolPort)",
       "--param", "SecretFile=\(folder)/plugin-secret", "--param", "Journal.Path=\(folder)/journal",
-      "--platform", platform, "--events", "20000", "--rate", "0", "--seed", "7", "--state-out", folder + "/state.json",
+      "--platform", platform, "--events", "20000", "--rate", "0", "--seed", "7", "--linger", "3s", "--state-out", folder + "/state.json",
     ] + tlsParams)
     #expect(simStatus == 0, "\(simOutput)")
-    // The plugin may unload before the last acks; wait until the ledger holds every event.
+    // The plugin stays loaded 3 s after the last event (--linger) so its sender delivers the rest.
     let ledgerPath = folder + "/ledger.sqlite"
     var verifyOutput = ""
     for _ in 0..<50 {
