@@ -172,6 +172,38 @@ import TradeTapPluginCore
     #expect(silent.heartbeatsReceived.load(ordering: .relaxed) >= 2, "the idle sender sent heartbeats at the welcome's interval")
   }
 
+  @Test func aHotReloadedCollectorListMovesDeliveryAndReportsWhatTheNewLedgerCannotGet() throws {
+    let first = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: nil)
+    let secondFolder = try makeTemporaryFolder()
+    let second = try CollectorPeer(folder: secondFolder, secrets: "7 s3cret-for-tests\n", tls: nil)
+    Sender.install()
+    var values = parameters(collector: "127.0.0.1:\(first.port)", tls: nil)
+    let host = InProcessHost(serverId: 7, parameters: values)
+    let instance = try PluginInstance.startup(api: host.api)
+    for ticket in 1...10 { host.fireDeal(ticket: UInt64(ticket)) }
+    #expect(eventually(seconds: 20) { instance.journal.releasedSequence == 10 })
+
+    values["Collector"] = "127.0.0.1:\(second.port)"
+    #expect(instance.applyConfiguration(values) == 0)
+    for ticket in 11...20 { host.fireDeal(ticket: UInt64(ticket)) }
+    let moved = try eventually(seconds: 20) { try second.count("SELECT count(*) FROM events WHERE server_id = 7") == 10 }
+    instance.cleanup()
+    #expect(moved)
+    #expect(try first.count("SELECT count(*) FROM events WHERE server_id = 7") == 10)
+    #expect(try second.count("SELECT min(seq) FROM events WHERE server_id = 7") == 11)
+    // Sequences 1...10 were released after the first ledger acknowledged them: the
+    // second ledger is told they exist and will not come (a gap notice), not left guessing.
+    #expect(try second.count("SELECT count(*) FROM gaps WHERE server_id = 7 AND first_seq = 1 AND last_seq = 10") == 1)
+  }
+
+  @Test func aSecretFileOthersCanReadFailsStartupWithTheReason() throws {
+    chmod(secretFile, 0o644)
+    Sender.install()
+    let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:7400", tls: nil))
+    #expect(throws: PluginStartupError.self) { _ = try PluginInstance.startup(api: host.api) }
+    #expect(host.log.contains { $0.contains("chmod 600") }, "\(host.log)")
+  }
+
   @Test func stopIsPromptWhileTheCollectorIsUnreachable() throws {
     Sender.install()
     let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(try unusedPort())", tls: nil))
