@@ -123,7 +123,7 @@ public enum LedgerVerifier {
     var rows: [Int64: Row] = [:]
     for row in try Row.fetchAll(db, sql: """
       SELECT deal, login, "order", position_id, action, entry, symbol, price, volume_ext, profit, commission,
-             storage, fee, time_msc
+             storage, fee, time_msc, comment
       FROM deals WHERE server_id = ? AND deleted = 0
       """, arguments: [server]) {
       rows[row["deal"]] = row
@@ -145,6 +145,7 @@ public enum LedgerVerifier {
       check.decimal("storage", deal.storage, row["storage"])
       check.decimal("fee", deal.fee, row["fee"])
       check.exact("time_msc", deal.time_msc, row["time_msc"])
+      if let comment = deal.comment { check.exact("comment", comment, row["comment"]) }
       result += check.found
     }
     return result

@@ -28,6 +28,7 @@ public struct PlatformState: Decodable, Sendable {
     public var storage: String
     public var fee: String
     public var time_msc: Int64
+    public var comment: String?
   }
 
   public struct Position: Decodable, Sendable {

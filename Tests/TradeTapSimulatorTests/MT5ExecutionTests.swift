@@ -27,6 +27,7 @@ func hookNames(_ events: [ServerEvent]) -> [String] {
     case .orderUpdate(let o): "order_update(\(o.state))"
     case .orderDelete(let o): "order_delete(\(o.state))"
     case .dealAdd(let d): "deal_add(\(d.entry))"
+    case .dealUpdate: "deal_update"
     case .positionAdd: "position_add"
     case .positionUpdate: "position_update"
     case .positionDelete: "position_delete"
@@ -34,6 +35,7 @@ func hookNames(_ events: [ServerEvent]) -> [String] {
     case .tradeUpdate(_, _, let mode): "trade_update(\(mode))"
     case .userAdd: "user_add"
     case .userUpdate: "user_update"
+    case .userDelete: "user_delete"
     }
   }
 }
@@ -175,6 +177,26 @@ struct MT5ExecutionTests {
     #expect(close.storage == -2_740)
     #expect(close.entry == .out)
     #expect(server.accounts[7001]!.balance == 1_000_000 - 700 - 700 - 2_740)
+  }
+
+  @Test func aDealersCommentCorrectionIsADealUpdateThatMovesNoMoney() throws {
+    let server = try mt5Server(.netting)
+    let deposit = try #require(server.deals.first)
+    try server.correctDealComment(deposit.deal, comment: "wire ref 42")
+    #expect(hookNames(server.events) == ["deal_update"])
+    #expect(server.deals.first?.comment == "wire ref 42")
+    #expect(server.accounts[7001]!.balance == 1_000_000)
+  }
+
+  @Test func anAccountWithAnOpenPositionCannotBeDeletedAndADeletedOneKeepsItsDeals() throws {
+    let server = try mt5Server(.hedging)
+    let ticket = try server.marketOrder(login: 7001, symbol: "EURUSD", buy: true, volumeExt: lots("0.10"))
+    #expect(throws: TradeRejection.accountHasOpenTrades(7001)) { try server.deleteAccount(login: 7001) }
+    try server.closePosition(ticket)
+    server.events.removeAll()
+    try server.deleteAccount(login: 7001)
+    #expect(hookNames(server.events) == ["user_delete"])
+    #expect(server.accounts[7001] == nil && server.deals.count == 3)
   }
 
   @Test func everyBalanceTypeActionIsADealAndOnlyCreditActionsMoveCredit() throws {

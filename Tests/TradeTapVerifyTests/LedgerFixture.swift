@@ -41,10 +41,10 @@ func faithfulLedger(_ state: PlatformState, name: String) throws -> (Ledger, Str
       try db.execute(sql: """
         INSERT INTO deals (server_id, deal, login, "order", position_id, action, entry, reason, symbol, digits,
           currency_digits, time_msc, time_utc, price, volume_ext, contract_size, profit, commission, storage, fee,
-          updated_seq)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 5, 2, ?, '', ?, ?, '0', ?, ?, ?, ?, 1)
+          comment, updated_seq)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 5, 2, ?, '', ?, ?, '0', ?, ?, ?, ?, ?, 1)
         """, arguments: [state.server_id, d.deal, d.login, d.order, d.position_id, d.action, d.entry, d.reason, d.symbol,
-                         d.time_msc, d.price, d.volume_ext, d.profit, d.commission, d.storage, d.fee])
+                         d.time_msc, d.price, d.volume_ext, d.profit, d.commission, d.storage, d.fee, d.comment ?? ""])
     }
     for p in state.positions ?? [] {
       try db.execute(sql: """

@@ -59,6 +59,16 @@ public final class MT4TradeServer {
     emit(.userUpdate(account))
   }
 
+  /// Deletes an account without open trades or pending orders; fires `on_user_delete`.
+  public func deleteAccount(login: UInt64) throws(TradeRejection) {
+    guard let account = accounts[login] else { throw .unknownAccount(login) }
+    guard openByLogin[login, default: []].isEmpty else { throw .accountHasOpenTrades(login) }
+    accounts[login] = nil
+    logins.removeAll { $0 == login }
+    openByLogin[login] = nil
+    emit(.userDelete(account))
+  }
+
   /// `OP_BALANCE` (deposit > 0, withdrawal < 0) or `OP_CREDIT` (credit in / out),
   /// amount in minor units. A withdrawal never exceeds the balance, nor the free
   /// margin without credit: credit is never the client's cash.

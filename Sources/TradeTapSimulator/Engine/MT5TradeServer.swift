@@ -72,6 +72,38 @@ public final class MT5TradeServer {
     emit(.userUpdate(account))
   }
 
+  /// Deletes an account without open positions or pending orders (MT5 `UserDelete`);
+  /// its deals stay in history. Fires `on_user_delete`.
+  public func deleteAccount(login: UInt64) throws(TradeRejection) {
+    guard let account = accounts[login] else { throw .unknownAccount(login) }
+    guard positionsByLogin[login, default: []].isEmpty, pendingByLogin[login, default: []].isEmpty else {
+      throw .accountHasOpenTrades(login)
+    }
+    accounts[login] = nil
+    logins.removeAll { $0 == login }
+    positionsByLogin[login] = nil
+    pendingByLogin[login] = nil
+    emit(.userDelete(account))
+  }
+
+  /// A dealer corrects a deal's comment (MT5 `DealUpdate`): no money moves.
+  /// Fires `on_deal_update`.
+  public func correctDealComment(_ ticket: UInt64, comment: String) throws(TradeRejection) {
+    guard let index = dealIndex(ticket) else { throw .unknownDeal(ticket) }
+    deals[index].comment = PlatformText.fit(comment, bytes: PlatformText.mt5Comment)
+    emit(.dealUpdate(deals[index]))
+  }
+
+  /// Deals are appended in ticket order per shard, so history is sorted: binary search.
+  private func dealIndex(_ ticket: UInt64) -> Int? {
+    var low = 0, high = deals.count
+    while low < high {
+      let mid = (low + high) / 2
+      if deals[mid].deal < ticket { low = mid + 1 } else { high = mid }
+    }
+    return low < deals.count && deals[low].deal == ticket ? low : nil
+  }
+
   /// A balance-type deal (deposit, withdrawal, credit, bonus, correction, charge,
   /// commission, ...): the amount in minor units, positive in, negative out. A
   /// withdrawal never takes more than the withdrawable balance (credit is not the

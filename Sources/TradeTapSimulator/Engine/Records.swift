@@ -196,11 +196,11 @@ public enum TradeMode {
 /// One hook call the server makes, in the order it makes them.
 public enum ServerEvent: Sendable, Equatable {
   case orderAdd(Order), orderUpdate(Order), orderDelete(Order)
-  case dealAdd(Deal)
+  case dealAdd(Deal), dealUpdate(Deal)
   case positionAdd(Position), positionUpdate(Position), positionDelete(Position)
   case tradeAdd(TradeRecord, Account, mode: Int32)
   case tradeUpdate(TradeRecord, Account, mode: Int32)
-  case userAdd(Account), userUpdate(Account)
+  case userAdd(Account), userUpdate(Account), userDelete(Account)
 }
 
 /// Why the server refused a request; nothing changed and no hook fired.
@@ -217,5 +217,8 @@ public enum TradeRejection: Error, Equatable, Sendable {
   case notEnoughMargin
   case closeByNeedsOppositePositions
   case hedgingOnly
+  /// An account with open positions, trades or orders cannot be deleted.
+  case accountHasOpenTrades(UInt64)
+  case unknownDeal(UInt64)
   case wrongPlatform
 }

@@ -8,6 +8,9 @@ enum HookDispatch {
     case .dealAdd(let deal):
       var record = deal.cDeal
       for sink in sinks { sink.on_deal_add?(sink.context, &record) }
+    case .dealUpdate(let deal):
+      var record = deal.cDeal
+      for sink in sinks { sink.on_deal_update?(sink.context, &record) }
     case .orderAdd(let order):
       var record = order.cOrder
       for sink in sinks { sink.on_order_add?(sink.context, &record) }
@@ -40,6 +43,9 @@ enum HookDispatch {
     case .userUpdate(let account):
       var record = account.cUser
       for sink in sinks { sink.on_user_update?(sink.context, &record) }
+    case .userDelete(let account):
+      var record = account.cUser
+      for sink in sinks { sink.on_user_delete?(sink.context, &record) }
     }
   }
 }

@@ -6,6 +6,8 @@ public struct ScenarioStep: Sendable {
   public enum Operation: Sendable {
     case createAccount(login: UInt64, group: String, margin: MarginMode, leverage: UInt32, stopOutLevel: Double)
     case updateAccount(login: UInt64, name: String?, group: String?, leverage: UInt32?)
+    case deleteAccount(login: UInt64)
+    case correctDeal(target: String, comment: String)
     case balance(login: UInt64, action: DealAction, amount: String, comment: String)
     case market(login: UInt64, symbol: String, buy: Bool, volume: String, fills: [(volume: String, price: String)]?)
     case close(target: String, volume: String?, fills: [(volume: String, price: String)]?, price: String?)
@@ -102,6 +104,10 @@ public enum ScenarioParser {
     case "update_account":
       operation = .updateAccount(login: try login(), name: string("name"), group: string("group"),
                                  leverage: string("leverage").flatMap { UInt32($0) })
+    case "delete_account":
+      operation = .deleteAccount(login: try login())
+    case "correct_deal":
+      operation = .correctDeal(target: try need("deal"), comment: try need("comment"))
     case "balance":
       let actionName = string("action") ?? "balance"
       guard let action = DealAction.named(actionName) else { throw fail("unknown balance action \"\(actionName)\"") }

@@ -41,6 +41,10 @@ struct ScenarioPlayer {
         try s.updateAccount(login: login, name: name, group: group, leverage: leverage)
       case (.updateAccount(let login, let name, let group, let leverage), .mt4(let s)):
         try s.updateAccount(login: login, name: name, group: group, leverage: leverage)
+      case (.deleteAccount(let login), .mt5(let s)): try s.deleteAccount(login: login)
+      case (.deleteAccount(let login), .mt4(let s)): try s.deleteAccount(login: login)
+      case (.correctDeal(let target, let comment), .mt5(let s)):
+        try s.correctDealComment(try ticket(target), comment: comment)
       case (.balance(let login, let action, let amount, let comment), .mt5(let s)):
         let deal = try s.balanceOperation(login: login, action: action, amount: try money(amount), comment: comment)
         if let ref = step.ref { refs[ref] = deal.deal }
@@ -100,7 +104,7 @@ struct ScenarioPlayer {
       case (.rollover(let login), .mt4(let s)): s.rollover(login: login)
       case (.stopOut(let login), .mt5(let s)): s.enforceStopOut(login: login)
       case (.stopOut(let login), .mt4(let s)): s.enforceStopOut(login: login)
-      case (.closeBy, .mt4), (.modify, .mt5):
+      case (.closeBy, .mt4), (.modify, .mt5), (.correctDeal, .mt4):
         throw fail("this operation does not exist in this dialect")
       }
       if step.expectsRejection { throw fail("expected the server to reject it, but it was accepted") }

@@ -73,6 +73,10 @@ enum TradingDay {
       _ = try? server.updateAccount(login: login, leverage: [50, 100, 200, 500][rng.below(4)])
     case 960..<962:
       server.rollover(login: login)
+    case 972..<977 where !server.deals.isEmpty:
+      // A dealer corrects the comment of some earlier deal of this thread's accounts.
+      let deal = server.deals[rng.below(server.deals.count)]
+      _ = try? server.correctDealComment(deal.deal, comment: "corrected #\(deal.deal)")
     case 962..<972:
       // A news spike: a symbol jumps far, which is what stops accounts out.
       let symbolIndex = open.isEmpty ? rng.below(symbolCount) : (server.positions[open[0]]?.symbolIndex ?? 0)
