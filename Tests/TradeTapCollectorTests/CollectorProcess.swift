@@ -18,10 +18,10 @@ final class CollectorProcess {
   }
 
   /// Starts the collector on port 0 and waits for its `listening ...` line.
-  init(folder: String, extraArguments: [String] = [], tls: Bool = false) throws {
+  init(folder: String, extraArguments: [String] = [], tls: Bool = false, listenPort: Int = 0) throws {
     process.executableURL = URL(fileURLWithPath: try Self.executable())
     process.arguments = [
-      "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+      "collector", "--listen", "127.0.0.1:\(listenPort)", "--http", "127.0.0.1:0",
       "--database", "sqlite:\(folder)/ledger.sqlite", "--secrets", folder + "/secrets",
       "--api-token-file", folder + "/token",
     ] + (tls ? [] : ["--no-tls"]) + extraArguments
@@ -34,6 +34,21 @@ final class CollectorProcess {
     guard line.hasPrefix("listening "), ports.count == 2 else { throw ProcessError.unexpectedOutput(line) }
     protocolPort = ports[0]
     httpPort = ports[1]
+  }
+
+  /// A loopback port free right now (for a collector that must come back on the same address).
+  static func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw ProcessError.unexpectedOutput("no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
   }
 
   /// Writes the secrets (mode 600) and token files the collector reads.
