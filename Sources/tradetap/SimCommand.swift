@@ -49,32 +49,34 @@ struct SimCommand: ParsableCommand {
   @Option(help: "Keep the plugins loaded this long after the last event before cleanup (lets a plugin deliver its journal), e.g. 5s.")
   var linger: String = "0s"
 
-  func validate() throws {
-    guard ["mt4", "mt5"].contains(platform) else { throw ValidationError("--platform must be mt4 or mt5") }
+  /// Checks the flags; an error is one line on stderr (no usage dump) and exit 1.
+  func checkFlags() throws {
+    guard ["mt4", "mt5"].contains(platform) else { throw SimFailure(message: "--platform must be mt4 or mt5") }
     guard ["hedging", "netting", "mixed"].contains(margin) else {
-      throw ValidationError("--margin must be hedging, netting or mixed")
+      throw SimFailure(message: "--margin must be hedging, netting or mixed")
     }
-    guard duration == nil || events == nil else { throw ValidationError("give --duration or --events, not both") }
+    guard duration == nil || events == nil else { throw SimFailure(message: "give --duration or --events, not both") }
     if let duration, SimDuration.seconds(duration) == nil {
-      throw ValidationError("--duration \(duration) is not a duration like 500ms, 30s or 5m")
+      throw SimFailure(message: "--duration \(duration) is not a duration like 500ms, 30s or 5m")
     }
-    if let events, events <= 0 { throw ValidationError("--events must be positive") }
-    guard threads >= 1, threads <= 256 else { throw ValidationError("--threads must be between 1 and 256") }
-    guard accounts >= 1 || scenario != nil else { throw ValidationError("--accounts must be at least 1") }
-    guard rate >= 0 else { throw ValidationError("--rate must be 0 or positive") }
-    guard (0...100).contains(missEvents) else { throw ValidationError("--miss-events is a percent, 0 to 100") }
+    if let events, events <= 0 { throw SimFailure(message: "--events must be positive") }
+    guard threads >= 1, threads <= 256 else { throw SimFailure(message: "--threads must be between 1 and 256") }
+    guard accounts >= 1 || scenario != nil else { throw SimFailure(message: "--accounts must be at least 1") }
+    guard rate >= 0 else { throw SimFailure(message: "--rate must be 0 or positive") }
+    guard (0...100).contains(missEvents) else { throw SimFailure(message: "--miss-events is a percent, 0 to 100") }
     for param in params where !param.contains("=") {
-      throw ValidationError("--param \(param) is not NAME=VALUE")
+      throw SimFailure(message: "--param \(param) is not NAME=VALUE")
     }
     guard SimDuration.seconds(linger) != nil else {
-      throw ValidationError("--linger \(linger) is not a duration like 500ms, 30s or 5m")
+      throw SimFailure(message: "--linger \(linger) is not a duration like 500ms, 30s or 5m")
     }
     if let scenario, !FileManager.default.isReadableFile(atPath: scenario) {
-      throw ValidationError("--scenario \(scenario) cannot be read")
+      throw SimFailure(message: "--scenario \(scenario) cannot be read")
     }
   }
 
   func run() throws {
+    try checkFlags()
     var configuration = SimulationConfiguration()
     configuration.plugins = plugins
     for param in params {
@@ -96,7 +98,7 @@ struct SimCommand: ParsableCommand {
 
     let hostJournal: HostJournal
     do { hostJournal = try HostJournal(path: journal) } catch {
-      throw ValidationError("--journal \(journal ?? ""): cannot open for writing")
+      throw SimFailure(message: "--journal \(journal ?? ""): cannot open for writing")
     }
     let server = SimulatedTradeServer(configuration: configuration, journal: hostJournal)
     let loaded = server.loadPlugins()
