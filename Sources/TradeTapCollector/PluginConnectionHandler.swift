@@ -179,7 +179,11 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     case .heartbeat(let beat):
       context.writeAndFlush(wrapOutboundOut(.heartbeat(beat)), promise: nil)
     case .gapNotice(let notice):
-      let last = notice.firstSequence &+ max(notice.count, 1) &- 1
+      guard notice.count > 0 else {
+        refuse(context: context, protocolViolation("gap notice of zero sequence numbers"), reason: "protocol violation")
+        return
+      }
+      let last = notice.firstSequence &+ notice.count &- 1
       logger.warning("plugin reported a gap", metadata: [
         "tradetap.first_seq": "\(notice.firstSequence)", "tradetap.last_seq": "\(last)",
         "tradetap.reason": "\(notice.reason)",
