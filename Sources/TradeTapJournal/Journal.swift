@@ -52,6 +52,8 @@ public final class Journal: @unchecked Sendable {
   private var file: JournalFile?
   private var readPosition: UInt64
   private var clock = HookClock()
+  /// The released point as it was at ``close()``: the header is unmapped after it.
+  private var releasedAtClose: UInt64 = 0
 
   private init(file: JournalFile, recovery: JournalRecovery) {
     self.file = file
@@ -102,7 +104,9 @@ public final class Journal: @unchecked Sendable {
   /// Unmaps and unlocks the file. The hooks must have stopped using ``producer``.
   /// Safe to call more than once.
   public func close() {
-    file?.close()
+    guard let open = file else { return }
+    releasedAtClose = tt_load_acquire_u64(producer.header + JournalLayout.releasedOffset)
+    open.close()
     file = nil
   }
 
@@ -112,8 +116,10 @@ public final class Journal: @unchecked Sendable {
   public var nextSequenceToRead: UInt64 { readPosition }
 
   /// The first sequence number not yet released (everything below is acknowledged).
+  /// After ``close()``: the value it had when the journal was closed.
   public var releasedSequence: UInt64 {
-    tt_load_acquire_u64(producer.header + JournalLayout.releasedOffset)
+    guard file != nil else { return releasedAtClose }
+    return tt_load_acquire_u64(producer.header + JournalLayout.releasedOffset)
   }
 
   /// True when the record at ``nextSequenceToRead`` is committed.
@@ -176,6 +182,7 @@ public final class Journal: @unchecked Sendable {
   /// stops at the first record not committed. Returns the new read position.
   @discardableResult
   public func seek(to sequence: UInt64) -> UInt64 {
+    guard file != nil else { return readPosition }
     if sequence <= readPosition {
       readPosition = max(sequence, releasedSequence)
     } else {
@@ -210,6 +217,7 @@ public final class Journal: @unchecked Sendable {
   /// Wakes a consumer parked in ``waitForRecord(spinIterations:timeoutNanoseconds:)``
   /// (to stop it). Any thread.
   public func wakeConsumer() {
+    guard file != nil else { return }
     producer.wakeConsumer()
   }
 

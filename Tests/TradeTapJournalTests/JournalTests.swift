@@ -210,6 +210,23 @@ struct JournalTests {
     _ = try Journal.open(directory: directory, sizeMB: 1)
   }
 
+  @Test func consumerAccessorsAfterCloseKeepTheLastReleasedPointAndTouchNoUnmappedMemory() throws {
+    let journal = try Journal.open(directory: temporaryJournalDirectory(), sizeMB: 1)
+    for value in 0..<3 { append(journal, [UInt64(value)]) }
+    while journal.nextRecord() != nil {}
+    journal.release(through: 1)
+    journal.close()
+    // The header is unmapped now: each of these read it before the fix (SIGSEGV).
+    #expect(journal.releasedSequence == 2)
+    #expect(journal.seek(to: 0) == 3)
+    #expect(!journal.hasRecordToRead)
+    #expect(journal.nextRecord() == nil)
+    journal.wakeConsumer()
+    journal.release(through: 2)
+    #expect(journal.releasedSequence == 2)
+    #expect(journal.statistics.capacity == 0)
+  }
+
   @Test func emptyJournalIsResizedAndKeepsItsSequenceNumbers() throws {
     let directory = temporaryJournalDirectory()
     do {
