@@ -22,6 +22,8 @@ public final class CollectorMetrics: Sendable {
   public let connectionsOpen = Atomic<Int>(0)
   public let connectionsRefused = Atomic<Int>(0)
   private let lastSequence = Mutex<[UInt32: UInt64]>([:])
+  /// Hook → decoded and hook → durable latency (`tradetap_hook_to_*_seconds`).
+  public let deliveryLatency = DeliveryLatency()
 
   public init() {}
 
@@ -55,6 +57,7 @@ public final class CollectorMetrics: Sendable {
     for (server, seq) in durableSequences.sorted(by: { $0.key < $1.key }) {
       out += "tradetap_server_last_seq{server_id=\"\(server)\"} \(seq)\n"
     }
+    out += deliveryLatency.prometheusText()
     return out
   }
 }

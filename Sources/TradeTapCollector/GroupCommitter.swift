@@ -112,6 +112,7 @@ final class GroupCommitter: @unchecked Sendable {
         work.compactMap(\.batch), reportedGaps: work.flatMap(\.reportedGaps))
       metrics.commits.add(1)
       metrics.batchesCommitted.add(work.count)
+      metrics.deliveryLatency.recordDurable(work.compactMap(\.batch))
       metrics.eventsCommitted.add(result.appliedEvents)
       metrics.eventsDuplicate.add(result.duplicateEvents)
       metrics.eventsQuarantined.add(result.quarantinedEvents)

@@ -173,6 +173,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
         return
       }
       submitted = fresh.last!.sequence
+      environment.metrics.deliveryLatency.recordDecoded(fresh)
       let encoded = environment.configuration.storeEncodedEvents ? fresh.map(EventCodec.encode) : []
       submit(context: context, serverId: serverId,
              batch: LedgerBatch(serverId: serverId, events: fresh, encodedEvents: encoded), gaps: [])
