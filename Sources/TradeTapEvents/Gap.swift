@@ -22,4 +22,20 @@ public enum GapReason: UInt8, Sendable, CaseIterable {
   case uncommitted = 2
   /// Any other detected loss.
   case other = 3
+  /// Not a loss: the plugin withheld the event on purpose (its account is excluded
+  /// by the `Groups` mask), so the sequence number carries no data.
+  case filtered = 4
+
+  /// Stable text name (ledger `gaps.reason`, logs, docs); never changes once published.
+  public var name: String {
+    switch self {
+    case .overflow: "overflow"
+    case .uncommitted: "uncommitted"
+    case .other: "other"
+    case .filtered: "filtered"
+    }
+  }
+
+  /// Whether the sequence numbers lost events (false for a deliberate hole).
+  public var isLoss: Bool { self != .filtered }
 }

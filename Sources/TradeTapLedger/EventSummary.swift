@@ -30,14 +30,13 @@ extension RecordKind {
   }
 }
 
-extension GapReason {
-  /// The `gaps.reason` text for a gap the plugin reported.
-  var ledgerName: String {
-    switch self {
-    case .overflow: "journal full"
-    case .uncommitted: "uncommitted at crash"
-    case .other: "lost"
-    }
+extension Event {
+  /// The `events.kind` text: the record kind's name, except `filtered` for a
+  /// deliberate hole (a gap event with reason `filtered`), so reports can tell the
+  /// sequence numbers the plugin withheld from those that lost events.
+  var ledgerKind: String {
+    if case .gap(let gap) = body, !gap.reason.isLoss { return GapReason.filtered.name }
+    return kind.ledgerName
   }
 }
 
@@ -70,7 +69,7 @@ extension Event {
     case .user(let u):
       "user \(u.login) balance \(u.balance) credit \(u.credit)"
     case .gap(let g):
-      "gap first \(g.firstSequence) count \(g.count) reason \(g.reason.ledgerName)"
+      "gap first \(g.firstSequence) count \(g.count) reason \(g.reason.name)"
     case .quarantine(let q):
       "quarantine \(q.kind.ledgerName): \(q.reason)"
     }

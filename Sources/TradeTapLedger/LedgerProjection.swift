@@ -100,7 +100,7 @@ struct LedgerProjection {
     let time = event.body.primaryTime
     insertEvent.bind(Int64(event.serverId))
     insertEvent.bind(Int64(truncatingIfNeeded: event.sequence))
-    insertEvent.bind(event.kind.ledgerName)
+    insertEvent.bind(event.ledgerKind)
     insertEvent.bind(time?.brokerMilliseconds)
     insertEvent.bind(time.map { UTCTime.text(millisecondsSinceEpoch: $0.utcMilliseconds) })
     insertEvent.bind(receivedUtc)
@@ -144,8 +144,11 @@ struct LedgerProjection {
     case .trade(let trade):
       try upsertTrade(trade, server: server, seq: seq)
     case .gap(let gap):
+      // A filtered sequence is a deliberate hole, not loss: its `events` row (kind
+      // `filtered`) is the whole record; `gaps` and the gap count stay for loss.
+      guard gap.reason.isLoss else { break }
       let last = gap.firstSequence &+ max(gap.count, 1) &- 1
-      try insertGap(serverId: event.serverId, first: gap.firstSequence, last: last, reason: gap.reason.ledgerName)
+      try insertGap(serverId: event.serverId, first: gap.firstSequence, last: last, reason: gap.reason.name)
     case .quarantine(let quarantine):
       try db.cachedStatement(sql: LedgerStatements.insertQuarantine).execute(arguments: [
         server, seq, quarantine.kind.ledgerName, quarantine.reason,

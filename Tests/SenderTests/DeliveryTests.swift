@@ -136,6 +136,10 @@ import TradeTapPluginCore
     #expect(try collector.count("SELECT count(*) FROM deals WHERE server_id = 7 AND login = 6001") == 0)
     #expect(try collector.count("SELECT count(*) FROM accounts WHERE server_id = 7 AND login = 6001") == 0)
     #expect(try collector.count("SELECT count(*) FROM accounts WHERE server_id = 7 AND login = 5001") == 1)
+
+    // The withheld sequences (account 6001 and its 25 deals) are deliberate holes, not loss.
+    #expect(try collector.count("SELECT count(*) FROM events WHERE server_id = 7 AND kind = 'filtered'") == 26)
+    #expect(try collector.count("SELECT count(*) FROM gaps WHERE server_id = 7") == 0)
   }
 
   @Test func theSenderThreadParksWhenIdleAndNoneOutlivesCleanup() throws {

@@ -46,6 +46,17 @@ func everyBodyEvents() -> [Event] {
     }
   }
 
+  @Test func gapReasonsHaveStableRawValuesAndNames() throws {
+    #expect(GapReason.allCases.map(\.rawValue) == [1, 2, 3, 4])
+    #expect(GapReason.allCases.map(\.name) == ["overflow", "uncommitted", "other", "filtered"])
+    #expect(GapReason.allCases.filter { !$0.isLoss } == [.filtered])
+    let filtered = Event(serverId: 7, sequence: 9, kind: .gap, hookTimestampNanos: 1, utcOffsetMinutes: 0,
+                         body: .gap(Gap(firstSequence: 9, count: 1, reason: .filtered)))
+    let bytes = EventCodec.encode(filtered)
+    #expect(bytes.last == 4)
+    #expect(try EventCodec.decode(bytes) == filtered)
+  }
+
   @Test func keepsTheScaleOfDecimals() throws {
     let event = everyBodyEvents()[0]
     guard case .deal(let d) = try EventCodec.decode(EventCodec.encode(event)).body else { return }

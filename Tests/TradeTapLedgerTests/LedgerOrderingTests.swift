@@ -73,7 +73,24 @@ struct LedgerOrderingTests {
     ])
     let gaps = try ledger.read { try GapRow.order(Column("first_seq")).fetchAll($0) }
     #expect(gaps.map { [$0.firstSeq, $0.lastSeq] } == [[2, 4], [6, 8], [20, 29]])
-    #expect(gaps.map(\.reason) == ["journal full", "not received", "peer reported"])
+    #expect(gaps.map(\.reason) == ["overflow", "not received", "peer reported"])
+  }
+
+  @Test func filteredSequencesAreDeliberateHolesNotGaps() throws {
+    let (ledger, _) = try Fixtures.ledger()
+    let commit = try ledger.writer.commit([
+      LedgerBatch(serverId: Fixtures.serverId, events: [
+        Fixtures.deal(1, seq: 1),
+        Fixtures.event(2, .gap, .gap(Gap(firstSequence: 2, count: 1, reason: .filtered))),
+        Fixtures.deal(2, seq: 3),
+      ])
+    ])
+    #expect(commit.gapsRecorded == 0)
+    #expect(try ledger.read { try GapRow.fetchCount($0) } == 0)
+    let kinds = try ledger.read { try String.fetchAll($0, sql: "SELECT kind FROM events ORDER BY seq") }
+    #expect(kinds == ["deal_add", "filtered", "deal_add"])
+    let summary = try ledger.read { try String.fetchOne($0, sql: "SELECT summary FROM events WHERE seq = 2") }
+    #expect(summary == "gap first 2 count 1 reason filtered")
   }
 
   @Test func quarantinedRecordsAreKeptWithTheirBytesAndReason() throws {

@@ -12,7 +12,7 @@ import TradeTapJournal
 /// - hook records → the Normaliser's event (a `Quarantine` body when unrepresentable);
 /// - journal gap records → a `gap` event (overflow or uncommitted);
 /// - records whose account's group fails `Groups` → a `gap` event with reason
-///   `other`, so the collector learns the number is deliberately empty and the
+///   `filtered`, so the collector learns the number is deliberately empty and the
 ///   account's data never leaves the server.
 struct JournalEventSource {
   let serverId: UInt32
@@ -64,7 +64,7 @@ struct JournalEventSource {
     }
     guard filtersGroups, !admits(event) else { return event }
     counters.countFilteredByGroup()
-    return gapEvent(sequence: sequence, reason: .other, record: record)
+    return gapEvent(sequence: sequence, reason: .filtered, record: record)
   }
 
   private func gapEvent(sequence: UInt64, reason: GapReason, record: JournalRecord) -> Event {
