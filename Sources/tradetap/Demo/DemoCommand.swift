@@ -79,7 +79,7 @@ struct DemoCommand: AsyncParsableCommand {
         "--param", "Journal.Path=\(files.journal)", "--param", "Journal.SizeMB=64",
         "--platform", platform, "--server-id", String(serverID), "--accounts", String(accounts),
         "--rate", String(rate), "--duration", duration, "--threads", String(threads), "--seed", String(seed),
-        "--state-out", files.state, "--journal", files.hostLog,
+        "--state-out", files.state, "--journal", files.hostLog, "--linger", "3s",
       ],
       logFile: files.folder.appendingPathComponent("sim.stderr").path)
     say("demo: trade server (\(platform), \(accounts) accounts) trading for \(duration) at \(rate == 0 ? "full speed" : "\(rate) events/s")")
