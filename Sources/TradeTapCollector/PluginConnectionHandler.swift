@@ -127,9 +127,13 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     logger[metadataKey: "tradetap.server_id"] = "\(serverId)"
     // Callbacks of this future run on the channel's event loop, where handler and context live.
     let bound = NIOLoopBound((handler: self, context: context, handshake: handshake), eventLoop: context.eventLoop)
+    // The hello's server identity (name, platform, UTC offset) fills the `servers` row.
+    let identity = handshake.authenticatedServerIdentity
     // Reading the resume point blocks on SQLite: off the event loop.
     NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
-      try ledger.writer.recordConnection(serverId: serverId)
+      try ledger.writer.recordConnection(
+        serverId: serverId, name: identity?.name, platform: identity.map { Int($0.platform) },
+        utcOffsetMinutes: identity?.utcOffsetMinutes)
       return try ledger.writer.durableSequence(serverId: serverId)
     }.whenComplete { result in
       var (handler, context, handshake) = bound.value

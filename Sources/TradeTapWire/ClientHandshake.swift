@@ -20,6 +20,7 @@ public struct ClientHandshake: Sendable {
   let secret: [UInt8]
   let clientNonce: [UInt8]
   let software: String
+  let server: ServerIdentity?
   var state = State.idle
 
   /// - Parameters:
@@ -27,13 +28,18 @@ public struct ClientHandshake: Sendable {
   ///   - secret: the shared secret (`SecretFile`).
   ///   - clientNonce: 32 fresh random bytes (the plugin uses `getrandom`).
   ///   - software: free text for the collector's logs.
+  ///   - server: the host's identity, sent in the hello for the ledger (nil: none).
   /// - Throws: ``HandshakeError/invalidNonce`` if the nonce is not 32 bytes.
-  public init(serverId: UInt32, secret: [UInt8], clientNonce: [UInt8], software: String = "TradeTap") throws(HandshakeError) {
+  public init(
+    serverId: UInt32, secret: [UInt8], clientNonce: [UInt8], software: String = "TradeTap",
+    server: ServerIdentity? = nil
+  ) throws(HandshakeError) {
     guard clientNonce.count == WireLimits.nonceLength else { throw .invalidNonce }
     self.serverId = serverId
     self.secret = secret
     self.clientNonce = clientNonce
     self.software = software
+    self.server = server
   }
 
   /// Convenience: draws the nonce from `random`.
@@ -52,7 +58,7 @@ public struct ClientHandshake: Sendable {
   /// The hello that opens the connection.
   public mutating func start() -> Message {
     state = .awaitingChallenge
-    return .hello(Hello(serverId: serverId, clientNonce: clientNonce, software: software))
+    return .hello(Hello(serverId: serverId, clientNonce: clientNonce, software: software, server: server))
   }
 
   /// Feeds the collector's next message.

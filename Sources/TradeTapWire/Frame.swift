@@ -12,6 +12,8 @@ public enum WireLimits {
   public static let proofLength = 32
   /// Longest error text (bytes of UTF-8).
   public static let maxErrorMessageLength = 1024
+  /// Longest server name in a hello (bytes of UTF-8; `ts_server_info.name` is 64 chars).
+  public static let maxServerNameLength = 64
 }
 
 /// The header every frame starts with (16 bytes, little-endian):

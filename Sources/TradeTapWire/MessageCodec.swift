@@ -28,6 +28,10 @@ extension Message {
     switch self {
     case .hello(let m):
       w.write(m.serverId); writeFixed(m.clientNonce, WireLimits.nonceLength, &w); w.write(string: m.software)
+      if let server = m.server {
+        w.write(string: truncatedUTF8(server.name, limit: WireLimits.maxServerNameLength))
+        w.write(server.platform); w.write(server.utcOffsetMinutes)
+      }
     case .challenge(let m):
       writeFixed(m.serverNonce, WireLimits.nonceLength, &w)
     case .authenticate(let m):
@@ -86,10 +90,19 @@ extension Message {
   static func decode(_ type: MessageType, _ r: inout BinaryReader) throws -> Message {
     switch type {
     case .hello:
-      return .hello(
-        Hello(
-          serverId: try r.readUInt32(), clientNonce: try r.readBytes(count: WireLimits.nonceLength),
-          software: try r.readString()))
+      let serverId = try r.readUInt32(), nonce = try r.readBytes(count: WireLimits.nonceLength)
+      let software = try r.readString()
+      // The server identity is optional: a hello that ends after `software` is complete.
+      var server: ServerIdentity?
+      if r.remaining > 0 {
+        let name = try r.readString(), platform = try r.readUInt8(), offset = try r.readInt32()
+        guard name.utf8.count <= WireLimits.maxServerNameLength else {
+          throw MessageDecodingError.invalidField("server name longer than \(WireLimits.maxServerNameLength) bytes")
+        }
+        guard platform == 4 || platform == 5 else { throw MessageDecodingError.invalidField("platform \(platform)") }
+        server = ServerIdentity(name: name, platform: platform, utcOffsetMinutes: offset)
+      }
+      return .hello(Hello(serverId: serverId, clientNonce: nonce, software: software, server: server))
     case .challenge:
       return .challenge(Challenge(serverNonce: try r.readBytes(count: WireLimits.nonceLength)))
     case .authenticate:

@@ -8,10 +8,29 @@ public struct Hello: Sendable, Hashable {
   public var clientNonce: [UInt8]
   /// Free text for logs, e.g. `"TradeTapPlugin 0.1"`.
   public var software: String
-  public init(serverId: UInt32, clientNonce: [UInt8], software: String) {
+  /// The host's `ts_server_info` (name, platform, UTC offset), for the ledger's
+  /// `servers` row. Optional on the wire: a hello without it is still valid.
+  public var server: ServerIdentity?
+  public init(serverId: UInt32, clientNonce: [UInt8], software: String, server: ServerIdentity? = nil) {
     self.serverId = serverId
     self.clientNonce = clientNonce
     self.software = software
+    self.server = server
+  }
+}
+
+/// Who the trade server is, as its host describes it (`ts_server_info`).
+public struct ServerIdentity: Sendable, Hashable {
+  /// The server's display name (`ts_server_info.name`).
+  public var name: String
+  /// 4 (MT4) or 5 (MT5), `TS_PLATFORM_*`.
+  public var platform: UInt8
+  /// Broker time minus UTC, minutes.
+  public var utcOffsetMinutes: Int32
+  public init(name: String, platform: UInt8, utcOffsetMinutes: Int32) {
+    self.name = name
+    self.platform = platform
+    self.utcOffsetMinutes = utcOffsetMinutes
   }
 }
 

@@ -73,6 +73,15 @@ public struct ServerHandshake: Sendable {
     }
   }
 
+  /// The identity the authenticated client's hello declared (nil: none sent, or
+  /// not authenticated yet). Trust it only once authenticated.
+  public var authenticatedServerIdentity: ServerIdentity? {
+    switch state {
+    case .authenticated(let hello, _): hello.server
+    default: nil
+    }
+  }
+
   /// Feeds the plugin's next message.
   /// - Parameters:
   ///   - secrets: the secret of a server id, `nil` when unknown.

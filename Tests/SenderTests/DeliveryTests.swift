@@ -140,6 +140,9 @@ import TradeTapPluginCore
     // The withheld sequences (account 6001 and its 25 deals) are deliberate holes, not loss.
     #expect(try collector.count("SELECT count(*) FROM events WHERE server_id = 7 AND kind = 'filtered'") == 26)
     #expect(try collector.count("SELECT count(*) FROM gaps WHERE server_id = 7") == 0)
+    // The hello carried ts_server_info: the collector's servers row is named.
+    #expect(try collector.count(
+      "SELECT count(*) FROM servers WHERE id = 7 AND name = 'Sender Test 7' AND platform = 5 AND utc_offset_minutes = 120") == 1)
   }
 
   @Test func theSenderThreadParksWhenIdleAndNoneOutlivesCleanup() throws {

@@ -23,6 +23,7 @@ final class InProcessHost: @unchecked Sendable {
     info.pointee.server_id = serverId
     info.pointee.platform = UInt32(TS_PLATFORM_MT5)
     info.pointee.utc_offset_minutes = 120
+    withUnsafeMutableBytes(of: &info.pointee.name) { $0.copyBytes(from: Array("Sender Test \(serverId)".utf8)) }
     api = .allocate(capacity: 1)
     api.initialize(to: ts_server_api())
     api.pointee.struct_size = UInt32(MemoryLayout<ts_server_api>.size)

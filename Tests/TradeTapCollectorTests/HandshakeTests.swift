@@ -1,3 +1,4 @@
+import GRDB
 import Testing
 import TradeTapCollector
 import TradeTapWire
@@ -10,6 +11,22 @@ struct HandshakeTests {
       let welcome = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
       #expect(welcome.lastDurableSequence == 0)
       #expect(welcome.heartbeatMillis == 5000)
+      await plugin.close()
+    }
+  }
+
+  @Test func theHelloServerIdentityFillsTheServersRow() async throws {
+    try await withCollector { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      let identity = ServerIdentity(name: "Broker Live 1", platform: 5, utcOffsetMinutes: 180)
+      _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret, server: identity)
+      let row = try harness.collector.ledger.read {
+        try Row.fetchOne($0, sql: "SELECT name, platform, utc_offset_minutes FROM servers WHERE id = ?",
+                         arguments: [Int64(Harness.serverId)])
+      }
+      #expect(row?["name"] as String? == "Broker Live 1")
+      #expect(row?["platform"] as Int? == 5)
+      #expect(row?["utc_offset_minutes"] as Int? == 180)
       await plugin.close()
     }
   }

@@ -61,10 +61,10 @@ final class TestPlugin {
   }
 
   /// Runs the client handshake; returns the welcome, or throws the refusal.
-  func handshake(serverId: UInt32, secret: String, nonce: [UInt8]? = nil) async throws -> Welcome {
+  func handshake(serverId: UInt32, secret: String, nonce: [UInt8]? = nil, server: ServerIdentity? = nil) async throws -> Welcome {
     var nonceBytes = nonce ?? (0..<32).map { _ in UInt8.random(in: 0...255) }
     if nonceBytes.count != 32 { nonceBytes = Array(nonceBytes.prefix(32)) }
-    var client = try ClientHandshake(serverId: serverId, secret: Array(secret.utf8), clientNonce: nonceBytes)
+    var client = try ClientHandshake(serverId: serverId, secret: Array(secret.utf8), clientNonce: nonceBytes, server: server)
     try await send(client.start())
     while true {
       guard let message = try await receiveSkippingHeartbeats() else { throw TestPluginError.closed }

@@ -24,6 +24,21 @@ import TradeTapWire
     return (try client.receive(try wire(welcome)), id)
   }
 
+  @Test func theCollectorLearnsTheServerIdentityFromTheHelloOnceAuthenticated() throws {
+    let identity = ServerIdentity(name: "Live 1", platform: 5, utcOffsetMinutes: 120)
+    var client = try ClientHandshake(serverId: 7, secret: secret, clientNonce: sequentialNonce, server: identity)
+    var server = try ServerHandshake(serverNonce: serverSideNonce)
+    var replay = NonceReplayGuard()
+    let hello = try Message(frame: client.start().frame)
+    guard case .send(let challenge) = try server.receive(hello, secrets: secrets, replayGuard: &replay) else {
+      Issue.record("no challenge"); return
+    }
+    #expect(server.authenticatedServerIdentity == nil, "not before the proof")
+    guard case .send(let auth) = try client.receive(challenge) else { Issue.record("no authenticate"); return }
+    _ = try server.receive(auth, secrets: secrets, replayGuard: &replay)
+    #expect(server.authenticatedServerIdentity == identity)
+  }
+
   @Test func authenticatesBothSidesAndHandsTheResumePoint() throws {
     var replay = NonceReplayGuard()
     let (step, id) = try run(clientSecret: secret, guard: &replay)

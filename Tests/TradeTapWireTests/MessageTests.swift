@@ -10,13 +10,25 @@ import TradeTapWire
     }
   }
 
-  @Test func reportsTruncationOfEveryMessageAtEveryLength() {
+  @Test func reportsTruncationOfEveryMessageAtEveryLength() throws {
     for (_, message) in sampleMessages {
       let frame = message.frame
       for cut in 0..<frame.payload.count {
+        // A hello ending right after `software` is complete: the server identity is optional.
+        if case .hello(var hello) = message, hello.server != nil, cut == 38 + hello.software.utf8.count {
+          hello.server = nil
+          #expect(try Message(frame: Frame(type: frame.type, payload: Array(frame.payload[..<cut]))) == .hello(hello))
+          continue
+        }
         #expect(throws: (any Error).self) { try Message(frame: Frame(type: frame.type, payload: Array(frame.payload[..<cut]))) }
       }
     }
+  }
+
+  @Test func rejectsAHelloWhoseServerIdentityNamesNoPlatform() {
+    let hello = Message.hello(Hello(serverId: 7, clientNonce: sequentialNonce, software: "tt",
+                                    server: ServerIdentity(name: "x", platform: 3, utcOffsetMinutes: 0)))
+    #expect(throws: MessageDecodingError.invalidField("platform 3")) { try Message(frame: hello.frame) }
   }
 
   @Test func rejectsTrailingBytes() {

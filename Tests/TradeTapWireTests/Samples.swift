@@ -32,6 +32,8 @@ let sampleProof: [UInt8] = (0..<32).map { UInt8(0xF0 - $0) }
 /// One message of every type, with the fixed values the golden vectors use.
 let sampleMessages: [(String, Message)] = [
   ("hello", .hello(Hello(serverId: 7, clientNonce: sequentialNonce, software: "tt"))),
+  ("helloWithServer", .hello(Hello(serverId: 7, clientNonce: sequentialNonce, software: "tt",
+    server: ServerIdentity(name: "Live 1", platform: 5, utcOffsetMinutes: 120)))),
   ("challenge", .challenge(Challenge(serverNonce: serverSideNonce))),
   ("authenticate", .authenticate(Authenticate(clientProof: sampleProof))),
   ("welcome", .welcome(Welcome(serverProof: sampleProof, lastDurableSequence: 41, heartbeatMillis: 5000))),

@@ -18,6 +18,8 @@ struct CollectorSession {
   let journal: Journal
   let log: HostLog
   let serverId: UInt32
+  /// Sent in the hello so the collector fills its `servers` row.
+  let identity: ServerIdentity?
   let stop: StopSignal
   private var decoder = FrameDecoder()
   private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -33,12 +35,13 @@ struct CollectorSession {
   /// An event read from the journal that did not fit the previous batch.
   private var carried: Event?
 
-  init(stream: CollectorStream, journal: Journal, log: HostLog, serverId: UInt32, heartbeatSeconds: Int,
-       stop: StopSignal) {
+  init(stream: CollectorStream, journal: Journal, log: HostLog, serverId: UInt32, identity: ServerIdentity? = nil,
+       heartbeatSeconds: Int, stop: StopSignal) {
     self.stream = stream
     self.journal = journal
     self.log = log
     self.serverId = serverId
+    self.identity = identity
     self.heartbeatMilliseconds = Int64(min(max(1, heartbeatSeconds), 86_400)) * 1000
     self.stop = stop
   }
@@ -53,7 +56,8 @@ struct CollectorSession {
     }
     var machine: ClientHandshake
     do {
-      machine = try ClientHandshake(serverId: serverId, secret: secret, clientNonce: nonce, software: "TradeTapPlugin")
+      machine = try ClientHandshake(serverId: serverId, secret: secret, clientNonce: nonce, software: "TradeTapPlugin",
+                                       server: identity)
     } catch { throw .protocolViolation("\(error)") }
     try send(machine.start())
     let deadline = Deadline(afterMilliseconds: Self.handshakeTimeoutMilliseconds)

@@ -148,7 +148,8 @@ public final class Sender: EventSender, @unchecked Sendable {
       to: endpoint, tls: tls, serverName: parameters.tlsServerName, timeoutMilliseconds: 5_000, stop: stopSignal)
     var session = CollectorSession(
       stream: stream, journal: environment.journal, log: environment.log,
-      serverId: environment.serverInfo.server_id, heartbeatSeconds: parameters.heartbeatSeconds, stop: stopSignal)
+      serverId: environment.serverInfo.server_id, identity: ServerIdentity(host: environment.serverInfo),
+      heartbeatSeconds: parameters.heartbeatSeconds, stop: stopSignal)
     let welcome = try session.handshake(secret: secret)
     welcomed = true
     onWelcome()
