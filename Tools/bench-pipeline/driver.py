@@ -92,6 +92,7 @@ def parse_hist(line):
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
 
 TICK = os.sysconf("SC_CLK_TCK")
+load_at_start = open("/proc/loadavg").read().split()[0]
 results = {"floor": {}, "paced": {}, "unpaced": None}
 
 # ---- floor -------------------------------------------------------------------
@@ -184,7 +185,7 @@ def us(ns):
     return "-" if ns is None else f"{ns / 1000:.1f}"
 
 print()
-print(f"machine: {os.cpu_count()} cores, load average {open('/proc/loadavg').read().split()[0]} at the end, "
+print(f"machine: {os.cpu_count()} cores, load average {load_at_start} at the start, {open('/proc/loadavg').read().split()[0]} at the end, "
       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 print("latency, µs (quantiles are histogram bucket upper edges, ≤ 3.1 % high); ratio = p99 / floor one-way p99 at that rate")
 print(f"{'rate/s':>8} {'what':<28} {'count':>8} {'p50':>9} {'p99':>9} {'p99.9':>9} {'p99 ratio':>9}")

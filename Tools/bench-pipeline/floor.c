@@ -6,9 +6,9 @@
  * only when the consumer sleeps: the journal's protocol); a consumer thread spins 2000
  * times, then parks on the futex (the sender's waitForRecord), and writes every published
  * message to a loopback TCP socket (TCP_NODELAY, SO_KEEPALIVE, as CollectorStream). A
- * second process reads with blocking reads, records now - stamp (one way, both ends on
- * CLOCK_MONOTONIC) and echoes 16 bytes; the first process's reader thread records
- * the round trip, reported halved.
+ * second process reads with blocking reads, records now - stamp of every message (one
+ * way, both ends on CLOCK_MONOTONIC) and answers each read with 16 bytes (the last
+ * stamp); the first process's reader thread records that round trip, halved.
  *
  *   floor [--rate R] [--events N] [--warmup N] [--payload BYTES]
  * prints "floor_one_way ...", "floor_rtt_half ...", "floor_pacer_late ..." (hist.h lines)
@@ -108,19 +108,33 @@ static void *reader(void *arg) {
   return NULL;
 }
 
+/* Reads whatever has arrived (as the collector's event loop does), records every
+ * complete message's one-way time, and answers each read with one 16-byte reply
+ * carrying the last message's stamp (as one ack covers a batch). */
 static void echo_server(int listener) {
   int fd = accept(listener, NULL, NULL);
   if (fd < 0) { perror("floor: accept"); exit(1); }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   static hist one_way;
-  char *buf = malloc((size_t)payload);
-  while (read_all(fd, buf, (size_t)payload)) {
+  static char buf[1 << 16];
+  size_t have = 0;
+  for (;;) {
+    ssize_t r = read(fd, buf + have, sizeof buf - have);
+    if (r <= 0) break;
     uint64_t t = now_ns();
-    uint64_t msg[2];
-    memcpy(msg, buf, sizeof msg);
-    if ((long)msg[0] >= warmup_events) hist_add(&one_way, t - msg[1]);
-    write_all(fd, msg, sizeof msg);
+    have += (size_t)r;
+    size_t off = 0;
+    uint64_t msg[2] = {0, 0};
+    int complete = 0;
+    for (; have - off >= (size_t)payload; off += (size_t)payload) {
+      memcpy(msg, buf + off, sizeof msg);
+      if ((long)msg[0] >= warmup_events) hist_add(&one_way, t - msg[1]);
+      complete = 1;
+    }
+    memmove(buf, buf + off, have - off);
+    have -= off;
+    if (complete) write_all(fd, msg, sizeof msg);
   }
   hist_print(stdout, "floor_one_way", &one_way, 1);
   fflush(stdout);
