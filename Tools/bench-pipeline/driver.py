@@ -13,7 +13,8 @@ bin_dir, work, floor_bin, host_bin = sys.argv[1:5]
 rates = [int(r) for r in os.environ.get("BENCH_RATES", "1000,10000,100000").split(",")]
 seconds = float(os.environ.get("BENCH_SECONDS", "10"))
 unpaced_events = int(os.environ.get("BENCH_UNPACED_EVENTS", "300000"))
-QS = [0.5, 0.99, 0.999]
+QS = [0.5, 0.9, 0.99, 0.999]
+last_metrics_text = ""
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
@@ -37,6 +38,8 @@ log(f"collector pid {collector.pid} protocol={protocol} http={http}")
 def scrape():
     req = urllib.request.Request(f"http://{http}/metrics", headers={"Authorization": f"Bearer {token}"})
     text = urllib.request.urlopen(req, timeout=5).read().decode()
+    global last_metrics_text
+    last_metrics_text = text
     counters, buckets = {}, {"decoded": {}, "durable": {}}
     for l in text.splitlines():
         if l.startswith("#") or not l.strip():
@@ -95,14 +98,14 @@ TICK = os.sysconf("SC_CLK_TCK")
 load_at_start = open("/proc/loadavg").read().split()[0]
 results = {"floor": {}, "paced": {}, "unpaced": None}
 
-# ---- floor -------------------------------------------------------------------
-for rate in rates:
+def run_floor(rate):
     n = int(min(rate * seconds, 300000))
-    out = subprocess.run([floor_bin, "--rate", str(rate), "--events", str(n + min(2000, n // 5)),
-                          "--warmup", str(min(2000, n // 5))], capture_output=True, text=True, check=True).stdout
+    w = min(2000, n // 5)
+    out = subprocess.run([floor_bin, "--rate", str(rate), "--events", str(n + w), "--warmup", str(w)],
+                         capture_output=True, text=True, check=True).stdout
     fl = {l.split()[0]: parse_hist(l) for l in out.splitlines() if l.startswith("floor_")}
-    results["floor"][rate] = fl
     log(f"floor {rate}/s: one-way p50 {fl['floor_one_way']['p50_ns']} p99 {fl['floor_one_way']['p99_ns']} ns")
+    return fl
 
 # ---- pipeline ----------------------------------------------------------------
 expected_committed = 0
@@ -171,12 +174,15 @@ def run_host(rate, events):
         r["samples"] = samples
     return r
 
+# Each rate: the floor right before the pipeline, so both see the same machine load.
 for rate in rates:
+    results["floor"][rate] = run_floor(rate)
     log(f"pipeline at {rate}/s ...")
     results["paced"][rate] = run_host(rate, int(rate * seconds))
 log(f"pipeline unpaced, {unpaced_events} events ...")
 results["unpaced"] = run_host(0, unpaced_events)
 
+open(f"{work}/metrics-final.txt", "w").write(last_metrics_text)
 collector.terminate()
 collector.wait(timeout=30)
 
@@ -188,24 +194,24 @@ print()
 print(f"machine: {os.cpu_count()} cores, load average {load_at_start} at the start, {open('/proc/loadavg').read().split()[0]} at the end, "
       f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 print("latency, µs (quantiles are histogram bucket upper edges, ≤ 3.1 % high); ratio = p99 / floor one-way p99 at that rate")
-print(f"{'rate/s':>8} {'what':<28} {'count':>8} {'p50':>9} {'p99':>9} {'p99.9':>9} {'p99 ratio':>9}")
+print(f"{'rate/s':>8} {'what':<28} {'count':>8} {'p50':>9} {'p90':>9} {'p99':>9} {'p99.9':>9} {'p99 ratio':>9}")
 for rate in rates:
     fl = results["floor"][rate]
     fo = fl["floor_one_way"]
-    def row(what, n, p50, p99, p999, ratio=""):
-        print(f"{rate:>8} {what:<28} {n:>8} {us(p50):>9} {us(p99):>9} {us(p999):>9} {ratio:>9}")
-    row("floor one-way", fo["count"], fo["p50_ns"], fo["p99_ns"], fo["p999_ns"], "1.00")
+    def row(what, n, p50, p90, p99, p999, ratio=""):
+        print(f"{rate:>8} {what:<28} {n:>8} {us(p50):>9} {us(p90):>9} {us(p99):>9} {us(p999):>9} {ratio:>9}")
+    def hrow(what, h, ratio=""):
+        row(what, h["count"], h["p50_ns"], h["p90_ns"], h["p99_ns"], h["p999_ns"], ratio)
+    hrow("floor one-way", fo, "1.00")
     fr = fl["floor_rtt_half"]
-    row("floor RTT/2", fr["count"], fr["p50_ns"], fr["p99_ns"], fr["p999_ns"], f"{fr['p99_ns'] / fo['p99_ns']:.2f}")
-    fp = fl["floor_pacer_late"]
-    row("floor pacer lateness", fp["count"], fp["p50_ns"], fp["p99_ns"], fp["p999_ns"])
+    hrow("floor RTT/2", fr, f"{fr['p99_ns'] / fo['p99_ns']:.2f}")
+    hrow("floor pacer lateness", fl["floor_pacer_late"])
     p = results["paced"][rate]
     for stage in ("decoded", "durable"):
         d = p[stage]
-        row(f"hook → {stage}", d["count"], d.get(0.5), d.get(0.99), d.get(0.999),
+        row(f"hook → {stage}", d["count"], d.get(0.5), d.get(0.9), d.get(0.99), d.get(0.999),
             f"{d[0.99] / fo['p99_ns']:.2f}" if d.get(0.99) else "")
-    pl = p["pacer_late"]
-    row("host pacer lateness", pl["count"], pl["p50_ns"], pl["p99_ns"], pl["p999_ns"])
+    hrow("host pacer lateness", p["pacer_late"])
 print()
 print("transactions and acks per measured phase; CPU seconds by thread during it")
 for rate in rates:
