@@ -14,6 +14,9 @@ public enum EventCodec {
   /// Body tags.
   enum Tag: UInt8 {
     case deal = 1, order = 2, position = 3, trade = 4, user = 5, gap = 6, quarantine = 7
+    /// A gap that states the journal's refused-event count (appended: a gap without
+    /// it keeps tag 6 and its bytes, so older peers still read every other gap).
+    case gapWithRefusedCount = 8
   }
 
   /// Encodes one event into a new byte array.
@@ -84,8 +87,9 @@ public enum EventCodec {
       w.write(u.registration.brokerMilliseconds); w.write(u.lastUpdate.brokerMilliseconds)
       w.write(string: u.comment)
     case .gap(let g):
-      w.write(Tag.gap.rawValue)
+      w.write(g.refusedEvents == nil ? Tag.gap.rawValue : Tag.gapWithRefusedCount.rawValue)
       w.write(g.firstSequence); w.write(g.count); w.write(g.reason.rawValue)
+      if let refused = g.refusedEvents { w.write(refused) }
     case .quarantine(let q):
       w.write(Tag.quarantine.rawValue)
       w.write(q.kind.rawValue); w.write(string: q.reason); w.write(q.declaredSize); w.write(q.mode)
@@ -213,11 +217,11 @@ public enum EventCodec {
           balance: try r.readDecimal(), credit: try r.readDecimal(),
           registration: time(try r.readInt64()), lastUpdate: time(try r.readInt64()),
           comment: try r.readString()))
-    case .gap:
-      body = .gap(
-        Gap(
-          firstSequence: try r.readUInt64(), count: try r.readUInt64(),
-          reason: try enumValue(GapReason.self, try r.readUInt8(), "gap.reason")))
+    case .gap, .gapWithRefusedCount:
+      let first = try r.readUInt64(), count = try r.readUInt64()
+      let reason = try enumValue(GapReason.self, try r.readUInt8(), "gap.reason")
+      let refused = tag == .gapWithRefusedCount ? try r.readUInt64() : nil
+      body = .gap(Gap(firstSequence: first, count: count, reason: reason, refusedEvents: refused))
     case .quarantine:
       body = .quarantine(
         Quarantine(

@@ -6,11 +6,15 @@ public struct Gap: Sendable, Hashable {
   /// How many consecutive sequence numbers are missing.
   public var count: UInt64
   public var reason: GapReason
+  /// For an overflow gap: how many events the journal refused while it was full.
+  /// Those events never had sequence numbers, so this is not `count` (nil: not stated).
+  public var refusedEvents: UInt64?
 
-  public init(firstSequence: UInt64, count: UInt64, reason: GapReason) {
+  public init(firstSequence: UInt64, count: UInt64, reason: GapReason, refusedEvents: UInt64? = nil) {
     self.firstSequence = firstSequence
     self.count = count
     self.reason = reason
+    self.refusedEvents = refusedEvents
   }
 }
 

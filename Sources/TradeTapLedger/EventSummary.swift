@@ -70,6 +70,7 @@ extension Event {
       "user \(u.login) balance \(u.balance) credit \(u.credit)"
     case .gap(let g):
       "gap first \(g.firstSequence) count \(g.count) reason \(g.reason.name)"
+        + (g.refusedEvents.map { " refused \($0)" } ?? "")
     case .quarantine(let q):
       "quarantine \(q.kind.ledgerName): \(q.reason)"
     }

@@ -116,9 +116,12 @@ struct LedgerProjection {
       arguments: [Int64(serverId), Int64(truncatingIfNeeded: first), Int64(truncatingIfNeeded: last)]) ?? false
   }
 
-  private mutating func insertGap(serverId: UInt32, first: UInt64, last: UInt64, reason: String) throws {
+  private mutating func insertGap(
+    serverId: UInt32, first: UInt64, last: UInt64, reason: String, refusedEvents: UInt64? = nil
+  ) throws {
     try db.cachedStatement(sql: LedgerStatements.insertGap).execute(arguments: [
       Int64(serverId), Int64(truncatingIfNeeded: first), Int64(truncatingIfNeeded: last), reason, receivedUtc,
+      refusedEvents.map { Int64(clamping: $0) },
     ])
     if db.changesCount > 0 { counts.gapsRecorded += 1 }
   }
@@ -148,7 +151,8 @@ struct LedgerProjection {
       // `filtered`) is the whole record; `gaps` and the gap count stay for loss.
       guard gap.reason.isLoss else { break }
       let last = gap.firstSequence &+ max(gap.count, 1) &- 1
-      try insertGap(serverId: event.serverId, first: gap.firstSequence, last: last, reason: gap.reason.name)
+      try insertGap(serverId: event.serverId, first: gap.firstSequence, last: last, reason: gap.reason.name,
+                    refusedEvents: gap.refusedEvents)
     case .quarantine(let quarantine):
       try db.cachedStatement(sql: LedgerStatements.insertQuarantine).execute(arguments: [
         server, seq, quarantine.kind.ledgerName, quarantine.reason,

@@ -221,4 +221,6 @@ public struct GapRow: Codable, Sendable, Equatable, FetchableRecord, TableRecord
   public var reason: String
   public var detectedUtc: String
   public var healedUtc: String?
+  /// Overflow gaps: events the journal refused while full (never sequenced); else nil.
+  public var refusedEvents: Int64?
 }

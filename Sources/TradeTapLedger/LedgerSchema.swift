@@ -15,7 +15,14 @@ public enum LedgerSchema {
   public static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
     migrator.registerMigration("v1 ledger tables", migrate: createLedgerTables)
+    migrator.registerMigration("v2 gaps refused events", migrate: addGapRefusedEvents)
     return migrator
+  }
+
+  /// `gaps.refused_events`: events the plugin's journal refused while full (an
+  /// overflow gap's count of events that never had sequence numbers); NULL otherwise.
+  static func addGapRefusedEvents(_ db: Database) throws {
+    try db.execute(sql: "ALTER TABLE gaps ADD COLUMN refused_events INTEGER")
   }
 
   // Shipped: never edit. Change the schema with a new migration.

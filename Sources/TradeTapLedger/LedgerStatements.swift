@@ -102,7 +102,7 @@ enum LedgerStatements {
     """
 
   static let insertGap = """
-    INSERT OR IGNORE INTO gaps (server_id, first_seq, last_seq, reason, detected_utc)
-    VALUES (?, ?, ?, ?, ?)
+    INSERT OR IGNORE INTO gaps (server_id, first_seq, last_seq, reason, detected_utc, refused_events)
+    VALUES (?, ?, ?, ?, ?, ?)
     """
 }

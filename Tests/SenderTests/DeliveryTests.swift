@@ -145,6 +145,25 @@ import TradeTapPluginCore
       "SELECT count(*) FROM servers WHERE id = 7 AND name = 'Sender Test 7' AND platform = 5 AND utc_offset_minutes = 120") == 1)
   }
 
+  @Test func eventsRefusedByAFullJournalArriveAsOneOverflowGapThatStatesHowMany() throws {
+    let port = try unusedPort()
+    Sender.install()
+    // No collector yet: nothing is acknowledged, so a 1 MB journal fills and refuses the rest.
+    let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(port)", tls: nil, journalMB: 1))
+    let instance = try PluginInstance.startup(api: host.api)
+    let capacity = Int(instance.journal.statistics.capacity)
+    for ticket in 1...(capacity + 52) { host.fireDeal(ticket: UInt64(ticket)) }
+    #expect(instance.journal.statistics.overflowPending == 52)
+    let collector = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: nil, listenPort: port)
+    // The gap record takes the next sequence once acks free space: capacity + 1 on the wire.
+    let released = eventually(seconds: 40) { instance.journal.releasedSequence == UInt64(capacity + 1) }
+    instance.cleanup()
+    #expect(released, "released through \(instance.journal.releasedSequence)")
+    #expect(try collector.count("SELECT count(*) FROM deals WHERE server_id = 7") == capacity)
+    let gap = "server_id = 7 AND reason = 'overflow' AND first_seq = \(capacity + 1) AND last_seq = \(capacity + 1)"
+    #expect(try collector.count("SELECT count(*) FROM gaps WHERE \(gap) AND refused_events = 52") == 1)
+  }
+
   @Test func theSenderThreadParksWhenIdleAndNoneOutlivesCleanup() throws {
     let collector = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: nil)
     Sender.install()

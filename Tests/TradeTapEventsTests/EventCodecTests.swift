@@ -57,6 +57,20 @@ func everyBodyEvents() -> [Event] {
     #expect(try EventCodec.decode(bytes) == filtered)
   }
 
+  @Test func aGapStatingItsRefusedCountUsesTag8AndOtherGapsKeepTheirBytes() throws {
+    var gap = everyBodyEvents()[5]
+    let plain = EventCodec.encode(gap)
+    #expect(plain[27] == 6 && plain.count == 28 + 17, "a gap without the count is unchanged")
+    gap.body = .gap(Gap(firstSequence: 6, count: 1, reason: .overflow, refusedEvents: 952))
+    let stated = EventCodec.encode(gap)
+    #expect(stated[27] == 8)
+    #expect(Array(stated[28...]) == [6, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xB8, 3, 0, 0, 0, 0, 0, 0])
+    #expect(try EventCodec.decode(stated) == gap)
+    for cut in 0..<stated.count {
+      #expect(throws: EventDecodingError.truncated) { try EventCodec.decode(Array(stated[..<cut])) }
+    }
+  }
+
   @Test func keepsTheScaleOfDecimals() throws {
     let event = everyBodyEvents()[0]
     guard case .deal(let d) = try EventCodec.decode(EventCodec.encode(event)).body else { return }

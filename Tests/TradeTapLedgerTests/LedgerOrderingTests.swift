@@ -76,6 +76,19 @@ struct LedgerOrderingTests {
     #expect(gaps.map(\.reason) == ["overflow", "not received", "peer reported"])
   }
 
+  @Test func anOverflowGapKeepsHowManyEventsTheJournalRefused() throws {
+    let (ledger, _) = try Fixtures.ledger()
+    try ledger.writer.apply([
+      Fixtures.deal(1, seq: 1),
+      Fixtures.event(2, .gap, .gap(Gap(firstSequence: 2, count: 1, reason: .overflow, refusedEvents: 952))),
+      Fixtures.event(3, .gap, .gap(Gap(firstSequence: 3, count: 1, reason: .uncommitted))),
+    ])
+    let gaps = try ledger.read { try GapRow.order(Column("first_seq")).fetchAll($0) }
+    #expect(gaps.map(\.refusedEvents) == [952, nil])
+    let summary = try ledger.read { try String.fetchOne($0, sql: "SELECT summary FROM events WHERE seq = 2") }
+    #expect(summary == "gap first 2 count 1 reason overflow refused 952")
+  }
+
   @Test func filteredSequencesAreDeliberateHolesNotGaps() throws {
     let (ledger, _) = try Fixtures.ledger()
     let commit = try ledger.writer.commit([

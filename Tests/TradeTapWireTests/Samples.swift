@@ -38,6 +38,9 @@ let sampleMessages: [(String, Message)] = [
   ("authenticate", .authenticate(Authenticate(clientProof: sampleProof))),
   ("welcome", .welcome(Welcome(serverProof: sampleProof, lastDurableSequence: 41, heartbeatMillis: 5000))),
   ("eventBatch", .eventBatch(EventBatch(firstSequence: 42, events: [sampleDealEvent(sequence: 42)]))),
+  ("eventBatchRefusedGap", .eventBatch(EventBatch(firstSequence: 43, events: [
+    Event(serverId: 7, sequence: 43, kind: .gap, hookTimestampNanos: 1_043, utcOffsetMinutes: 120,
+          body: .gap(Gap(firstSequence: 43, count: 1, reason: .overflow, refusedEvents: 952)))]))),
   ("ack", .ack(Ack(throughSequence: 42))),
   ("heartbeat", .heartbeat(Heartbeat(timestampNanos: 0x0102_0304_0506_0708))),
   ("gapNotice", .gapNotice(GapNotice(firstSequence: 43, count: 2, reason: .overflow))),

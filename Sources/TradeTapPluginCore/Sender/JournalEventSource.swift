@@ -49,7 +49,10 @@ struct JournalEventSource {
       if reason == .overflow {
         log.warning("journal was full: \(record.gapCount ?? 0) events were refused (gap at sequence \(sequence)); reconciliation heals it")
       }
-      return gapEvent(sequence: sequence, reason: reason, record: record)
+      // The refused count travels in the gap (refusedEvents), not in `count`: those
+      // events had no sequence numbers, so a larger count would cover later, real ones.
+      return gapEvent(sequence: sequence, reason: reason, record: record,
+                      refusedEvents: reason == .overflow ? record.gapCount : nil)
     }
     guard let raw = RawRecord(journal: record) else {
       counters.countQuarantinedInSender()
@@ -67,10 +70,11 @@ struct JournalEventSource {
     return gapEvent(sequence: sequence, reason: .filtered, record: record)
   }
 
-  private func gapEvent(sequence: UInt64, reason: GapReason, record: JournalRecord) -> Event {
+  private func gapEvent(sequence: UInt64, reason: GapReason, record: JournalRecord, refusedEvents: UInt64? = nil) -> Event {
     Event(
       serverId: serverId, sequence: sequence, kind: .gap, hookTimestampNanos: record.hookMonotonicNanoseconds,
-      utcOffsetMinutes: utcOffsetMinutes, body: .gap(Gap(firstSequence: sequence, count: 1, reason: reason)))
+      utcOffsetMinutes: utcOffsetMinutes,
+      body: .gap(Gap(firstSequence: sequence, count: 1, reason: reason, refusedEvents: refusedEvents)))
   }
 
   /// Whether the event's account passes `Groups` (learning groups as it goes).
