@@ -16,6 +16,7 @@ public enum LedgerSchema {
     var migrator = DatabaseMigrator()
     migrator.registerMigration("v1 ledger tables", migrate: createLedgerTables)
     migrator.registerMigration("v2 gaps refused events", migrate: addGapRefusedEvents)
+    migrator.registerMigration("v3 changes feed", migrate: createChangesFeed)
     return migrator
   }
 
