@@ -102,8 +102,12 @@ import TradeTapPluginCore
       }
     }
     firing.start()
-    usleep(150_000)
-    let beforeKill = try collector.count("SELECT count(*) FROM events WHERE server_id = 7")
+    // Kill as soon as part of the stream is durable (polled: the machine may be loaded).
+    var beforeKill = 0
+    for _ in 0..<1000 where beforeKill == 0 {
+      usleep(10_000)
+      beforeKill = try collector.count("SELECT count(*) FROM events WHERE server_id = 7")
+    }
     collector.stop(signal: SIGKILL)
     usleep(300_000)
     collector = try CollectorPeer(folder: folder, secrets: "7 s3cret-for-tests\n", tls: nil, listenPort: port)

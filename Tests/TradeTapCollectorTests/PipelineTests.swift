@@ -78,7 +78,7 @@ struct PipelineTests {
     let port = try CollectorProcess.freePort()
     let first = try CollectorProcess(folder: folder, listenPort: port)
 
-    // 30,000 events at 10,000/s: the collector dies about a second in, comes back 0.5 s later.
+    // 30,000 events at 10,000/s: the collector dies once 2,000 are durable, comes back 0.5 s later.
     let sim = Process()
     sim.executableURL = URL(fileURLWithPath: try CollectorProcess.executable())
     sim.arguments = [
@@ -91,7 +91,12 @@ struct PipelineTests {
     sim.standardOutput = simOutput
     sim.standardError = simOutput
     try sim.run()
-    try await Task.sleep(for: .milliseconds(1200))
+    // Kill once part of the day is durable (polled, not slept: the machine may be loaded).
+    for _ in 0..<200 {
+      try await Task.sleep(for: .milliseconds(100))
+      let (_, count) = try Self.sqlite(folder + "/ledger.sqlite", "SELECT count(*) FROM events", readOnly: false)
+      if (Int(count.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 2_000 { break }
+    }
     first.signal(SIGKILL)
     #expect(first.wait() == SIGKILL)
     // Mid-stream: the ledger holds only part of the day when the collector dies.
