@@ -34,6 +34,8 @@ struct CollectorSession {
   private var nextToSend: UInt64 = 1
   /// An event read from the journal that did not fit the previous batch.
   private var carried: Event?
+  /// Reconciliation snapshots being answered (docs/reconciliation.md).
+  private var snapshots = SnapshotResponder()
 
   init(stream: CollectorStream, journal: Journal, log: HostLog, serverId: UInt32, identity: ServerIdentity? = nil,
        heartbeatSeconds: Int, stop: StopSignal) {
@@ -114,6 +116,10 @@ struct CollectorSession {
       if reconfigure(&source) { throw .reconfigured }
       try pumpIncoming(timeoutMilliseconds: 0)
       if try sendBatch(&source) { continue }
+      if let chunk = snapshots.nextChunk(source: &source, log: log, now: Deadline.now()) {
+        try write(chunk)
+        continue
+      }
 
       let now = Deadline.now()
       let interval = UInt64(heartbeatMilliseconds) * 1_000_000
@@ -123,7 +129,7 @@ struct CollectorSession {
         try send(.heartbeat(Heartbeat(timestampNanos: now)))
       }
       let inFlight = nextToSend &- 1 > acknowledged
-      let park: Int64
+      var park: Int64
       if inFlight {
         park = Self.inFlightParkNanoseconds
       } else {
@@ -131,6 +137,7 @@ struct CollectorSession {
         let untilSilence = Int64(3 * interval) - Int64(Deadline.now() &- lastReceived)
         park = max(1_000_000, min(untilHeartbeat, untilSilence))
       }
+      if let due = snapshots.delay(now: Deadline.now()) { park = min(park, max(Int64(due), 1)) }
       _ = journal.waitForRecord(spinIterations: inFlight ? 100 : 2000, timeoutNanoseconds: park)
     }
   }
@@ -194,10 +201,11 @@ struct CollectorSession {
     case .heartbeat:
       break  // lastReceived is already updated
     case .snapshotRequest(let request):
-      // Reconciliation snapshots are not part of this build: answer at once so the
-      // collector does not wait for chunks that never come.
-      log.info("snapshot request \(request.requestId) (\(request.scope)) answered 'failed': snapshots are not implemented yet")
-      try send(.snapshotChunk(SnapshotChunk(requestId: request.requestId, chunkIndex: 0, isFinal: true, status: .failed, records: [])))
+      // Answered by the stream loop, paced, when the journal has nothing to send.
+      if let refusal = snapshots.enqueue(request) {
+        log.warning("snapshot request \(request.requestId) refused: \(SnapshotResponder.maxQueuedRequests) already queued")
+        try send(.snapshotChunk(refusal))
+      }
     case .error(let error):
       throw .rejected("error \(error.code): \(error.message)")
     default:

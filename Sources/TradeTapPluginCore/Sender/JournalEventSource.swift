@@ -77,6 +77,9 @@ struct JournalEventSource {
       body: .gap(Gap(firstSequence: sequence, count: 1, reason: reason, refusedEvents: refusedEvents)))
   }
 
+  /// Whether a snapshot record's account passes `Groups` (reconciliation answers).
+  mutating func admitsSnapshot(_ event: Event) -> Bool { !filtersGroups || admits(event) }
+
   /// Whether the event's account passes `Groups` (learning groups as it goes).
   private mutating func admits(_ event: Event) -> Bool {
     switch event.body {
