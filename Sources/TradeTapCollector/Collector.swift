@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
@@ -28,7 +27,7 @@ public final class Collector: Service, Sendable {
   public let metrics: CollectorMetrics
 
   private let serverChannel: Channel
-  private let httpChannel: Channel?
+  private let httpServer: CRMAPIServer?
   private let committer: GroupCommitter
   private let connections: ConnectionRegistry
   private let logger: Logger
@@ -81,18 +80,12 @@ public final class Collector: Service, Sendable {
       throw error
     }
 
-    var httpChannel: Channel? = nil
+    var httpServer: CRMAPIServer? = nil
     if let httpPort = configuration.httpPort {
-      let token = configuration.apiToken
       do {
-        httpChannel = try await ServerBootstrap(group: group)
-          .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-          .childChannelInitializer { channel in
-            channel.pipeline.configureHTTPServerPipeline().flatMapThrowing {
-              try channel.pipeline.syncOperations.addHandler(HTTPAPIHandler(metrics: metrics, apiToken: token))
-            }
-          }
-          .bind(host: configuration.httpHost, port: httpPort).get()
+        httpServer = try await CRMAPIServer.start(
+          host: configuration.httpHost, port: httpPort, group: group, ledger: ledger,
+          apiToken: configuration.apiToken, metricsText: { metrics.prometheusText() }, logger: logger)
       } catch {
         try? await serverChannel.close()
         await committer.drainAndStop()
@@ -101,8 +94,8 @@ public final class Collector: Service, Sendable {
     }
 
     let collector = Collector(
-      protocolAddress: serverChannel.localAddress!, httpAddress: httpChannel?.localAddress, ledger: ledger,
-      metrics: metrics, serverChannel: serverChannel, httpChannel: httpChannel, committer: committer,
+      protocolAddress: serverChannel.localAddress!, httpAddress: httpServer?.address, ledger: ledger,
+      metrics: metrics, serverChannel: serverChannel, httpServer: httpServer, committer: committer,
       connections: connections, logger: logger)
     logger.info("collector listening", metadata: [
       "tradetap.protocol": "\(collector.protocolEndpoint)", "tradetap.http": "\(collector.httpEndpoint ?? "off")",
@@ -113,7 +106,7 @@ public final class Collector: Service, Sendable {
 
   private init(
     protocolAddress: SocketAddress, httpAddress: SocketAddress?, ledger: Ledger, metrics: CollectorMetrics,
-    serverChannel: Channel, httpChannel: Channel?, committer: GroupCommitter, connections: ConnectionRegistry,
+    serverChannel: Channel, httpServer: CRMAPIServer?, committer: GroupCommitter, connections: ConnectionRegistry,
     logger: Logger
   ) {
     self.protocolAddress = protocolAddress
@@ -121,7 +114,7 @@ public final class Collector: Service, Sendable {
     self.ledger = ledger
     self.metrics = metrics
     self.serverChannel = serverChannel
-    self.httpChannel = httpChannel
+    self.httpServer = httpServer
     self.committer = committer
     self.connections = connections
     self.logger = logger
@@ -143,7 +136,7 @@ public final class Collector: Service, Sendable {
     guard first else { return }
     logger.info("collector shutting down: stop accepting, commit, ack, close")
     try? await serverChannel.close()
-    try? await httpChannel?.close()
+    await httpServer?.stop()
     let open = connections.all()
     for channel in open { channel.pipeline.fireUserInboundEventTriggered(CollectorShutdownEvent.stopIntake) }
     await committer.drainAndStop()

@@ -1,0 +1,22 @@
+import Hummingbird
+import TradeTapWire
+
+/// Requires `Authorization: Bearer <token>` on every route except `GET /healthz`
+/// (liveness probes carry no secret and the answer reveals nothing). The token is
+/// compared in constant time; an empty configured token refuses everyone.
+struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+  let token: [UInt8]
+
+  func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+    -> Response
+  {
+    if request.uri.path == "/healthz" { return try await next(request, context) }
+    guard authorized(request.headers[.authorization]) else { throw APIError.unauthorized }
+    return try await next(request, context)
+  }
+
+  private func authorized(_ value: String?) -> Bool {
+    guard !token.isEmpty, let value, value.hasPrefix("Bearer ") else { return false }
+    return constantTimeEqual(Array(value.utf8.dropFirst(7)), token)
+  }
+}

@@ -1,0 +1,59 @@
+import Hummingbird
+import Logging
+import NIOCore
+import TradeTapLedger
+
+/// The collector's HTTP listener: Hummingbird 2 on the collector's own
+/// `EventLoopGroup`, serving ``CRMRoutes`` behind the bearer token.
+final class CRMAPIServer: Sendable {
+  /// Where it listens (the chosen port when 0 was asked for).
+  let address: SocketAddress
+  private let task: Task<Void, any Error>
+
+  private init(address: SocketAddress, task: Task<Void, any Error>) {
+    self.address = address
+    self.task = task
+  }
+
+  /// Binds and starts serving; returns once the socket is bound.
+  /// - Throws: the bind error when the address is taken or invalid.
+  static func start(
+    host: String, port: Int, group: any EventLoopGroup, ledger: Ledger, apiToken: [UInt8],
+    metricsText: @escaping @Sendable () -> String, logger: Logger
+  ) async throws -> CRMAPIServer {
+    let router = Router()
+    router.middlewares.add(APIErrorMiddleware())
+    router.middlewares.add(BearerAuthMiddleware(token: apiToken))
+    CRMRoutes(queries: LedgerQueries(ledger: ledger), metricsText: metricsText).register(on: router)
+
+    let (bound, binding) = AsyncStream<SocketAddress>.makeStream()
+    var quiet = logger
+    if quiet.logLevel < .warning { quiet.logLevel = .warning }  // the collector logs the address itself
+    let app = Application(
+      router: router,
+      configuration: .init(address: .hostname(host, port: port), serverName: nil),
+      onServerRunning: { channel in
+        if let address = channel.localAddress { binding.yield(address) }
+        binding.finish()
+      },
+      eventLoopGroupProvider: .shared(group),
+      logger: quiet)
+    let task = Task {
+      defer { binding.finish() }
+      try await app.run()
+    }
+    var addresses = bound.makeAsyncIterator()
+    guard let address = await addresses.next() else {
+      task.cancel()
+      try await task.value
+      throw CancellationError()
+    }
+    return CRMAPIServer(address: address, task: task)
+  }
+
+  /// Stops listening and ends every open request, change streams included.
+  func stop() async {
+    task.cancel()
+    _ = try? await task.value
+  }
+}

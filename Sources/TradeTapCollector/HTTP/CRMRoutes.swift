@@ -1,0 +1,117 @@
+import Hummingbird
+import NIOCore
+import TradeTapLedger
+
+/// The CRM API's routes (`docs/api.md`, `docs/openapi.json`): read-only views of the
+/// ledger, the change feed, `/healthz` and `/metrics`.
+struct CRMRoutes: Sendable {
+  let queries: LedgerQueries
+  let metricsText: @Sendable () -> String
+
+  func register(on router: Router<BasicRequestContext>) {
+    router.get("/healthz") { _, _ in Self.plain("ok\n") }
+    router.get("/metrics") { request, _ in
+      _ = try QueryParameters(request, allowed: [])
+      return Self.plain(metricsText(), contentType: "text/plain; version=0.0.4")
+    }
+    router.get("/v1/servers") { request, _ in try await servers(request) }
+    router.get("/v1/accounts/:server_id/:login") { request, context in try await account(request, context) }
+    for listing in AccountListing.allCases {
+      router.get("/v1/accounts/:server_id/:login/\(listing.rawValue)") { request, context in
+        try await page(listing, request, context)
+      }
+    }
+    let feed = ChangeFeed(queries: queries)
+    router.get("/v1/changes") { request, _ in try await feed.page(request) }
+    router.get("/v1/changes/stream") { request, _ in try feed.stream(request) }
+  }
+
+  private func servers(_ request: Request) async throws -> Response {
+    _ = try QueryParameters(request, allowed: [])
+    let rows = try await queries.servers()
+    var json = JSONWriter()
+    json.object { o in
+      o.field("servers") {
+        $0.array(rows) { w, row in
+          w.object { s in
+            s.fields(row)
+            s.field("connection", Self.connection(row))
+            // Unknown until the plugin reports its journal head over the protocol.
+            s.field("lag_seconds", nil as String?)
+            // Reconciliation records its sweeps in its own table (not wired here yet).
+            s.field("last_reconciliation_utc", nil as String?)
+          }
+        }
+      }
+    }
+    return Self.json(json)
+  }
+
+  /// `connected` when the last connection is newer than the last disconnection.
+  static func connection(_ row: LedgerRecord) -> String {
+    guard case .text(let connected)? = row["last_connected_utc"] else { return "never" }
+    if case .text(let disconnected)? = row["last_disconnected_utc"], disconnected > connected { return "disconnected" }
+    return "connected"
+  }
+
+  private func account(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    _ = try QueryParameters(request, allowed: [])
+    let (serverId, login) = try Self.accountPath(context)
+    guard let row = try await queries.account(serverId: serverId, login: login) else {
+      throw APIError(
+        status: .notFound, code: "account_not_found", message: "no account \(login) on server \(serverId)")
+    }
+    var json = JSONWriter()
+    json.object { o in
+      o.fields(row)
+      if case .integer(let mode)? = row["margin_mode"] {
+        o.field("margin_mode_name", [0: "netting", 1: "exchange", 2: "hedging"][mode] ?? "unknown")
+      } else {
+        o.field("margin_mode_name", nil as String?)
+      }
+    }
+    return Self.json(json)
+  }
+
+  private func page(_ listing: AccountListing, _ request: Request, _ context: BasicRequestContext) async throws
+    -> Response
+  {
+    let parameters = try QueryParameters(request, allowed: ["from", "to", "cursor", "limit"])
+    let (serverId, login) = try Self.accountPath(context)
+    let from = try parameters.utc("from"), to = try parameters.utc("to")
+    if let from, let to, from >= to { throw APIError.badParameter("from", "must be before to") }
+    let page = try await queries.page(
+      listing, serverId: serverId, login: login, fromUTC: from, toUTC: to, after: try parameters.listingCursor(),
+      limit: try parameters.limit())
+    var json = JSONWriter()
+    json.object { o in
+      o.field("items") { $0.array(page.records) { w, row in w.record(row) } }
+      o.field("next_cursor", page.nextCursor?.text)
+    }
+    return Self.json(json)
+  }
+
+  static func accountPath(_ context: BasicRequestContext) throws -> (Int64, Int64) {
+    guard let server = context.parameters.get("server_id").flatMap(UInt32.init) else {
+      throw APIError.badParameter("server_id", "expected an integer from 0 to 4294967295")
+    }
+    guard let login = context.parameters.get("login").flatMap(Int64.init), login >= 0 else {
+      throw APIError.badParameter("login", "expected a non-negative integer")
+    }
+    return (Int64(server), login)
+  }
+
+  static func json(_ json: JSONWriter) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json"
+    headers[.cacheControl] = "no-store"
+    headers[.init("X-Content-Type-Options")!] = "nosniff"
+    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json.text)))
+  }
+
+  static func plain(_ text: String, contentType: String = "text/plain") -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = contentType
+    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+  }
+}
