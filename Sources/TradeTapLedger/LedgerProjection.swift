@@ -22,17 +22,20 @@ struct LedgerProjection {
   private var counts = LedgerCommit(
     durableSequence: [:], appliedEvents: 0, duplicateEvents: 0, quarantinedEvents: 0, gapsRecorded: 0)
 
-  init(db: Database, receivedUtc: String) throws {
+  /// - Parameter correcting: reconciliation writes platform state at the durable
+  ///   sequence, so its upserts also replace rows of that same `updated_seq`.
+  init(db: Database, receivedUtc: String, correcting: Bool = false) throws {
     self.db = db
     self.receivedUtc = receivedUtc
+    let sql: (String) -> String = { correcting ? LedgerStatements.correcting($0) : $0 }
     insertEvent = try RawStatement(db, LedgerStatements.insertEvent)
-    upsertAccount = try RawStatement(db, LedgerStatements.upsertAccount)
-    upsertAccountFromTradeUser = try RawStatement(db, LedgerStatements.upsertAccountFromTradeUser)
-    upsertDeal = try RawStatement(db, LedgerStatements.upsertDeal)
-    upsertBalanceOperation = try RawStatement(db, LedgerStatements.upsertBalanceOperation)
-    upsertOrder = try RawStatement(db, LedgerStatements.upsertOrder)
-    upsertPosition = try RawStatement(db, LedgerStatements.upsertPosition)
-    upsertTrade = try RawStatement(db, LedgerStatements.upsertTrade)
+    upsertAccount = try RawStatement(db, sql(LedgerStatements.upsertAccount))
+    upsertAccountFromTradeUser = try RawStatement(db, sql(LedgerStatements.upsertAccountFromTradeUser))
+    upsertDeal = try RawStatement(db, sql(LedgerStatements.upsertDeal))
+    upsertBalanceOperation = try RawStatement(db, sql(LedgerStatements.upsertBalanceOperation))
+    upsertOrder = try RawStatement(db, sql(LedgerStatements.upsertOrder))
+    upsertPosition = try RawStatement(db, sql(LedgerStatements.upsertPosition))
+    upsertTrade = try RawStatement(db, sql(LedgerStatements.upsertTrade))
   }
 
   mutating func apply(_ batch: LedgerBatch) throws {
@@ -128,7 +131,7 @@ struct LedgerProjection {
 
   // MARK: - Projection onto the tables
 
-  private mutating func project(_ event: Event) throws {
+  mutating func project(_ event: Event) throws {
     let server = Int64(event.serverId)
     let seq = Int64(truncatingIfNeeded: event.sequence)
     switch event.body {

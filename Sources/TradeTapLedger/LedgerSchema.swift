@@ -17,6 +17,7 @@ public enum LedgerSchema {
     migrator.registerMigration("v1 ledger tables", migrate: createLedgerTables)
     migrator.registerMigration("v2 gaps refused events", migrate: addGapRefusedEvents)
     migrator.registerMigration("v3 changes feed", migrate: createChangesFeed)
+    migrator.registerMigration("v4 reconciliation", migrate: createReconciliationTables)
     return migrator
   }
 

@@ -1,0 +1,343 @@
+import Foundation
+import GRDB
+import TradeTapEvents
+
+/// What the platform said in one reconciliation sweep of one server (the
+/// snapshot records, normalised by the plugin). A `nil` scope is not compared.
+public struct PlatformSnapshot: Sendable {
+  public var serverId: UInt32
+  /// Every account (`users_enum`), after the plugin's `Groups` filter.
+  public var accounts: [User]?
+  /// MT5 open positions.
+  public var positions: [Position]?
+  /// MT5 deals with `dealWindow.lowerBound <= time_msc < dealWindow.upperBound` (broker time).
+  public var deals: [Deal]?
+  public var dealWindow: Range<Int64>
+  /// MT4 trade records, open and history.
+  public var trades: [Trade]?
+
+  public init(
+    serverId: UInt32, accounts: [User]? = nil, positions: [Position]? = nil, deals: [Deal]? = nil,
+    dealWindow: Range<Int64> = 0..<Int64.max, trades: [Trade]? = nil
+  ) {
+    self.serverId = serverId
+    self.accounts = accounts
+    self.positions = positions
+    self.deals = deals
+    self.dealWindow = dealWindow
+    self.trades = trades
+  }
+}
+
+/// One difference between the ledger and the platform, and what the sweep wrote.
+public struct ReconciliationDivergence: Sendable, Hashable, CustomStringConvertible {
+  public enum Subject: String, Sendable, Hashable { case account, position, deal, trade }
+  /// The correction written (`reconciliation_divergences.correction`).
+  public enum Correction: String, Sendable, Hashable {
+    /// The row was missing: written from the platform record.
+    case inserted
+    /// The row differed: rewritten from the platform record.
+    case updated
+    /// An open position the platform no longer has: deleted.
+    case removed
+    /// An account, deal or trade the platform no longer has: `deleted = 1`.
+    case markedDeleted = "marked_deleted"
+  }
+  public var subject: Subject
+  /// The platform identifier: login, position, deal or ticket.
+  public var key: Int64
+  /// A column name, or `missing` / `unexpected` for a whole row.
+  public var field: String
+  public var ledgerValue: String?
+  public var platformValue: String?
+  public var correction: Correction
+
+  public var description: String {
+    "\(subject.rawValue) \(key) \(field): ledger \(ledgerValue ?? "-") platform \(platformValue ?? "-") → \(correction.rawValue)"
+  }
+}
+
+/// The result of one sweep of one server.
+public struct ReconciliationOutcome: Sendable {
+  /// `reconciliation_sweeps.id`.
+  public var sweepId: Int64
+  /// The server's durable sequence the comparison was made at (corrections carry it as `updated_seq`).
+  public var durableSequence: UInt64
+  public var accountsCompared = 0
+  public var positionsCompared = 0
+  public var dealsCompared = 0
+  public var tradesCompared = 0
+  public var divergences: [ReconciliationDivergence] = []
+  /// Open gaps at or below the durable sequence marked healed.
+  public var gapsHealed = 0
+}
+
+extension LedgerWriter {
+  /// Compares a platform snapshot with the ledger on platform identifiers, records
+  /// every divergence and corrects the ledger (the platform is the truth), in one
+  /// transaction (docs/reconciliation.md).
+  ///
+  /// Corrections are platform records written through the same projection as live
+  /// events, keyed on platform ids, with `updated_seq` = the durable sequence: a
+  /// later live event for the same deal, position or account simply upserts it
+  /// again (never counted twice), and the sweep is idempotent.
+  ///
+  /// - Parameters:
+  ///   - snapshot: the platform's records.
+  ///   - caughtUpThrough: the highest sequence the plugin had sent before its
+  ///     snapshot; the comparison waits until the ledger holds it.
+  ///   - startedUtc: when the sweep asked for the snapshot (for `reconciliation_sweeps`).
+  /// - Returns: nil when the ledger is not yet durable through `caughtUpThrough`
+  ///   (nothing written; try again shortly).
+  public func reconcile(
+    _ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String? = nil
+  ) throws -> ReconciliationOutcome? {
+    let now = UTCTime.now()
+    return try pool.write { db -> ReconciliationOutcome? in
+      let server = Int64(snapshot.serverId)
+      try db.execute(sql: LedgerStatements.ensureServer, arguments: [server, 0])
+      let durable = UInt64(max(0, try Int64.fetchOne(db, sql: LedgerStatements.serverLastSeq, arguments: [server]) ?? 0))
+      guard durable >= caughtUpThrough else { return nil }
+      var sweep = ReconciliationSweep(
+        db: db, server: server, serverId: snapshot.serverId, sequence: durable,
+        projection: try LedgerProjection(db: db, receivedUtc: now, correcting: true))
+      if let accounts = snapshot.accounts { try sweep.compareAccounts(accounts) }
+      if let positions = snapshot.positions { try sweep.comparePositions(positions) }
+      if let deals = snapshot.deals { try sweep.compareDeals(deals, window: snapshot.dealWindow) }
+      if let trades = snapshot.trades { try sweep.compareTrades(trades) }
+      var outcome = sweep.outcome
+      outcome.durableSequence = durable
+      try db.execute(
+        sql: """
+          INSERT INTO reconciliation_sweeps (server_id, started_utc, finished_utc, durable_seq, deal_window_from_msc,
+            deal_window_to_msc, accounts_compared, positions_compared, deals_compared, trades_compared, divergences)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          server, startedUtc ?? now, now, Int64(truncatingIfNeeded: durable),
+          snapshot.deals == nil ? nil : snapshot.dealWindow.lowerBound,
+          snapshot.deals == nil ? nil : snapshot.dealWindow.upperBound,
+          outcome.accountsCompared, outcome.positionsCompared, outcome.dealsCompared, outcome.tradesCompared,
+          outcome.divergences.count,
+        ])
+      outcome.sweepId = db.lastInsertedRowID
+      let insert = try db.cachedStatement(sql: """
+        INSERT INTO reconciliation_divergences (sweep_id, server_id, subject, "key", field, ledger_value,
+          platform_value, correction, detected_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """)
+      for d in outcome.divergences {
+        try insert.execute(arguments: [
+          outcome.sweepId, server, d.subject.rawValue, d.key, d.field, d.ledgerValue, d.platformValue,
+          d.correction.rawValue, now,
+        ])
+      }
+      // Whatever the stream lost up to here is now corrected from the platform.
+      try db.execute(
+        sql: "UPDATE gaps SET healed_utc = ? WHERE server_id = ? AND healed_utc IS NULL AND last_seq <= ?",
+        arguments: [now, server, Int64(truncatingIfNeeded: durable)])
+      outcome.gapsHealed = db.changesCount
+      try db.execute(sql: "UPDATE servers SET last_reconciled_utc = ? WHERE id = ?", arguments: [now, server])
+      return outcome
+    }
+  }
+}
+
+/// One sweep's comparison inside the write transaction.
+private struct ReconciliationSweep {
+  let db: Database
+  let server: Int64
+  let serverId: UInt32
+  /// The durable sequence: `updated_seq` of every correction.
+  let sequence: UInt64
+  var projection: LedgerProjection
+  var outcome = ReconciliationOutcome(sweepId: 0, durableSequence: 0)
+
+  /// Field differences of one row.
+  struct Check {
+    var fields: [(String, String?, String?)] = []
+    mutating func exact<T: Equatable>(_ field: String, ledger: T?, platform: T) {
+      if ledger != platform { fields.append((field, ledger.map { "\($0)" }, "\(platform)")) }
+    }
+    mutating func decimal(_ field: String, ledger: String?, platform: ExactDecimal) {
+      if ledger.flatMap({ ExactDecimal($0) }) != platform { fields.append((field, ledger, platform.description)) }
+    }
+  }
+
+  private mutating func record(
+    _ subject: ReconciliationDivergence.Subject, _ key: Int64, _ field: String, _ ledger: String?, _ platform: String?,
+    _ correction: ReconciliationDivergence.Correction
+  ) {
+    outcome.divergences.append(ReconciliationDivergence(
+      subject: subject, key: key, field: field, ledgerValue: ledger, platformValue: platform, correction: correction))
+  }
+
+  /// Writes a platform record through the live projection, at the durable sequence.
+  private mutating func write(_ kind: RecordKind, _ body: EventBody) throws {
+    try projection.project(Event(
+      serverId: serverId, sequence: sequence, kind: kind, hookTimestampNanos: 0, utcOffsetMinutes: 0, body: body))
+  }
+
+  /// Records a missing row, or the differing fields of one, then writes the platform record.
+  private mutating func correct(
+    _ subject: ReconciliationDivergence.Subject, _ key: Int64, exists: Bool, check: Check, kind: RecordKind,
+    body: EventBody
+  ) throws {
+    if !exists {
+      record(subject, key, "missing", nil, "present", .inserted)
+    } else if check.fields.isEmpty {
+      return
+    } else {
+      for (field, ledger, platform) in check.fields { record(subject, key, field, ledger, platform, .updated) }
+    }
+    try write(kind, body)
+  }
+
+  private func rows(_ sql: String, key: String) throws -> [Int64: Row] {
+    var rows: [Int64: Row] = [:]
+    for row in try Row.fetchAll(db, sql: sql, arguments: [server]) { rows[row[key]] = row }
+    return rows
+  }
+
+  // MARK: Accounts
+
+  mutating func compareAccounts(_ accounts: [User]) throws {
+    var rows = try rows(
+      #"SELECT login, "group", balance, credit, deleted FROM accounts WHERE server_id = ?"#, key: "login")
+    for user in accounts {
+      let key = Int64(truncatingIfNeeded: user.login)
+      let row = rows.removeValue(forKey: key)
+      var check = Check()
+      if let row {
+        check.decimal("balance", ledger: row["balance"], platform: user.balance)
+        check.decimal("credit", ledger: row["credit"], platform: user.credit)
+        check.exact("group", ledger: row["group"] as String?, platform: user.group)
+        check.exact("deleted", ledger: row["deleted"] as Int64?, platform: 0)
+      }
+      try correct(.account, key, exists: row != nil, check: check, kind: .userUpdate, body: .user(user))
+    }
+    outcome.accountsCompared = accounts.count
+    for (login, row) in rows where (row["deleted"] as Int64?) == 0 {
+      record(.account, login, "unexpected", "present", nil, .markedDeleted)
+      try db.execute(sql: "UPDATE accounts SET deleted = 1 WHERE server_id = ? AND login = ?", arguments: [server, login])
+    }
+  }
+
+  // MARK: MT5 positions
+
+  mutating func comparePositions(_ positions: [Position]) throws {
+    var rows = try rows(
+      "SELECT position, login, symbol, action, volume_ext, price_open, storage FROM positions WHERE server_id = ?",
+      key: "position")
+    for p in positions {
+      let key = Int64(truncatingIfNeeded: p.position)
+      let row = rows.removeValue(forKey: key)
+      var check = Check()
+      if let row {
+        check.exact("login", ledger: row["login"] as Int64?, platform: Int64(truncatingIfNeeded: p.login))
+        check.exact("symbol", ledger: row["symbol"] as String?, platform: p.symbol)
+        check.exact("action", ledger: row["action"] as Int64?, platform: Int64(p.action.rawValue))
+        check.exact("volume_ext", ledger: row["volume_ext"] as Int64?, platform: Int64(truncatingIfNeeded: p.volumeExt))
+        check.decimal("price_open", ledger: row["price_open"], platform: p.priceOpen)
+        check.decimal("storage", ledger: row["storage"], platform: p.storage)
+      }
+      try correct(.position, key, exists: row != nil, check: check, kind: .positionUpdate, body: .position(p))
+    }
+    outcome.positionsCompared = positions.count
+    for position in rows.keys {
+      record(.position, position, "unexpected", "open", nil, .removed)
+      try db.execute(sql: "DELETE FROM positions WHERE server_id = ? AND position = ?", arguments: [server, position])
+    }
+  }
+
+  // MARK: MT5 deals
+
+  mutating func compareDeals(_ deals: [Deal], window: Range<Int64>) throws {
+    var rows: [Int64: Row] = [:]
+    for row in try Row.fetchAll(db, sql: """
+      SELECT deal, login, "order", position_id, action, entry, symbol, price, volume_ext, profit, commission,
+             storage, fee, time_msc, comment, deleted
+      FROM deals WHERE server_id = ? AND time_msc >= ? AND time_msc < ?
+      """, arguments: [server, window.lowerBound, window.upperBound]) {
+      rows[row["deal"]] = row
+    }
+    for d in deals {
+      let key = Int64(truncatingIfNeeded: d.deal)
+      // A deal the ledger holds outside the window (its time changed) is still this deal.
+      let row = try rows.removeValue(forKey: key)
+        ?? Row.fetchOne(db, sql: """
+          SELECT deal, login, "order", position_id, action, entry, symbol, price, volume_ext, profit, commission,
+                 storage, fee, time_msc, comment, deleted FROM deals WHERE server_id = ? AND deal = ?
+          """, arguments: [server, key])
+      var check = Check()
+      if let row {
+        check.exact("login", ledger: row["login"] as Int64?, platform: Int64(truncatingIfNeeded: d.login))
+        check.exact("order", ledger: row["order"] as Int64?, platform: Int64(truncatingIfNeeded: d.order))
+        check.exact("position_id", ledger: row["position_id"] as Int64?, platform: Int64(truncatingIfNeeded: d.positionId))
+        check.exact("action", ledger: row["action"] as Int64?, platform: Int64(d.action.rawValue))
+        check.exact("entry", ledger: row["entry"] as Int64?, platform: Int64(d.entry.rawValue))
+        check.exact("symbol", ledger: row["symbol"] as String?, platform: d.symbol)
+        check.decimal("price", ledger: row["price"], platform: d.price)
+        check.exact("volume_ext", ledger: row["volume_ext"] as Int64?, platform: Int64(truncatingIfNeeded: d.volumeExt))
+        check.decimal("profit", ledger: row["profit"], platform: d.profit)
+        check.decimal("commission", ledger: row["commission"], platform: d.commission)
+        check.decimal("storage", ledger: row["storage"], platform: d.storage)
+        check.decimal("fee", ledger: row["fee"], platform: d.fee)
+        check.exact("time_msc", ledger: row["time_msc"] as Int64?, platform: d.time.brokerMilliseconds)
+        check.exact("comment", ledger: row["comment"] as String?, platform: d.comment)
+        check.exact("deleted", ledger: row["deleted"] as Int64?, platform: 0)
+      }
+      try correct(.deal, key, exists: row != nil, check: check, kind: .dealUpdate, body: .deal(d))
+    }
+    outcome.dealsCompared = deals.count
+    for (deal, row) in rows where (row["deleted"] as Int64?) == 0 {
+      record(.deal, deal, "unexpected", "present", nil, .markedDeleted)
+      try db.execute(sql: "UPDATE deals SET deleted = 1 WHERE server_id = ? AND deal = ?", arguments: [server, deal])
+      try db.execute(
+        sql: "UPDATE balance_operations SET deleted = 1 WHERE server_id = ? AND ticket = ? AND source = 'mt5_deal'",
+        arguments: [server, deal])
+    }
+  }
+
+  // MARK: MT4 trades
+
+  mutating func compareTrades(_ trades: [Trade]) throws {
+    var rows = try rows("""
+      SELECT ticket, login, symbol, cmd, volume, open_price, close_price, close_time, sl, tp, commission, storage,
+             profit, comment, is_open, deleted
+      FROM trades WHERE server_id = ?
+      """, key: "ticket")
+    for t in trades {
+      let key = Int64(t.ticket)
+      let row = rows.removeValue(forKey: key)
+      var check = Check()
+      if let row {
+        let isMoney = t.command == .balance || t.command == .credit
+        check.exact("login", ledger: row["login"] as Int64?, platform: Int64(t.login))
+        check.exact("symbol", ledger: row["symbol"] as String?, platform: t.symbol)
+        check.exact("cmd", ledger: row["cmd"] as Int64?, platform: Int64(t.command.rawValue))
+        check.exact("volume", ledger: row["volume"] as Int64?, platform: Int64(t.volume))
+        check.exact("comment", ledger: row["comment"] as String?, platform: t.comment)
+        if !isMoney { check.decimal("open_price", ledger: row["open_price"], platform: t.openPrice) }
+        check.exact("close_time", ledger: row["close_time"] as Int64?, platform: (t.closeTime?.brokerMilliseconds ?? 0) / 1000)
+        if t.closeTime != nil, !isMoney { check.decimal("close_price", ledger: row["close_price"], platform: t.closePrice) }
+        if t.closeTime == nil {
+          check.decimal("sl", ledger: row["sl"], platform: t.sl)
+          check.decimal("tp", ledger: row["tp"], platform: t.tp)
+        }
+        check.decimal("commission", ledger: row["commission"], platform: t.commission)
+        check.decimal("storage", ledger: row["storage"], platform: t.storage)
+        check.decimal("profit", ledger: row["profit"], platform: t.profit)
+      }
+      try correct(.trade, key, exists: row != nil, check: check, kind: .tradeSnapshot, body: .trade(t))
+    }
+    outcome.tradesCompared = trades.count
+    for (ticket, row) in rows where (row["deleted"] as Int64?) == 0 {
+      record(.trade, ticket, "unexpected", "present", nil, .markedDeleted)
+      try db.execute(sql: "UPDATE trades SET deleted = 1, is_open = 0 WHERE server_id = ? AND ticket = ?",
+                     arguments: [server, ticket])
+      try db.execute(
+        sql: "UPDATE balance_operations SET deleted = 1 WHERE server_id = ? AND ticket = ? AND source = 'mt4_trade'",
+        arguments: [server, ticket])
+    }
+  }
+}
