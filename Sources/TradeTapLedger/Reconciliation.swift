@@ -78,9 +78,11 @@ extension LedgerWriter {
   /// transaction (docs/reconciliation.md).
   ///
   /// Corrections are platform records written through the same projection as live
-  /// events, keyed on platform ids, with `updated_seq` = the durable sequence: a
-  /// later live event for the same deal, position or account simply upserts it
-  /// again (never counted twice), and the sweep is idempotent.
+  /// events, keyed on platform ids, with `updated_seq` = `caughtUpThrough` (the
+  /// snapshot's point in the stream): a later live event for the same deal, position
+  /// or account simply upserts it again (never counted twice), and the sweep is
+  /// idempotent. Rows a later event already wrote (`updated_seq > caughtUpThrough`)
+  /// are newer than the snapshot and left alone.
   ///
   /// - Parameters:
   ///   - snapshot: the platform's records.
@@ -99,7 +101,7 @@ extension LedgerWriter {
       let durable = UInt64(max(0, try Int64.fetchOne(db, sql: LedgerStatements.serverLastSeq, arguments: [server]) ?? 0))
       guard durable >= caughtUpThrough else { return nil }
       var sweep = ReconciliationSweep(
-        db: db, server: server, serverId: snapshot.serverId, sequence: durable,
+        db: db, server: server, serverId: snapshot.serverId, sequence: caughtUpThrough,
         projection: try LedgerProjection(db: db, receivedUtc: now, correcting: true))
       if let accounts = snapshot.accounts { try sweep.compareAccounts(accounts) }
       if let positions = snapshot.positions { try sweep.comparePositions(positions) }
@@ -134,7 +136,7 @@ extension LedgerWriter {
       // Whatever the stream lost up to here is now corrected from the platform.
       try db.execute(
         sql: "UPDATE gaps SET healed_utc = ? WHERE server_id = ? AND healed_utc IS NULL AND last_seq <= ?",
-        arguments: [now, server, Int64(truncatingIfNeeded: durable)])
+        arguments: [now, server, Int64(truncatingIfNeeded: caughtUpThrough)])
       outcome.gapsHealed = db.changesCount
       try db.execute(sql: "UPDATE servers SET last_reconciled_utc = ? WHERE id = ?", arguments: [now, server])
       return outcome
@@ -147,7 +149,8 @@ private struct ReconciliationSweep {
   let db: Database
   let server: Int64
   let serverId: UInt32
-  /// The durable sequence: `updated_seq` of every correction.
+  /// The snapshot's point in the stream: `updated_seq` of every correction; rows
+  /// written by later events are newer than the snapshot.
   let sequence: UInt64
   var projection: LedgerProjection
   var outcome = ReconciliationOutcome(sweepId: 0, durableSequence: 0)
@@ -192,6 +195,12 @@ private struct ReconciliationSweep {
     try write(kind, body)
   }
 
+  /// A row written by an event after the snapshot's point: at least as new as the
+  /// platform record, so it is left alone (the next sweep looks again).
+  private func isNewer(_ row: Row) -> Bool {
+    ((row["updated_seq"] as Int64?) ?? 0) > Int64(truncatingIfNeeded: sequence)
+  }
+
   private func rows(_ sql: String, key: String) throws -> [Int64: Row] {
     var rows: [Int64: Row] = [:]
     for row in try Row.fetchAll(db, sql: sql, arguments: [server]) { rows[row[key]] = row }
@@ -202,10 +211,11 @@ private struct ReconciliationSweep {
 
   mutating func compareAccounts(_ accounts: [User]) throws {
     var rows = try rows(
-      #"SELECT login, "group", balance, credit, deleted FROM accounts WHERE server_id = ?"#, key: "login")
+      #"SELECT login, "group", balance, credit, deleted, updated_seq FROM accounts WHERE server_id = ?"#, key: "login")
     for user in accounts {
       let key = Int64(truncatingIfNeeded: user.login)
       let row = rows.removeValue(forKey: key)
+      if let row, isNewer(row) { continue }
       var check = Check()
       if let row {
         check.decimal("balance", ledger: row["balance"], platform: user.balance)
@@ -216,7 +226,7 @@ private struct ReconciliationSweep {
       try correct(.account, key, exists: row != nil, check: check, kind: .userUpdate, body: .user(user))
     }
     outcome.accountsCompared = accounts.count
-    for (login, row) in rows where (row["deleted"] as Int64?) == 0 {
+    for (login, row) in rows where (row["deleted"] as Int64?) == 0 && !isNewer(row) {
       record(.account, login, "unexpected", "present", nil, .markedDeleted)
       try db.execute(sql: "UPDATE accounts SET deleted = 1 WHERE server_id = ? AND login = ?", arguments: [server, login])
     }
@@ -226,11 +236,12 @@ private struct ReconciliationSweep {
 
   mutating func comparePositions(_ positions: [Position]) throws {
     var rows = try rows(
-      "SELECT position, login, symbol, action, volume_ext, price_open, storage FROM positions WHERE server_id = ?",
+      "SELECT position, login, symbol, action, volume_ext, price_open, storage, updated_seq FROM positions WHERE server_id = ?",
       key: "position")
     for p in positions {
       let key = Int64(truncatingIfNeeded: p.position)
       let row = rows.removeValue(forKey: key)
+      if let row, isNewer(row) { continue }
       var check = Check()
       if let row {
         check.exact("login", ledger: row["login"] as Int64?, platform: Int64(truncatingIfNeeded: p.login))
@@ -243,7 +254,7 @@ private struct ReconciliationSweep {
       try correct(.position, key, exists: row != nil, check: check, kind: .positionUpdate, body: .position(p))
     }
     outcome.positionsCompared = positions.count
-    for position in rows.keys {
+    for (position, row) in rows where !isNewer(row) {
       record(.position, position, "unexpected", "open", nil, .removed)
       try db.execute(sql: "DELETE FROM positions WHERE server_id = ? AND position = ?", arguments: [server, position])
     }
@@ -255,7 +266,7 @@ private struct ReconciliationSweep {
     var rows: [Int64: Row] = [:]
     for row in try Row.fetchAll(db, sql: """
       SELECT deal, login, "order", position_id, action, entry, symbol, price, volume_ext, profit, commission,
-             storage, fee, time_msc, comment, deleted
+             storage, fee, time_msc, comment, deleted, updated_seq
       FROM deals WHERE server_id = ? AND time_msc >= ? AND time_msc < ?
       """, arguments: [server, window.lowerBound, window.upperBound]) {
       rows[row["deal"]] = row
@@ -266,8 +277,9 @@ private struct ReconciliationSweep {
       let row = try rows.removeValue(forKey: key)
         ?? Row.fetchOne(db, sql: """
           SELECT deal, login, "order", position_id, action, entry, symbol, price, volume_ext, profit, commission,
-                 storage, fee, time_msc, comment, deleted FROM deals WHERE server_id = ? AND deal = ?
+                 storage, fee, time_msc, comment, deleted, updated_seq FROM deals WHERE server_id = ? AND deal = ?
           """, arguments: [server, key])
+      if let row, isNewer(row) { continue }
       var check = Check()
       if let row {
         check.exact("login", ledger: row["login"] as Int64?, platform: Int64(truncatingIfNeeded: d.login))
@@ -289,7 +301,7 @@ private struct ReconciliationSweep {
       try correct(.deal, key, exists: row != nil, check: check, kind: .dealUpdate, body: .deal(d))
     }
     outcome.dealsCompared = deals.count
-    for (deal, row) in rows where (row["deleted"] as Int64?) == 0 {
+    for (deal, row) in rows where (row["deleted"] as Int64?) == 0 && !isNewer(row) {
       record(.deal, deal, "unexpected", "present", nil, .markedDeleted)
       try db.execute(sql: "UPDATE deals SET deleted = 1 WHERE server_id = ? AND deal = ?", arguments: [server, deal])
       try db.execute(
@@ -303,12 +315,13 @@ private struct ReconciliationSweep {
   mutating func compareTrades(_ trades: [Trade]) throws {
     var rows = try rows("""
       SELECT ticket, login, symbol, cmd, volume, open_price, close_price, close_time, sl, tp, commission, storage,
-             profit, comment, is_open, deleted
+             profit, comment, is_open, deleted, updated_seq
       FROM trades WHERE server_id = ?
       """, key: "ticket")
     for t in trades {
       let key = Int64(t.ticket)
       let row = rows.removeValue(forKey: key)
+      if let row, isNewer(row) { continue }
       var check = Check()
       if let row {
         let isMoney = t.command == .balance || t.command == .credit
@@ -331,7 +344,7 @@ private struct ReconciliationSweep {
       try correct(.trade, key, exists: row != nil, check: check, kind: .tradeSnapshot, body: .trade(t))
     }
     outcome.tradesCompared = trades.count
-    for (ticket, row) in rows where (row["deleted"] as Int64?) == 0 {
+    for (ticket, row) in rows where (row["deleted"] as Int64?) == 0 && !isNewer(row) {
       record(.trade, ticket, "unexpected", "present", nil, .markedDeleted)
       try db.execute(sql: "UPDATE trades SET deleted = 1, is_open = 0 WHERE server_id = ? AND ticket = ?",
                      arguments: [server, ticket])
