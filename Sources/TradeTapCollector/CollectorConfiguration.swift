@@ -40,6 +40,9 @@ public struct CollectorConfiguration: Sendable {
   /// Keep each event's wire encoding in `events.body` (audit), besides its summary.
   /// Default `false`: the summary only, about half the write volume.
   public var storeEncodedEvents: Bool = false
+  /// Reconciliation sweep interval (`--reconcile-every`); nil (the default here,
+  /// `5m` on the command line) turns reconciliation off. docs/reconciliation.md.
+  public var reconcileInterval: Duration? = nil
 
   public init() {}
 }

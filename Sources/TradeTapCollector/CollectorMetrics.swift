@@ -24,6 +24,8 @@ public final class CollectorMetrics: Sendable {
   private let lastSequence = Mutex<[UInt32: UInt64]>([:])
   /// Hook → decoded and hook → durable latency (`tradetap_hook_to_*_seconds`).
   public let deliveryLatency = DeliveryLatency()
+  /// Reconciliation sweeps and divergences (`tradetap_reconciliation_*`).
+  public let reconciliation = ReconciliationMetrics()
 
   public init() {}
 
@@ -58,6 +60,7 @@ public final class CollectorMetrics: Sendable {
       out += "tradetap_server_last_seq{server_id=\"\(server)\"} \(seq)\n"
     }
     out += deliveryLatency.prometheusText()
+    out += reconciliation.prometheusText()
     return out
   }
 }

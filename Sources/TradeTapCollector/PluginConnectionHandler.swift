@@ -14,6 +14,8 @@ final class ConnectionEnvironment: Sendable {
   let metrics: CollectorMetrics
   let logger: Logger
   let replayGuard = Mutex(NonceReplayGuard())
+  /// Reconciliation sweeps (off unless `reconcileInterval` is set).
+  let reconciler: Reconciler
 
   init(
     configuration: CollectorConfiguration, ledger: Ledger, committer: GroupCommitter, metrics: CollectorMetrics,
@@ -24,7 +26,11 @@ final class ConnectionEnvironment: Sendable {
     self.committer = committer
     self.metrics = metrics
     self.logger = logger
+    self.reconciler = Reconciler(
+      interval: configuration.reconcileInterval, ledger: ledger, metrics: metrics.reconciliation, logger: logger)
   }
+
+  deinit { reconciler.stop() }
 }
 
 /// Sent down every plugin connection's pipeline by a graceful shutdown.
@@ -61,6 +67,8 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   private var pendingBatches = 0
   private var readHeld = false
   private var draining = false
+  /// This connection's registration with the reconciler.
+  private var reconcilerRegistration: UInt64?
 
   init(environment: ConnectionEnvironment, serverNonce: [UInt8], peer: String) throws {
     self.environment = environment
@@ -72,13 +80,27 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
 
   func channelActive(context: ChannelHandlerContext) {
     environment.metrics.connectionsOpen.add(1)
+    // A peer must authenticate within three heartbeat intervals. The idle handler alone
+    // cannot bound this: a peer dripping one byte at a time is never idle (slowloris).
+    let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+    context.eventLoop.scheduleTask(in: environment.configuration.heartbeatInterval * 3) {
+      handler.value.handshakeDeadlinePassed(context: bound.value)
+    }
     context.fireChannelActive()
+  }
+
+  private func handshakeDeadlinePassed(context: ChannelHandlerContext) {
+    guard case .handshaking = state, context.channel.isActive else { return }
+    refuse(context: context, protocolViolation("handshake not completed within three heartbeat intervals"),
+           reason: "handshake timeout")
   }
 
   func channelInactive(context: ChannelHandlerContext) {
     environment.metrics.connectionsOpen.add(-1)
     if case .streaming(let serverId) = state {
       logger.info("plugin disconnected")
+      if let id = reconcilerRegistration { environment.reconciler.disconnected(serverId: serverId, connection: id) }
       let ledger = environment.ledger
       NIOThreadPool.singleton.submit { _ in try? ledger.writer.recordDisconnection(serverId: serverId) }
     }
@@ -155,6 +177,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       environment.metrics.recordDurable(serverId: serverId, sequence: durable)
       logger.info("plugin authenticated", metadata: ["tradetap.resume_after": "\(durable)"])
       context.writeAndFlush(wrapOutboundOut(welcome), promise: nil)
+      reconcilerRegistration = environment.reconciler.connected(serverId: serverId, channel: context.channel)
     } catch {
       refuse(context: context, .error(ErrorMessage(code: .internalError, message: "ledger unavailable")),
              reason: "resume point lookup failed: \(error)")
@@ -196,9 +219,9 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       let gap = ReportedGap(serverId: serverId, firstSequence: notice.firstSequence, lastSequence: last,
                             reason: "reported by plugin: \(notice.reason)")
       submit(context: context, serverId: serverId, batch: nil, gaps: [gap])
-    case .snapshotChunk:
-      // Reconciliation (which asks for snapshots) is not wired yet: nothing requested one.
-      logger.debug("snapshot chunk ignored: no snapshot was requested")
+    case .snapshotChunk(let chunk):
+      // Everything received before the chunk is submitted: the snapshot is at least that new.
+      environment.reconciler.receive(chunk, serverId: serverId, caughtUpThrough: submitted)
     case .error(let error):
       logger.info("plugin closed with an error", metadata: ["tradetap.error": "\(error.code): \(error.message)"])
       state = .closing
@@ -224,6 +247,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     switch result {
     case .success(let commit):
       if let durable = commit.durableSequence[serverId] { sendAck(context: context, through: durable) }
+      if commit.gapsRecorded > 0 { environment.reconciler.gapRecorded(serverId: serverId) }
       releaseReadIfHeld(context: context)
     case .failure(GroupCommitter.Failure.stopped):
       refuse(context: context, .error(ErrorMessage(code: .serverBusy, message: "collector shutting down")),

@@ -62,7 +62,8 @@ struct CollectorCommand: AsyncParsableCommand {
     config.secrets = try SecretsFile.load(path: secrets)
     config.apiToken = try TokenFile.load(path: apiTokenFile)
     config.heartbeatInterval = .nanoseconds(try Self.durationNanoseconds(heartbeat))
-    _ = try Self.durationNanoseconds(reconcileEvery)  // validated; reconciliation is not wired yet
+    let reconcileNanoseconds = try Self.durationNanoseconds(reconcileEvery)
+    config.reconcileInterval = reconcileNanoseconds > 0 ? .nanoseconds(reconcileNanoseconds) : nil
     switch durability {
     case "full": config.ledger.durability = .full
     case "normal": config.ledger.durability = .normal
