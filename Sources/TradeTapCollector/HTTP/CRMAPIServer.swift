@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import TradeTapLedger
 
 /// The collector's HTTP listener: Hummingbird 2 on the collector's own
@@ -8,10 +9,12 @@ import TradeTapLedger
 final class CRMAPIServer: Sendable {
   /// Where it listens (the chosen port when 0 was asked for).
   let address: SocketAddress
+  private let services: ServiceGroup
   private let task: Task<Void, any Error>
 
-  private init(address: SocketAddress, task: Task<Void, any Error>) {
+  private init(address: SocketAddress, services: ServiceGroup, task: Task<Void, any Error>) {
     self.address = address
+    self.services = services
     self.task = task
   }
 
@@ -38,9 +41,12 @@ final class CRMAPIServer: Sendable {
       },
       eventLoopGroupProvider: .shared(group),
       logger: quiet)
+    // Its own group, so that stop() can shut it down gracefully: open change
+    // streams see the shutdown and end, idle keep-alive connections close.
+    let services = ServiceGroup(configuration: .init(services: [app], logger: quiet))
     let task = Task {
       defer { binding.finish() }
-      try await app.run()
+      try await services.run()
     }
     var addresses = bound.makeAsyncIterator()
     guard let address = await addresses.next() else {
@@ -48,12 +54,12 @@ final class CRMAPIServer: Sendable {
       try await task.value
       throw CancellationError()
     }
-    return CRMAPIServer(address: address, task: task)
+    return CRMAPIServer(address: address, services: services, task: task)
   }
 
   /// Stops listening and ends every open request, change streams included.
   func stop() async {
-    task.cancel()
+    await services.triggerGracefulShutdown()
     _ = try? await task.value
   }
 }

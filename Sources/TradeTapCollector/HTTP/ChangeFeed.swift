@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 import TradeTapLedger
 
 /// The ordered change feed a CRM syncs from: one change per event the ledger
@@ -48,7 +49,7 @@ struct ChangeFeed: Sendable {
       var after = first
       var quiet: Duration = .zero
       try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-      while !Task.isCancelled {
+      while !Task.isCancelled && !Task.isShuttingDownGracefully {
         let rows = try await queries.changes(afterId: after, limit: Self.streamBatch)
         if rows.isEmpty {
           if quiet >= Self.keepAliveInterval {
