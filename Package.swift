@@ -129,5 +129,6 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ]
     ),
+    .testTarget(name: "FaultTests", dependencies: ["TradeTapWire"]),
   ]
 )
