@@ -138,6 +138,9 @@ struct CollectorSession {
         park = max(1_000_000, min(untilHeartbeat, untilSilence))
       }
       if let due = snapshots.delay(now: Deadline.now()) { park = min(park, max(Int64(due), 1)) }
+      // The futex wakes on hooks only: look at the socket at least this often, so a
+      // snapshot request waits ≤ 200 ms rather than a whole heartbeat interval.
+      park = min(park, SnapshotResponder.requestPickupNanoseconds)
       _ = journal.waitForRecord(spinIterations: inFlight ? 100 : 2000, timeoutNanoseconds: park)
     }
   }
