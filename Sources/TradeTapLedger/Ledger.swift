@@ -9,10 +9,16 @@ public struct LedgerConfiguration: Sendable {
   public var durability: Durability
   /// Readers the pool keeps open next to the single writer. Default 4.
   public var maximumReaderCount: Int
+  /// How long a write waits for another process's lock on the file (a CRM's write,
+  /// a backup) before it fails, in seconds. Default 10. While it waits, the group
+  /// committer holds its batches and connections stop being read (back-pressure);
+  /// without it a commit failed at once and every plugin reconnected.
+  public var busyTimeoutSeconds: Double
 
-  public init(durability: Durability = .full, maximumReaderCount: Int = 4) {
+  public init(durability: Durability = .full, maximumReaderCount: Int = 4, busyTimeoutSeconds: Double = 10) {
     self.durability = durability
     self.maximumReaderCount = maximumReaderCount
+    self.busyTimeoutSeconds = busyTimeoutSeconds
   }
 }
 
@@ -35,6 +41,7 @@ public final class Ledger: Sendable {
     var config = Configuration()
     config.maximumReaderCount = configuration.maximumReaderCount
     config.foreignKeysEnabled = true
+    config.busyMode = .timeout(configuration.busyTimeoutSeconds)
     let durability = configuration.durability
     config.prepareDatabase { db in
       try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
