@@ -129,7 +129,8 @@ def run_host(rate, events):
               f"TLS.CAFile={work}/cert.pem", f"Journal.Path={work}/journal", "Journal.SizeMB=512",
               "Heartbeat.Seconds=5"]
     cmd = [host_bin, f"{bin_dir}/libTradeTapPlugin.so", "--server-id", "1", "--rate", str(rate),
-           "--events", str(events), "--warmup-seconds", "2", "--log", f"{work}/host.log"]
+           "--events", str(events), "--warmup-seconds", "2", "--log", f"{work}/host.log",
+           "--journal-file", f"{work}/journal/journal.ttj"]
     for p in params:
         cmd += ["--param", p]
     host = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -158,10 +159,13 @@ def run_host(rate, events):
     c1, b1 = scrape()
     h1, k1, t1 = thread_cpu(host.pid), thread_cpu(collector.pid), time.monotonic()
     host.stdin.write("stop\n"); host.stdin.flush()
+    acked = parse_hist(expect("plugin_acked "))
+    acked_intended = parse_hist(expect("plugin_acked_from_intended"))
     expect("cleanup=done")
     host.wait()
     r = {
         "events": events, "fired": fired.strip(), "pacer_late": late,
+        "plugin_acked": acked, "plugin_acked_from_intended": acked_intended,
         "decoded": delta_quantiles(b0["decoded"], b1["decoded"]),
         "durable": delta_quantiles(b0["durable"], b1["durable"]),
         "commits": c1.get("tradetap_ledger_commits_total", 0) - c0.get("tradetap_ledger_commits_total", 0),
@@ -211,6 +215,8 @@ for rate in rates:
         d = p[stage]
         row(f"hook → {stage}", d["count"], d.get(0.5), d.get(0.9), d.get(0.99), d.get(0.999),
             f"{d[0.99] / fo['p99_ns']:.2f}" if d.get(0.99) else "")
+    hrow("hook → ack at the plugin", p["plugin_acked"], f"{p['plugin_acked']['p99_ns'] / fo['p99_ns']:.2f}")
+    hrow("intended → ack at plugin", p["plugin_acked_from_intended"])
     hrow("host pacer lateness", p["pacer_late"])
 print()
 print("transactions and acks per measured phase; CPU seconds by thread during it")

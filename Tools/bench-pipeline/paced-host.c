@@ -10,19 +10,30 @@
  * the collector's histogram; this one shows it). --rate 0 fires unpaced.
  *
  *   paced-host PLUGIN.so [--param NAME=VALUE]... [--server-id N] [--rate R] [--events N]
- *              [--warmup-seconds S] [--log FILE]
+ *              [--warmup-seconds S] [--log FILE] [--journal-file PATH/journal.ttj]
+ *
+ * --journal-file: hook -> durable ack at the plugin, without touching the sender. The
+ * journal's header holds `released` (offset 128: the first sequence not acknowledged;
+ * the sender moves it when a cumulative ack arrives, JournalLayout.swift). A watcher
+ * thread maps the header read-only and polls it every 50 us; each measured event's
+ * call time (and intended time) is subtracted when its sequence is released. The
+ * figure is ack received + processed by the sender, to within the poll interval.
  *
  * Protocol with the driver (stdout lines / stdin lines):
  *   "startup=<rc>", warm-up events at the rate (1000/s when unpaced) for S seconds,
  *   "ready warmup_events=W" → waits for a line (the driver scrapes /metrics),
  *   the measured events → "fired=N seconds=T", "pacer_late ..." (hist.h line),
- *   then waits for a line (the driver waits for delivery) → cleanup → "cleanup=done".
+ *   then waits for a line (the driver waits for delivery) → with --journal-file, waits
+ *   until every measured event is released (10 s at most) and prints "plugin_acked ..."
+ *   and "plugin_acked_from_intended ..." → cleanup → "cleanup=done".
  */
 #define _GNU_SOURCE
 #include "trade_server_api.h"
 #include "hist.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -108,6 +119,35 @@ static void fill_deal(ts_deal *d, uint64_t ticket) {
 
 static uint64_t next_ticket = 1;
 
+/* Ack watcher (--journal-file). */
+static const volatile uint64_t *journal_released;
+static uint64_t *call_times, *intended_times;
+static uint64_t watch_base, watch_count;
+static int watch_stop;
+static hist acked, acked_intended;
+
+static void *watch_acks(void *arg) {
+  (void)arg;
+  uint64_t next = watch_base;
+  uint64_t end = watch_base + watch_count;
+  while (next < end) {
+    uint64_t released = __atomic_load_n(journal_released, __ATOMIC_ACQUIRE);
+    if (released > next) {
+      uint64_t t = now_ns();
+      for (; next < released && next < end; next++) {
+        uint64_t called = __atomic_load_n(&call_times[next - watch_base], __ATOMIC_ACQUIRE);
+        if (called == 0) continue; /* not yet fired: cannot be released */
+        hist_add(&acked, t - called);
+        hist_add(&acked_intended, t - intended_times[next - watch_base]);
+      }
+    }
+    if (__atomic_load_n(&watch_stop, __ATOMIC_ACQUIRE)) break;
+    struct timespec pause = {0, 50000};
+    nanosleep(&pause, NULL);
+  }
+  return NULL;
+}
+
 /* Fires n deals at rate (0: unpaced); records each event's lateness into late (if set). */
 static void fire(long n, double rate, hist *late) {
   ts_deal d;
@@ -115,9 +155,15 @@ static void fire(long n, double rate, hist *late) {
   uint64_t start = now_ns() + 200000;
   for (long i = 0; i < n; i++) {
     fill_deal(&d, next_ticket++);
+    uint64_t due = start + (uint64_t)i * interval;
     if (interval) {
-      uint64_t lateness = pace_until(start + (uint64_t)i * interval);
+      uint64_t lateness = pace_until(due);
       if (late) hist_add(late, lateness);
+    }
+    if (late && call_times) {
+      uint64_t t = now_ns();
+      intended_times[i] = interval ? due : t;
+      __atomic_store_n(&call_times[i], t, __ATOMIC_RELEASE);
     }
     sink.on_deal_add(sink.context, &d);
   }
@@ -133,7 +179,7 @@ int main(int argc, char **argv) {
   double rate = 1000, warmup_seconds = 2;
   long events = 10000;
   uint32_t server_id = 1;
-  const char *log_path = NULL;
+  const char *log_path = NULL, *journal_path = NULL;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--param") && next && params < MAX_PARAMS) {
@@ -145,6 +191,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--warmup-seconds") && next) { warmup_seconds = atof(next); i++; }
     else if (!strcmp(a, "--server-id") && next) { server_id = (uint32_t)atol(next); i++; }
     else if (!strcmp(a, "--log") && next) { log_path = next; i++; }
+    else if (!strcmp(a, "--journal-file") && next) { journal_path = next; i++; }
     else { fprintf(stderr, "paced-host: unknown option %s\n", a); return 2; }
   }
   log_file = log_path ? fopen(log_path, "a") : stderr;
@@ -181,12 +228,35 @@ int main(int argc, char **argv) {
   wait_for_driver();
 
   static hist late;
+  pthread_t watcher;
+  if (journal_path) {
+    int fd = open(journal_path, O_RDONLY);
+    void *header = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    if (header == MAP_FAILED) { perror("paced-host: --journal-file"); return 2; }
+    journal_released = (const volatile uint64_t *)((const char *)header + 128);
+    watch_base = __atomic_load_n((const uint64_t *)((const char *)header + 64), __ATOMIC_ACQUIRE); /* tail */
+    watch_count = (uint64_t)events;
+    call_times = calloc((size_t)events, sizeof *call_times);
+    intended_times = calloc((size_t)events, sizeof *intended_times);
+    pthread_create(&watcher, NULL, watch_acks, NULL);
+  }
   uint64_t t0 = now_ns();
   fire(events, rate, &late);
   double seconds = (double)(now_ns() - t0) / 1e9;
   printf("fired=%ld seconds=%.6f\n", events, seconds);
   if (rate > 0) hist_print(stdout, "pacer_late", &late, 1);
   wait_for_driver();
+  if (journal_path) {
+    uint64_t give_up = now_ns() + 10000000000ull;
+    while (__atomic_load_n(journal_released, __ATOMIC_ACQUIRE) < watch_base + watch_count && now_ns() < give_up) {
+      struct timespec pause = {0, 1000000};
+      nanosleep(&pause, NULL);
+    }
+    __atomic_store_n(&watch_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(watcher, NULL);
+    hist_print(stdout, "plugin_acked", &acked, 1);
+    hist_print(stdout, "plugin_acked_from_intended", &acked_intended, 1);
+  }
   cleanup(plugin);
   printf("cleanup=done\n");
   return 0;
