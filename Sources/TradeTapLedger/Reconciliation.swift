@@ -111,12 +111,12 @@ extension LedgerWriter {
       outcome.durableSequence = durable
       try db.execute(
         sql: """
-          INSERT INTO reconciliation_sweeps (server_id, started_utc, finished_utc, durable_seq, deal_window_from_msc,
+          INSERT INTO reconciliation_sweeps (server_id, started_utc, finished_utc, snapshot_seq, deal_window_from_msc,
             deal_window_to_msc, accounts_compared, positions_compared, deals_compared, trades_compared, divergences)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """,
         arguments: [
-          server, startedUtc ?? now, now, Int64(truncatingIfNeeded: durable),
+          server, startedUtc ?? now, now, Int64(truncatingIfNeeded: caughtUpThrough),
           snapshot.deals == nil ? nil : snapshot.dealWindow.lowerBound,
           snapshot.deals == nil ? nil : snapshot.dealWindow.upperBound,
           outcome.accountsCompared, outcome.positionsCompared, outcome.dealsCompared, outcome.tradesCompared,

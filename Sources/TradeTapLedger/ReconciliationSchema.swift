@@ -5,7 +5,9 @@ extension LedgerSchema {
   /// Migration `v4 reconciliation`: what each reconciliation sweep compared and
   /// every divergence it found and corrected (docs/reconciliation.md).
   ///
-  /// - `reconciliation_sweeps`: one row per completed sweep of one server.
+  /// - `reconciliation_sweeps`: one row per completed sweep of one server;
+  ///   `snapshot_seq` is the stream point the snapshot corresponds to (the plugin
+  ///   had sent every event through it before answering).
   /// - `reconciliation_divergences`: one row per differing field (or missing /
   ///   unexpected row), with the ledger's and the platform's values and the
   ///   correction the sweep wrote. Append-only: a CRM follows it by `id`.
@@ -17,7 +19,7 @@ extension LedgerSchema {
         server_id            INTEGER NOT NULL REFERENCES servers(id),
         started_utc          TEXT NOT NULL,
         finished_utc         TEXT NOT NULL,
-        durable_seq          INTEGER NOT NULL,
+        snapshot_seq         INTEGER NOT NULL,
         deal_window_from_msc INTEGER,
         deal_window_to_msc   INTEGER,
         accounts_compared    INTEGER NOT NULL,

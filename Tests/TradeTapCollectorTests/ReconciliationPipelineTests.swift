@@ -1,0 +1,75 @@
+import Foundation
+import Glibc
+import Testing
+import TradeTapCollector
+
+/// Reconciliation end to end with real processes: `tradetap sim` with the real
+/// plugin drops 3 % of its operations' hooks (`--miss-events 3`); a `tradetap
+/// collector` sweeping every second asks the plugin for snapshots, records the
+/// divergences and corrects the ledger; `tradetap verify` then finds none.
+@Suite("Reconciliation: a run missing 3 % of its hooks verifies clean after one sweep", .serialized)
+struct ReconciliationPipelineTests {
+  static func sqlite(_ path: String, _ sql: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+    process.arguments = ["-readonly", path, sql]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
+  static func run(platform: String) async throws {
+    let folder = try Harness.folder()
+    try CollectorProcess.prepare(folder: folder, secrets: "1 reconcile-secret\n", token: Harness.token)
+    try "reconcile-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
+    chmod(folder + "/plugin-secret", 0o600)
+    let collector = try CollectorProcess(folder: folder, extraArguments: ["--reconcile-every", "1s"])
+    let (simStatus, simOutput) = try PipelineTests.tradetap([
+      "sim", "--plugin", try PipelineTests.artifact("libTradeTapPlugin.so"),
+      "--param", "Collector=127.0.0.1:\(collector.protocolPort)", "--param", "SecretFile=\(folder)/plugin-secret",
+      "--param", "Journal.Path=\(folder)/journal", "--param", "TLS=off", "--platform", platform,
+      "--events", "20000", "--rate", "0", "--seed", "11", "--miss-events", "3", "--linger", "4s",
+      "--state-out", folder + "/state.json",
+    ])
+    #expect(simStatus == 0, "\(simOutput)")
+    let missed = simOutput.firstMatch(of: /, (\d+) missed/).flatMap { Int($0.1) } ?? 0
+    #expect(missed > 100, "the run must actually lose hooks: \(simOutput)")
+
+    let ledgerPath = folder + "/ledger.sqlite"
+    let (status, verifyOutput) = try PipelineTests.tradetap([
+      "verify", "--state", folder + "/state.json", "--database", "sqlite:\(ledgerPath)",
+    ])
+    let metrics = try await CRMClient(port: collector.httpPort).get("/metrics").body
+    collector.signal(SIGTERM)
+    #expect(collector.wait() == 0)
+    #expect(status == 0 && verifyOutput.contains(" 0 divergences"), "\(verifyOutput)")
+
+    // Every sweep at the final sequence: the first corrected everything, the later ones found nothing.
+    let sweeps = try sqlite(ledgerPath, """
+      SELECT group_concat(divergences) FROM (SELECT divergences FROM reconciliation_sweeps
+       WHERE snapshot_seq = (SELECT last_seq FROM servers WHERE id = 1) ORDER BY id)
+      """).split(separator: ",").compactMap { Int($0) }
+    #expect(sweeps.count >= 1, "a sweep ran after the last event")
+    let total = Int(try sqlite(ledgerPath, "SELECT count(*) FROM reconciliation_divergences")) ?? 0
+    #expect(total > 0, "the missed hooks were found")
+    #expect(sweeps.dropFirst().allSatisfy { $0 == 0 }, "one sweep at the final state corrects everything: \(sweeps)")
+    let inserted = try sqlite(ledgerPath, """
+      SELECT count(*) FROM reconciliation_divergences WHERE field = 'missing' AND correction = 'inserted'
+      """)
+    #expect((Int(inserted) ?? 0) > 0, "rows the stream never carried were inserted")
+    #expect(try sqlite(ledgerPath, "SELECT last_reconciled_utc IS NOT NULL FROM servers WHERE id = 1") == "1")
+    let metric = metrics.split(separator: "\n").first { $0.hasPrefix("tradetap_reconciliation_divergences_total ") }
+    #expect(metric.flatMap { Int($0.split(separator: " ").last ?? "") } == total, "\(metric ?? "no metric")")
+  }
+
+  @Test func anMT5RunMissingThreePercentOfHooksVerifiesCleanAndTheDivergencesAreRecorded() async throws {
+    try await Self.run(platform: "mt5")
+  }
+
+  @Test func anMT4RunMissingThreePercentOfHooksVerifiesCleanAndTheDivergencesAreRecorded() async throws {
+    try await Self.run(platform: "mt4")
+  }
+}
