@@ -4,7 +4,8 @@
 #   Tools/scenarios/run-e2e.sh [mt5|mt4] [netting|hedging|mixed] [EVENTS] [SEED]
 # Needs `swift build -c release` (tradetap and libTradeTapPlugin.so in .build/release,
 # or $TRADETAP_BUILD_DIR). MISS=PERCENT passes --miss-events (the ledger should then
-# diverge until reconciliation heals it). Exits with verify's exit code.
+# diverge until reconciliation heals it); RECONCILE=1s turns the collector's sweeps on
+# (then verify is clean: docs/reconciliation.md). Exits with verify's exit code.
 set -euo pipefail
 platform=${1:-mt5}; margin=${2:-mixed}; events=${3:-100000}; seed=${4:-1}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,7 +16,7 @@ echo "$secret" > "$work/secret"; echo "1 $secret" > "$work/secrets"; echo "token
 chmod 600 "$work/secret" "$work/secrets" "$work/token"
 
 "$bin/tradetap" collector --listen 127.0.0.1:0 --http 127.0.0.1:0 --database "sqlite:$work/ledger.sqlite" \
-  --secrets "$work/secrets" --no-tls --api-token-file "$work/token" --reconcile-every 0 \
+  --secrets "$work/secrets" --no-tls --api-token-file "$work/token" --reconcile-every "${RECONCILE:-0}" \
   > "$work/collector.out" 2> "$work/collector.err" &
 collector=$!
 trap 'kill $collector 2>/dev/null; wait $collector 2>/dev/null || true' EXIT
