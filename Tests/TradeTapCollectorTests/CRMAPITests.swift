@@ -210,6 +210,24 @@ struct CRMAPITests {
     }
   }
 
+  @Test func shutdownEndsAnOpenEventStream() async throws {
+    let harness = try await Harness.start()
+    let client = CRMClient(port: harness.httpPort)
+    let clock = ContinuousClock()
+    var stopped: Duration = .zero
+    let (status, body) = try await client.stream(
+      "/v1/changes/stream",
+      opened: {
+        let start = clock.now
+        await harness.collector.shutdown()
+        stopped = clock.now - start
+      },
+      until: { _ in false })
+    #expect(status == 200)
+    #expect(body.hasPrefix("retry: 1000\n\n"))
+    #expect(stopped < .seconds(5))
+  }
+
   @Test func stringsWithQuotesHTMLAndSQLComeBackVerbatimAndInert() async throws {
     try await Self.withSeededCollector { harness, client, _ in
       let account = try await client.get("/v1/accounts/7/5001")
