@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Fault (e): the network cut and restored. The collector runs in a network
+# namespace we create, reached over a veth pair with addresses private to it
+# (10.213.N.0/30); taking the host-side link down drops every packet without a
+# reset, so both ends hold a half-open connection until heartbeats expose it.
+# Under load: the C host streams deals (real plugin) while the link is cut CUTS
+# times for CUT_S seconds. Idle: everything acknowledged, the link is cut again.
+# Needs root for `ip netns` (exits 77 with the reason when not permitted).
+#   Tools/faults/network-cut.sh [CUTS=2] [CUT_S=4]
+source "$(dirname "$0")/lib.sh"
+cuts=${1:-2}; cut_s=${2:-4}; threads=2
+n=$(( $$ % 250 + 1 )); ns=tt-fault-$$; outside=ttA$$; inside=ttB$$
+collector_ip=10.213.$n.2
+ip netns add "$ns" 2>"$work/netns.err" || { echo "SKIP ip netns not permitted: $(cat "$work/netns.err")"; exit 77; }
+teardown() { ip link del "$outside" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; }
+trap 'cleanup_children; teardown' EXIT
+ip link add "$outside" type veth peer name "$inside"
+ip link set "$inside" netns "$ns"
+ip addr add "10.213.$n.1/30" dev "$outside"; ip link set "$outside" up
+ip netns exec "$ns" ip addr add "$collector_ip/30" dev "$inside"
+ip netns exec "$ns" ip link set "$inside" up; ip netns exec "$ns" ip link set lo up
+port=7443
+: > "$work/collector.out"
+ip netns exec "$ns" "$tradetap" collector --listen "$collector_ip:$port" --http 127.0.0.1:0 --database "sqlite:$ledger" \
+  --secrets "$work/secrets" --no-tls --api-token-file "$work/token" --heartbeat 1s \
+  > "$work/collector.out" 2>> "$work/collector.log" &
+collector_pid=$!
+for _ in $(seq 300); do grep -q '^listening' "$work/collector.out" && break; sleep 0.02; done
+grep -q '^listening' "$work/collector.out" || { echo "FAIL collector did not start in $ns"; cat "$work/collector.log"; exit 1; }
+host_args=("$plugin" --server-id "$server_id" --kinds deals --log "$work/host.log"
+  --param "Collector=$collector_ip:$port" --param "SecretFile=$work/secret" --param TLS=off
+  --param "Journal.Path=$work/journal" --param Journal.SizeMB=64 --param Heartbeat.Seconds=1)
+build_c_host
+"$work/c-host" "${host_args[@]}" --threads $threads --events 0 --sleep-us 500 --progress "$work/progress" > "$work/host.out" 2>&1 &
+host=$!; children+=("$host")
+sleep 1
+status=0; worst=0
+connections() { grep -c 'plugin authenticated' "$work/collector.log" || true; }
+for cut in $(seq "$cuts"); do
+  before=$(connections); hooks_at_cut=$(progress_total "$work/progress" $threads)
+  ip link set "$outside" down
+  sleep "$cut_s"
+  hooks_at_restore=$(progress_total "$work/progress" $threads)
+  ip link set "$outside" up; restored=$(now_ms)
+  caught=
+  for _ in $(seq 600); do [ "$(durable_seq)" -ge "$hooks_at_restore" ] && { caught=$(now_ms); break; }; sleep 0.05; done
+  [ -n "$caught" ] || { echo "FAIL cut $cut: not caught up 30 s after the restore"; status=1; caught=$(now_ms); }
+  [ "$hooks_at_restore" -gt "$hooks_at_cut" ] || { echo "FAIL the host stalled during the cut"; status=1; }
+  ms=$(( caught - restored )); [ "$ms" -gt "$worst" ] && worst=$ms
+  echo "cut $cut under load: ${cut_s}s; hooks $hooks_at_cut -> $hooks_at_restore meanwhile; caught up $ms ms after the restore; reconnections $(( $(connections) - before ))"
+done
+kill -9 "$host"; wait "$host" 2>/dev/null || true
+returned=$(progress_counts "$work/progress" $threads | tr '\n' ' ')
+# Idle: a host with nothing to send (everything acknowledged) while the link is cut.
+"$work/c-host" "${host_args[@]}" --threads 1 --events 1 --sleep-us 16000000 > "$work/host.idle.out" 2>&1 &
+idle_host=$!; children+=("$idle_host")
+sleep 3
+before=$(connections); silent_before=$(grep -c 'collector silent' "$work/host.log" || true)
+ip link set "$outside" down; sleep "$cut_s"; ip link set "$outside" up; restored=$(now_ms)
+reconnected=
+for _ in $(seq 200); do [ "$(connections)" -gt "$before" ] && { reconnected=$(now_ms); break; }; sleep 0.05; done
+silent_after=$(grep -c 'collector silent' "$work/host.log" || true)
+[ -n "$reconnected" ] || { echo "FAIL idle: no reconnection 10 s after the restore"; status=1; reconnected=$(now_ms); }
+[ "$silent_after" -gt "$silent_before" ] || { echo "FAIL idle: the half-open connection was not detected by heartbeat"; status=1; }
+echo "idle cut: ${cut_s}s; plugin declared the collector dead ($(( silent_after - silent_before )) log line(s)); reconnected $(( reconnected - restored )) ms after the restore"
+wait "$idle_host" || { echo "FAIL the idle host exited $?"; status=1; }
+rows=$(sql "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || max(seq) FROM events WHERE server_id = $server_id"); set -- $rows
+echo "ledger: events rows/distinct/max = $rows; gaps: $(sql 'SELECT count(*) FROM gaps')"
+{ [ "$1" = "$2" ] && [ "$1" = "$3" ]; } || { echo "FAIL sequences not exactly once"; status=1; }
+sql "SELECT summary FROM events WHERE server_id = $server_id AND kind = 'deal_add'" > "$work/deal-events"
+printf '%s\n1 0\n' "$returned" > "$work/returned"
+python3 - "$work/returned" "$work/deal-events" <<'PY' || status=1
+import sys, collections
+runs = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+seen = collections.Counter(int(l.split()[1]) for l in open(sys.argv[2]) if l.startswith("deal "))
+low = collections.Counter(); high = collections.Counter()
+for counts in runs:
+    for t, n in enumerate(counts):
+        for i in range(n): low[((t + 1) << 32) | i] += 1
+        high[((t + 1) << 32) | n] += 1
+missing = [k for k in low if seen[k] < low[k]]
+extra = [k for k in seen if seen[k] > low[k] + high[k]]
+print(f"hooks returned {sum(low.values())}, deal events in the ledger {sum(seen.values())}, missing {len(missing)}, doubled {len(extra)}")
+sys.exit(1 if missing or extra else 0)
+PY
+kill -TERM "$collector_pid"; wait "$collector_pid" 2>/dev/null || true; collector_pid=
+echo "figures: network cut: cuts_under_load=$cuts idle_cuts=1 cut_s=$cut_s events=$3 catch_up_max_ms=$worst idle_reconnect_ms=$(( reconnected - restored ))"
+[ "$status" = 0 ] && echo "PASS network-cut" || echo "FAIL network-cut (work folder $work)"
+exit $status
