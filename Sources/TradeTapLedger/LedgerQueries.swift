@@ -86,7 +86,8 @@ public struct LedgerQueries: Sendable {
                s.first_connected_utc, s.last_connected_utc, s.last_disconnected_utc,
                (SELECT e.received_utc FROM events e WHERE e.server_id = s.id ORDER BY e.seq DESC LIMIT 1)
                  AS last_event_received_utc,
-               (SELECT count(*) FROM gaps g WHERE g.server_id = s.id AND g.healed_utc IS NULL) AS open_gaps
+               (SELECT count(*) FROM gaps g WHERE g.server_id = s.id AND g.healed_utc IS NULL) AS open_gaps,
+               s.last_reconciled_utc AS last_reconciliation_utc
         FROM servers s ORDER BY s.id
         """).map(LedgerRecord.init(row:))
     }

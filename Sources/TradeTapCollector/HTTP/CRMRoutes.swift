@@ -38,8 +38,6 @@ struct CRMRoutes: Sendable {
             s.field("connection", Self.connection(row))
             // Unknown until the plugin reports its journal head over the protocol.
             s.field("lag_seconds", nil as String?)
-            // Reconciliation records its sweeps in its own table (not wired here yet).
-            s.field("last_reconciliation_utc", nil as String?)
           }
         }
       }
