@@ -2,6 +2,7 @@
 #include "tradetap_shims.h"
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <errno.h>
 
@@ -18,4 +19,28 @@ int tt_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
 
 int tt_futex_wake(uint32_t *word, int32_t count) {
   return (int)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, count, 0, 0, 0);
+}
+
+int tt_wake_create(void) {
+  return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+int tt_wake_signal(int fd) {
+  uint64_t one = 1;
+  return (int)syscall(SYS_write, fd, &one, sizeof one);
+}
+
+int tt_wake_drain(int fd) {
+  uint64_t count;
+  return (int)read(fd, &count, sizeof count);
+}
+
+int tt_poll_nanoseconds(struct pollfd *fds, unsigned long count, int64_t timeout_ns) {
+  struct timespec ts, *tsp = 0;
+  if (timeout_ns >= 0) {
+    ts.tv_sec = timeout_ns / 1000000000;
+    ts.tv_nsec = timeout_ns % 1000000000;
+    tsp = &ts;
+  }
+  return ppoll(fds, (nfds_t)count, tsp, 0);
 }

@@ -30,6 +30,14 @@ public struct JournalStatistics: Sendable, Equatable {
   public var fill: Double { capacity == 0 ? 0 : Double(nextSequence &- releasedSequence) / Double(capacity) }
 }
 
+/// What ended a ``Journal/waitForRecord(spinIterations:timeoutNanoseconds:orReadable:)``.
+public struct JournalWait: Sendable, Equatable {
+  /// The record at ``Journal/nextSequenceToRead`` is committed.
+  public var recordReady: Bool
+  /// Bit i set: `descriptors[i]` is readable (or has an error or hang-up to report).
+  public var readableDescriptors: UInt32
+}
+
 /// The on-disk, memory-mapped, bounded, multi-producer journal.
 ///
 /// Hooks append through ``producer`` (lock-free, from any thread). One consumer
@@ -55,10 +63,11 @@ public final class Journal: @unchecked Sendable {
   /// The released point as it was at ``close()``: the header is unmapped after it.
   private var releasedAtClose: UInt64 = 0
 
-  private init(file: JournalFile, recovery: JournalRecovery) {
+  private init(file: JournalFile, wakeDescriptor: Int32, recovery: JournalRecovery) {
     self.file = file
     self.path = file.path
-    self.producer = JournalProducer(header: file.header, slots: file.slots, slotCount: file.slotCount)
+    self.producer = JournalProducer(
+      header: file.header, slots: file.slots, slotCount: file.slotCount, wakeDescriptor: wakeDescriptor)
     self.recovery = recovery
     self.readPosition = recovery.resumeSequence
     let origin = clock.origin
@@ -77,7 +86,14 @@ public final class Journal: @unchecked Sendable {
   /// - Throws: ``JournalError``.
   public static func open(directory: String, sizeMB: Int) throws(JournalError) -> Journal {
     let file = try JournalFile.open(directory: directory, sizeMB: sizeMB)
-    let producer = JournalProducer(header: file.header, slots: file.slots, slotCount: file.slotCount)
+    let wake = tt_wake_create()
+    guard wake >= 0 else {
+      let code = errno
+      file.close()
+      throw .system(call: "eventfd", path: file.path, errno: code)
+    }
+    let producer = JournalProducer(
+      header: file.header, slots: file.slots, slotCount: file.slotCount, wakeDescriptor: wake)
     let released = tt_load_acquire_u64(file.header + JournalLayout.releasedOffset)
     let tail = tt_load_acquire_u64(file.header + JournalLayout.tailOffset)
     var uncommitted: [UInt64] = []
@@ -98,7 +114,7 @@ public final class Journal: @unchecked Sendable {
     producer.flushOverflow()
     let recovery = JournalRecovery(
       pendingRecords: tail - released, uncommittedSequences: uncommitted, resumeSequence: released)
-    return Journal(file: file, recovery: recovery)
+    return Journal(file: file, wakeDescriptor: wake, recovery: recovery)
   }
 
   /// Unmaps and unlocks the file. The hooks must have stopped using ``producer``.
@@ -107,6 +123,7 @@ public final class Journal: @unchecked Sendable {
     guard let open = file else { return }
     releasedAtClose = tt_load_acquire_u64(producer.header + JournalLayout.releasedOffset)
     open.close()
+    Glibc.close(producer.wakeDescriptor)
     file = nil
   }
 
@@ -192,14 +209,23 @@ public final class Journal: @unchecked Sendable {
   }
 
   /// Waits until the record at ``nextSequenceToRead`` is committed, or until
-  /// `timeoutNanoseconds` passed, or ``wakeConsumer()`` was called. Spins first
-  /// (`spinIterations` pauses), then parks on a futex: the hook that commits next
-  /// sees the parked flag and issues one wake.
+  /// `timeoutNanoseconds` passed, or ``wakeConsumer()`` was called.
   /// - Returns: true when a record is ready.
   public func waitForRecord(spinIterations: Int = 2000, timeoutNanoseconds: Int64) -> Bool {
-    guard file != nil else { return false }
+    waitForRecord(spinIterations: spinIterations, timeoutNanoseconds: timeoutNanoseconds, orReadable: []).recordReady
+  }
+
+  /// Waits until the record at ``nextSequenceToRead`` is committed, one of
+  /// `descriptors` is readable (e.g. the collector's socket), `timeoutNanoseconds`
+  /// passed, or ``wakeConsumer()`` was called. Spins first (`spinIterations`
+  /// pauses), then sets the `parked` flag and `ppoll`s the journal's eventfd with
+  /// `descriptors`: the hook that commits next sees the flag and signals the eventfd once.
+  public func waitForRecord(
+    spinIterations: Int = 2000, timeoutNanoseconds: Int64, orReadable descriptors: [Int32]
+  ) -> JournalWait {
+    guard file != nil else { return JournalWait(recordReady: false, readableDescriptors: 0) }
     for _ in 0..<spinIterations {
-      if hasRecordToRead { return true }
+      if hasRecordToRead { return JournalWait(recordReady: true, readableDescriptors: 0) }
       tt_cpu_relax()
     }
     let parked = (producer.header + JournalLayout.parkedOffset).assumingMemoryBound(to: UInt32.self)
@@ -207,11 +233,24 @@ public final class Journal: @unchecked Sendable {
     tt_fence_seq_cst()  // pairs with the hook's seq_cst commit store and parked load (Dekker)
     if hasRecordToRead {
       tt_store_release_u32(parked, 0)
-      return true
+      return JournalWait(recordReady: true, readableDescriptors: 0)
     }
-    _ = tt_futex_wait(parked, 1, timeoutNanoseconds)
-    tt_store_release_u32(parked, 0)
-    return hasRecordToRead
+    let wake = producer.wakeDescriptor
+    let readable = withUnsafeTemporaryAllocation(of: pollfd.self, capacity: descriptors.count + 1) { fds -> UInt32 in
+      fds[0] = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
+      for (index, fd) in descriptors.enumerated() { fds[index + 1] = pollfd(fd: fd, events: Int16(POLLIN), revents: 0) }
+      // EINTR or a timeout: the caller loops anyway.
+      let count = tt_poll_nanoseconds(fds.baseAddress, UInt(fds.count), max(0, timeoutNanoseconds))
+      tt_store_release_u32(parked, 0)
+      guard count > 0 else { return 0 }
+      // A hook that saw `parked` just before it was cleared may signal late: the
+      // next wait then returns at once and drains it (level-triggered, never lost).
+      if fds[0].revents != 0 { _ = tt_wake_drain(wake) }
+      var mask: UInt32 = 0
+      for index in descriptors.indices where fds[index + 1].revents != 0 && index < 32 { mask |= 1 << UInt32(index) }
+      return mask
+    }
+    return JournalWait(recordReady: hasRecordToRead, readableDescriptors: readable)
   }
 
   /// Wakes a consumer parked in ``waitForRecord(spinIterations:timeoutNanoseconds:)``

@@ -4,7 +4,7 @@ import CTradeTapShims
 ///
 /// A plain value of raw pointers and integers: copying it costs nothing and using
 /// it involves no reference counting, no lock, no allocation and no system call
-/// (except the one futex wake described in ``commit(_:kind:flags:mode:declaredSize:declaredSecondarySize:payloadLength:)``).
+/// (except the one wake described in ``commit(_:kind:flags:mode:declaredSize:declaredSecondarySize:payloadLength:)``).
 /// Safe to use from any number of threads at once while the ``Journal`` that made
 /// it is open.
 public struct JournalProducer: @unchecked Sendable {
@@ -13,11 +13,14 @@ public struct JournalProducer: @unchecked Sendable {
   @usableFromInline let slotCount: UInt64
   /// slotCount - 1 when slotCount is a power of two (index by mask), else 0 (modulo).
   @usableFromInline let indexMask: UInt64
+  /// The consumer's wake-up eventfd (owned by the ``Journal``).
+  @usableFromInline let wakeDescriptor: Int32
 
-  init(header: UnsafeMutableRawPointer, slots: UnsafeMutableRawPointer, slotCount: UInt64) {
+  init(header: UnsafeMutableRawPointer, slots: UnsafeMutableRawPointer, slotCount: UInt64, wakeDescriptor: Int32) {
     self.header = header
     self.slots = slots
     self.slotCount = slotCount
+    self.wakeDescriptor = wakeDescriptor
     self.indexMask = slotCount & (slotCount - 1) == 0 ? slotCount - 1 : 0
   }
 
@@ -86,9 +89,9 @@ public struct JournalProducer: @unchecked Sendable {
   /// Completes a claimed slot: writes its header, then publishes it with one
   /// sequentially consistent store of the commit word.
   ///
-  /// Wake-up: if the consumer has parked on its futex (it does so only after
-  /// spinning idle), the first hook to see the `parked` flag clears it and issues
-  /// one `FUTEX_WAKE` system call. While the consumer is awake this costs one load
+  /// Wake-up: if the consumer has parked (it does so only after spinning idle; it
+  /// then polls the journal's eventfd together with its socket), the first hook to
+  /// see the `parked` flag clears it and issues one eventfd `write` system call. While the consumer is awake this costs one load
   /// of a cache line the consumer rarely writes, and no system call.
   @inlinable @inline(__always)
   public func commit(
@@ -114,7 +117,7 @@ public struct JournalProducer: @unchecked Sendable {
   func wakeConsumer() {
     let parked = (header + JournalLayout.parkedOffset).assumingMemoryBound(to: UInt32.self)
     if tt_exchange_u32(parked, 0) != 0 {
-      _ = tt_futex_wake(parked, 1)
+      _ = tt_wake_signal(wakeDescriptor)
     }
   }
 

@@ -52,7 +52,9 @@ struct HookDisassemblyTests {
     for name in visited.union(external) {
       #expect(!Self.forbidden.contains { name.contains($0) }, "the hook path reaches \(name)")
     }
-    // What the hooks may call outside the .so: the copy, the zero-fill and the futex wake.
+    // What the hooks may call outside the .so: the copy, the zero-fill and the wake of a
+    // parked sender, which is `syscall(SYS_write)` on the journal's eventfd (it was a
+    // futex wake until the sender began to poll the socket and the journal together).
     #expect(external.isSubset(of: ["memcpy", "memset", "syscall"]), "\(external)")
   }
 }

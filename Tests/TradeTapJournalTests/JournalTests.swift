@@ -184,8 +184,33 @@ struct JournalTests {
       }
     }
     #expect(result.isSet)
-    // Woken by the hook's futex wake, not by the 20 s timeout.
+    // Woken by the hook's eventfd wake, not by the 20 s timeout.
     #expect(ContinuousClock.now - started < .seconds(10))
+  }
+
+  @Test func parkedConsumerIsWokenByAWatchedDescriptorWithoutARecord() throws {
+    let journal = try Journal.open(directory: temporaryJournalDirectory(), sizeMB: 1)
+    var ends: [Int32] = [-1, -1]
+    #expect(pipe(&ends) == 0)
+    let (readEnd, writeEnd) = (ends[0], ends[1])
+    defer { close(readEnd); close(writeEnd) }
+    let readableOnly = ManagedAtomicFlag()
+    let started = ContinuousClock.now
+    onThreads(2) { role in
+      if role == 0 {
+        let woke = journal.waitForRecord(spinIterations: 10, timeoutNanoseconds: 20_000_000_000, orReadable: [readEnd])
+        if !woke.recordReady && woke.readableDescriptors == 1 { readableOnly.set() }
+      } else {
+        usleep(100_000)  // let the consumer park
+        var byte: UInt8 = 1
+        _ = write(writeEnd, &byte, 1)
+      }
+    }
+    #expect(readableOnly.isSet)
+    #expect(ContinuousClock.now - started < .seconds(10))
+    // A commit after the wait still finds the consumer's next wait.
+    append(journal, [7])
+    #expect(journal.waitForRecord(spinIterations: 0, timeoutNanoseconds: 1_000_000, orReadable: [readEnd]).recordReady)
   }
 
   @Test func hookTimestampsReadAsMonotonicNanoseconds() throws {

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <time.h>
+#include <poll.h>
 
 /* Atomics on an arbitrary 8-byte-aligned address (e.g. inside a MAP_SHARED file). */
 static inline uint64_t tt_load_acquire_u64(const void *p) {
@@ -72,6 +73,17 @@ static inline void tt_copy(void *dst, const void *src, uint64_t n) {
  * are syscalls and never run on the hook path except the one wake-after-idle. */
 int tt_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
 int tt_futex_wake(uint32_t *word, int32_t count);
+
+/* The consumer's wake-up eventfd (non-blocking, close-on-exec): the sender polls it
+ * together with its socket, so a commit and an ack wake it alike. Defined in shims.c.
+ * tt_wake_signal is the hook path's one system call (only when the consumer is
+ * parked): a raw syscall(SYS_write), so the hook leaves the .so through the same
+ * single entry point as before and not through write(3)'s cancellation wrapper. */
+int tt_wake_create(void);
+int tt_wake_signal(int fd);
+int tt_wake_drain(int fd);
+/* ppoll(2) with a nanosecond timeout (< 0: none); -1 with errno on failure. */
+int tt_poll_nanoseconds(struct pollfd *fds, unsigned long count, int64_t timeout_ns);
 
 /* CLOCK_MONOTONIC in nanoseconds (vDSO: no syscall). */
 static inline uint64_t tt_monotonic_ns(void) {

@@ -5,14 +5,13 @@ import TradeTapWire
 /// One connection's life after TCP/TLS: handshake, resume, then streaming batches,
 /// acks and heartbeats until an error, a silent peer, a reconfiguration or stop.
 ///
-/// Waiting: the journal's futex park is the only sleep. Fully idle, the thread parks
-/// until the next heartbeat is due; while batches await their ack it parks for at
-/// most 1 ms between socket reads. A hook's commit wakes it at once either way.
+/// Waiting: one `ppoll` on the journal's wake eventfd, the socket and the stop
+/// signal is the only sleep, until the next heartbeat or snapshot chunk is due. A
+/// hook's commit (which signals the eventfd when the thread is parked) and any frame
+/// from the collector (an ack above all) wake it at once.
 struct CollectorSession {
   /// Bound on hello → welcome.
   static let handshakeTimeoutMilliseconds: Int64 = 10_000
-  /// Park bound while acks are outstanding (acks are read between parks).
-  static let inFlightParkNanoseconds: Int64 = 1_000_000
 
   let stream: CollectorStream
   let journal: Journal
@@ -111,11 +110,21 @@ struct CollectorSession {
     events source: inout JournalEventSource, reconfigure: (inout JournalEventSource) -> Bool
   ) throws(SenderError) {
     lastReceived = Deadline.now()
+    // Watched with the journal: bit 0 of a wait's readable mask is the socket.
+    let watched = [stream.descriptor, stop.fd]
+    var socketReadable = true
     while true {
       if stop.wasRaised { throw .stopped }
       if reconfigure(&source) { throw .reconfigured }
-      try pumpIncoming(timeoutMilliseconds: 0)
-      if try sendBatch(&source) { continue }
+      if socketReadable {
+        try pumpIncoming(timeoutMilliseconds: 0)
+        socketReadable = false
+      }
+      if try sendBatch(&source) {
+        // Backlogged (no wait in between to report the socket): read acks once per batch.
+        socketReadable = carried != nil || journal.hasRecordToRead
+        continue
+      }
       if let chunk = snapshots.nextChunk(source: &source, log: log, now: Deadline.now()) {
         try write(chunk)
         continue
@@ -129,19 +138,18 @@ struct CollectorSession {
         try send(.heartbeat(Heartbeat(timestampNanos: now)))
       }
       let inFlight = nextToSend &- 1 > acknowledged
-      var park: Int64
-      if inFlight {
-        park = Self.inFlightParkNanoseconds
-      } else {
-        let untilHeartbeat = Int64(interval) - Int64(Deadline.now() &- lastSent)
-        let untilSilence = Int64(3 * interval) - Int64(Deadline.now() &- lastReceived)
-        park = max(1_000_000, min(untilHeartbeat, untilSilence))
-      }
+      let untilHeartbeat = Int64(interval) - Int64(Deadline.now() &- lastSent)
+      let untilSilence = Int64(3 * interval) - Int64(Deadline.now() &- lastReceived)
+      var park = max(1_000_000, min(untilHeartbeat, untilSilence))
       if let due = snapshots.delay(now: Deadline.now()) { park = min(park, max(Int64(due), 1)) }
-      // The futex wakes on hooks only: look at the socket at least this often, so a
-      // snapshot request waits ≤ 200 ms rather than a whole heartbeat interval.
-      park = min(park, SnapshotResponder.requestPickupNanoseconds)
-      _ = journal.waitForRecord(spinIterations: inFlight ? 100 : 2000, timeoutNanoseconds: park)
+      // A record OpenSSL already took off the socket would not make it readable.
+      if stream.hasBufferedInput {
+        socketReadable = true
+        continue
+      }
+      let woke = journal.waitForRecord(
+        spinIterations: inFlight ? 100 : 200, timeoutNanoseconds: park, orReadable: watched)
+      socketReadable = woke.readableDescriptors & 1 != 0
     }
   }
 

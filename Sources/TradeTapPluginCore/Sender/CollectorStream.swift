@@ -111,6 +111,17 @@ public final class CollectorStream {
     }
   }
 
+  /// The socket, for a poll that waits on it together with other descriptors.
+  var descriptor: Int32 { fd }
+
+  /// Whether bytes already read from the socket wait inside OpenSSL (a decrypted
+  /// record, or a record not yet processed): the socket may not be readable then,
+  /// so check this before polling it.
+  var hasBufferedInput: Bool {
+    guard let ssl else { return false }
+    return SSL_pending(ssl) > 0 || SSL_has_pending(ssl) == 1
+  }
+
   // MARK: Internals
 
   private static func ioError(_ operation: String, _ code: Int32) -> SenderError {
