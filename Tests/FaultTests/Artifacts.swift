@@ -38,7 +38,7 @@ enum Artifacts {
 /// returns its exit status and output; the output is echoed so that the figures
 /// ("figures: ...") land in the test log.
 enum FaultDriver {
-  static func run(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
+  static func run(_ script: String, _ arguments: [String] = [], tls: Bool = false) throws -> (status: Int32, output: String) {
     _ = try Artifacts.path("tradetap")
     _ = try Artifacts.path("libTradeTapPlugin.so")
     let process = Process()
@@ -46,6 +46,7 @@ enum FaultDriver {
     process.arguments = [Artifacts.repository + "/Tools/faults/" + script] + arguments
     var environment = ProcessInfo.processInfo.environment
     environment["TRADETAP_BUILD_DIR"] = Artifacts.buildDirectory
+    environment["TLS"] = tls ? "1" : "0"
     process.environment = environment
     let output = Pipe()
     process.standardOutput = output

@@ -21,6 +21,19 @@ struct FaultInjectionTests {
     #expect(output.contains("missing 0, doubled 0"), "\(output)")
   }
 
+  @Test func overTLS13TheCollectorKilledTenTimesLosesAndDoublesNothing() throws {
+    let (status, output) = try FaultDriver.run("collector-kill.sh", ["10", "3000", "30000"], tls: true)
+    #expect(status == 0, "\(output)")
+    #expect(output.contains("kills=10 "), "\(output)")
+    #expect(output.contains(" 0 divergences"), "\(output)")
+  }
+
+  @Test func overTLS13TheTradeServerKilledRepeatedlyDeliversEveryReturnedHookOnce() throws {
+    let (status, output) = try FaultDriver.run("host-kill.sh", ["6"], tls: true)
+    #expect(status == 0, "\(output)")
+    #expect(output.contains("missing 0, doubled 0"), "\(output)")
+  }
+
   @Test(arguments: ["slots", "payload", "truncate", "empty", "header"])
   func aJournalDamagedOnDiskIsDetectedReportedAndCrashesNothing(damage: String) throws {
     let (status, output) = try FaultDriver.run("journal-corrupt.sh", [damage])

@@ -10,7 +10,7 @@ port=$(free_port)
 start_collector "$port"
 started=$(now_ms)
 "$tradetap" sim --plugin "$plugin" --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" \
-  --param TLS=off --param "Journal.Path=$work/journal" --param Heartbeat.Seconds=1 \
+  "${plugin_tls[@]}" --param "Journal.Path=$work/journal" --param Heartbeat.Seconds=1 \
   --platform mt5 --margin mixed --threads 2 --events "$events" --rate "$rate" --seed 21 --linger 8s \
   --state-out "$work/state.json" --journal "$work/server.log" > "$work/sim.out" 2>&1 &
 sim=$!; children+=("$sim")

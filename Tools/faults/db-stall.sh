@@ -12,7 +12,7 @@ build_c_host
 port=$(free_port)
 start_collector "$port"
 "$work/c-host" "$plugin" --server-id "$server_id" --kinds deals --log "$work/host.log" \
-  --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" --param TLS=off \
+  --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" "${plugin_tls[@]}" \
   --param "Journal.Path=$work/journal" --param Journal.SizeMB=64 --param Heartbeat.Seconds=1 \
   --threads $threads --events 0 --sleep-us 500 --progress "$work/progress" > "$work/host.out" 2>&1 &
 host=$!; children+=("$host")
@@ -48,7 +48,7 @@ kill -9 "$host"; wait "$host" 2>/dev/null || true
 returned=$(progress_counts "$work/progress" $threads | tr '\n' ' ')
 # Drain what the killed host left in its journal: one more start on the same journal.
 "$work/c-host" "$plugin" --server-id "$server_id" --kinds deals --log "$work/host.log" \
-  --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" --param TLS=off \
+  --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" "${plugin_tls[@]}" \
   --param "Journal.Path=$work/journal" --param Journal.SizeMB=64 --param Heartbeat.Seconds=1 \
   --threads 1 --events 1 --sleep-us 3000000 > "$work/host.final.out" 2>&1
 rows=$(sql "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || max(seq) FROM events WHERE server_id = $server_id"); set -- $rows

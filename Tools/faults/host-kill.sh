@@ -11,7 +11,7 @@ build_c_host
 port=$(free_port)
 start_collector "$port"
 common=("$plugin" --server-id "$server_id" --kinds deals --log "$work/host.log"
-  --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" --param TLS=off
+  --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" "${plugin_tls[@]}"
   --param "Journal.Path=$work/journal" --param Journal.SizeMB=64 --param Heartbeat.Seconds=1)
 : > "$work/returned"                      # one line per run: counts of thread 0, thread 1
 recover_total=0; recover_max=0; fired=0

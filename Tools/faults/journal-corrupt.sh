@@ -15,7 +15,7 @@ build_c_host
 port=$(free_port)
 start_collector "$port"
 common=("$plugin" --server-id "$server_id" --kinds deals --log "$work/host.log"
-  --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" --param TLS=off
+  --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" "${plugin_tls[@]}"
   --param "Journal.Path=$work/journal" --param Journal.SizeMB=4 --param Heartbeat.Seconds=1)
 file=$work/journal/journal.ttj
 u64() { od -An -tu8 -j "$1" -N 8 "$file" | tr -d ' '; }

@@ -16,6 +16,14 @@ secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$secret" > "$work/secret"; echo "$server_id $secret" > "$work/secrets"; echo "token-$secret" > "$work/token"
 chmod 600 "$work/secret" "$work/secrets" "$work/token"
 ledger=$work/ledger.sqlite
+# TLS=1: the collector serves TLS 1.3 with a throwaway certificate the plugin trusts.
+plugin_tls=(--param TLS=off); collector_tls=(--no-tls)
+if [ "${TLS:-0}" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+  plugin_tls=(--param TLS=on --param "TLS.CAFile=$work/cert.pem" --param TLS.ServerName=localhost)
+  collector_tls=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+fi
 collector_pid=
 children=()
 cleanup_children() {
@@ -35,7 +43,7 @@ start_collector() {
   local port=$1; shift
   : > "$work/collector.out"
   "$tradetap" collector --listen "127.0.0.1:$port" --http 127.0.0.1:0 --database "sqlite:$ledger" \
-    --secrets "$work/secrets" --no-tls --api-token-file "$work/token" --reconcile-every 0 "$@" \
+    --secrets "$work/secrets" "${collector_tls[@]}" --api-token-file "$work/token" --reconcile-every 0 "$@" \
     > "$work/collector.out" 2>> "$work/collector.log" &
   collector_pid=$!
   local i
