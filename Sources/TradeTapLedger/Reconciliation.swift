@@ -15,6 +15,13 @@ public struct PlatformSnapshot: Sendable {
   public var dealWindow: Range<Int64>
   /// MT4 trade records, open and history.
   public var trades: [Trade]?
+  /// Per scope, the stream point its records correspond to, when the scopes were
+  /// taken at different moments (nil: `caughtUpThrough` of `reconcile`). Each scope
+  /// is compared, and corrected, at its own point.
+  public var accountsThrough: UInt64?
+  public var positionsThrough: UInt64?
+  public var dealsThrough: UInt64?
+  public var tradesThrough: UInt64?
 
   public init(
     serverId: UInt32, accounts: [User]? = nil, positions: [Position]? = nil, deals: [Deal]? = nil,
@@ -61,14 +68,14 @@ public struct ReconciliationDivergence: Sendable, Hashable, CustomStringConverti
 public struct ReconciliationOutcome: Sendable {
   /// `reconciliation_sweeps.id`.
   public var sweepId: Int64
-  /// The server's durable sequence the comparison was made at (corrections carry it as `updated_seq`).
+  /// The server's durable sequence when the comparison ran (≥ every scope's point).
   public var durableSequence: UInt64
   public var accountsCompared = 0
   public var positionsCompared = 0
   public var dealsCompared = 0
   public var tradesCompared = 0
   public var divergences: [ReconciliationDivergence] = []
-  /// Open gaps at or below the durable sequence marked healed.
+  /// Open gaps at or below the earliest scope point marked healed.
   public var gapsHealed = 0
 }
 
@@ -103,10 +110,25 @@ extension LedgerWriter {
       var sweep = ReconciliationSweep(
         db: db, server: server, serverId: snapshot.serverId, sequence: caughtUpThrough,
         projection: try LedgerProjection(db: db, receivedUtc: now, correcting: true))
-      if let accounts = snapshot.accounts { try sweep.compareAccounts(accounts) }
-      if let positions = snapshot.positions { try sweep.comparePositions(positions) }
-      if let deals = snapshot.deals { try sweep.compareDeals(deals, window: snapshot.dealWindow) }
-      if let trades = snapshot.trades { try sweep.compareTrades(trades) }
+      func point(_ scope: UInt64?) -> UInt64 { min(scope ?? caughtUpThrough, caughtUpThrough) }
+      if let accounts = snapshot.accounts {
+        sweep.sequence = point(snapshot.accountsThrough)
+        try sweep.compareAccounts(accounts)
+      }
+      if let positions = snapshot.positions {
+        sweep.sequence = point(snapshot.positionsThrough)
+        try sweep.comparePositions(positions)
+      }
+      if let deals = snapshot.deals {
+        sweep.sequence = point(snapshot.dealsThrough)
+        try sweep.compareDeals(deals, window: snapshot.dealWindow)
+      }
+      if let trades = snapshot.trades {
+        sweep.sequence = point(snapshot.tradesThrough)
+        try sweep.compareTrades(trades)
+      }
+      let healedThrough = [snapshot.accountsThrough, snapshot.positionsThrough, snapshot.dealsThrough,
+                           snapshot.tradesThrough].compactMap { $0 }.min().map(point) ?? caughtUpThrough
       var outcome = sweep.outcome
       outcome.durableSequence = durable
       try db.execute(
@@ -136,7 +158,7 @@ extension LedgerWriter {
       // Whatever the stream lost up to here is now corrected from the platform.
       try db.execute(
         sql: "UPDATE gaps SET healed_utc = ? WHERE server_id = ? AND healed_utc IS NULL AND last_seq <= ?",
-        arguments: [now, server, Int64(truncatingIfNeeded: caughtUpThrough)])
+        arguments: [now, server, Int64(truncatingIfNeeded: healedThrough)])
       outcome.gapsHealed = db.changesCount
       try db.execute(sql: "UPDATE servers SET last_reconciled_utc = ? WHERE id = ?", arguments: [now, server])
       return outcome
@@ -151,7 +173,7 @@ private struct ReconciliationSweep {
   let serverId: UInt32
   /// The snapshot's point in the stream: `updated_seq` of every correction; rows
   /// written by later events are newer than the snapshot.
-  let sequence: UInt64
+  var sequence: UInt64
   var projection: LedgerProjection
   var outcome = ReconciliationOutcome(sweepId: 0, durableSequence: 0)
 
@@ -174,7 +196,7 @@ private struct ReconciliationSweep {
       subject: subject, key: key, field: field, ledgerValue: ledger, platformValue: platform, correction: correction))
   }
 
-  /// Writes a platform record through the live projection, at the durable sequence.
+  /// Writes a platform record through the live projection, at the scope's point.
   private mutating func write(_ kind: RecordKind, _ body: EventBody) throws {
     try projection.project(Event(
       serverId: serverId, sequence: sequence, kind: kind, hookTimestampNanos: 0, utcOffsetMinutes: 0, body: body))
@@ -242,6 +264,12 @@ private struct ReconciliationSweep {
       let key = Int64(truncatingIfNeeded: p.position)
       let row = rows.removeValue(forKey: key)
       if let row, isNewer(row) { continue }
+      // Closed by an event after the snapshot: the snapshot's "open" is older.
+      if row == nil, let closed = try Int64.fetchOne(db, sql: LedgerStatements.positionClosedSeq, arguments: [server, key]),
+        closed > Int64(truncatingIfNeeded: sequence)
+      {
+        continue
+      }
       var check = Check()
       if let row {
         check.exact("login", ledger: row["login"] as Int64?, platform: Int64(truncatingIfNeeded: p.login))

@@ -121,6 +121,23 @@ struct ReconciliationTests {
     #expect(try Self.count(ledger, "SELECT count(*) FROM positions") == 1)
   }
 
+  @Test func eachScopeIsComparedAtItsOwnPointSoAnOlderPositionSnapshotReopensNothing() throws {
+    let ledger = try Self.streamedLedger()
+    // Position 900 closed at seq 8, balance changed at 7, both after the positions and
+    // accounts snapshots (taken at 6); the deals snapshot came later (at 8).
+    try ledger.writer.apply([F.user(1001, balance: "1010.00", seq: 7),
+                             F.position(900, volumeExt: 100_000_000, seq: 8, kind: .positionDelete)])
+    var snapshot = PlatformSnapshot(
+      serverId: F.serverId, accounts: [Self.user(F.user(1001, balance: "999.30", seq: 6))],
+      positions: [Self.position(F.position(900, volumeExt: 100_000_000, seq: 5, kind: .positionAdd))])
+    snapshot.accountsThrough = 6
+    snapshot.positionsThrough = 6
+    let outcome = try #require(try ledger.writer.reconcile(snapshot, caughtUpThrough: 8))
+    #expect(outcome.divergences.isEmpty, "\(outcome.divergences)")
+    #expect(try Self.count(ledger, "SELECT count(*) FROM positions") == 0)
+    #expect(try Self.text(ledger, "SELECT balance FROM accounts WHERE login = 1001") == "1010.00")
+  }
+
   @Test func aLedgerNotYetDurableThroughTheSnapshotIsNotCompared() throws {
     let ledger = try Self.streamedLedger()
     let snapshot = PlatformSnapshot(serverId: F.serverId, accounts: [])

@@ -200,12 +200,14 @@ public final class Reconciler: Sendable {
       }
       var snapshot = PlatformSnapshot(serverId: serverId)
       var caughtUp: UInt64 = 0
+      var scopePoint: [SnapshotScope: UInt64] = [:]
       func ask(_ scope: SnapshotScope, from: Int64 = 0, to: Int64 = 0) async throws -> [Event]? {
         let answer = try await request(SnapshotRequest(
           requestId: 0, scope: scope, fromBrokerMilliseconds: from, toBrokerMilliseconds: to), serverId: serverId)
         switch answer.status {
         case .ok:
           caughtUp = max(caughtUp, answer.caughtUpThrough)
+          scopePoint[scope] = answer.caughtUpThrough
           return answer.records
         case .notOffered: return nil
         case .failed: throw Failure.snapshot(scope, .failed)
@@ -231,6 +233,11 @@ public final class Reconciler: Sendable {
       if isMT4, let trades = try await ask(.trades) {
         snapshot.trades = trades.compactMap { if case .trade(let t) = $0.body { t } else { nil } }
       }
+      // Each scope was taken at its own moment: compared at its own point in the stream.
+      snapshot.accountsThrough = scopePoint[.accounts]
+      snapshot.positionsThrough = scopePoint[.positions]
+      snapshot.dealsThrough = scopePoint[.deals]
+      snapshot.tradesThrough = scopePoint[.trades]
       let outcome = try await reconcile(snapshot, caughtUpThrough: caughtUp, startedUtc: startedUtc)
       let elapsed = clock.now - started
       state.withLock { s in
