@@ -41,7 +41,12 @@ struct LedgerProjection {
   mutating func apply(_ batch: LedgerBatch) throws {
     let serverId = batch.serverId
     var last = try durableSequence(of: serverId, utcOffsetMinutes: batch.events.first?.utcOffsetMinutes ?? 0)
-    let ordered = batch.events.indices.sorted { batch.events[$0].sequence < batch.events[$1].sequence }
+    // The collector's batches arrive in order: sort only when they do not.
+    let inOrder = batch.events.indices.dropFirst().allSatisfy {
+      batch.events[$0 - 1].sequence < batch.events[$0].sequence
+    }
+    let ordered = inOrder
+      ? Array(batch.events.indices) : batch.events.indices.sorted { batch.events[$0].sequence < batch.events[$1].sequence }
     for index in ordered {
       let event = batch.events[index]
       // Sequence 0 is a snapshot record: reconciliation applies those, not the stream.
@@ -105,9 +110,18 @@ struct LedgerProjection {
     insertEvent.bind(Int64(truncatingIfNeeded: event.sequence))
     insertEvent.bind(event.ledgerKind)
     insertEvent.bind(time?.brokerMilliseconds)
-    insertEvent.bind(time.map { UTCTime.text(millisecondsSinceEpoch: $0.utcMilliseconds) })
+    if let time { insertEvent.bindUTC(millisecondsSinceEpoch: time.utcMilliseconds) } else { insertEvent.bindNull() }
     insertEvent.bind(receivedUtc)
-    insertEvent.bind(event.summary)
+    switch event.body {
+    case .gap, .quarantine:
+      insertEvent.bind(event.summary)
+    default:
+      insertEvent.bindText(maxBytes: Event.maxWrittenSummaryBytes) { out in
+        var writer = LedgerTextWriter(out)
+        _ = event.writeSummary(&writer)
+        return writer.count
+      }
+    }
     insertEvent.bind(blob: encoded)
     return try insertEvent.step() > 0
   }
@@ -115,7 +129,7 @@ struct LedgerProjection {
   /// Whether a stored gap already covers `first...last` (the plugin reported it).
   private func gapIsKnown(serverId: UInt32, first: UInt64, last: UInt64) throws -> Bool {
     try Bool.fetchOne(
-      db, sql: "SELECT EXISTS (SELECT 1 FROM gaps WHERE server_id = ? AND first_seq <= ? AND last_seq >= ?)",
+      db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM gaps WHERE server_id = ? AND first_seq <= ? AND last_seq >= ?)"),
       arguments: [Int64(serverId), Int64(truncatingIfNeeded: first), Int64(truncatingIfNeeded: last)]) ?? false
   }
 
@@ -171,20 +185,19 @@ struct LedgerProjection {
     st.bind(server); st.bind(Int64(truncatingIfNeeded: u.login)); st.bind(u.group); st.bind(u.name)
     st.bind(u.email); st.bind(u.country); st.bind(u.currency); st.bind(Int64(u.currencyDigits))
     st.bind(u.balance); st.bind(u.credit); st.bind(Int64(u.marginMode.rawValue)); st.bind(Int64(u.leverage))
-    st.bind(u.comment); st.bind(u.registration.brokerMilliseconds); st.bind(utc(u.registration))
-    st.bind(u.lastUpdate.brokerMilliseconds); st.bind(utc(u.lastUpdate)); st.bind(deleted); st.bind(seq)
+    st.bind(u.comment); st.bind(u.registration.brokerMilliseconds); st.bindUTC(u.registration)
+    st.bind(u.lastUpdate.brokerMilliseconds); st.bindUTC(u.lastUpdate); st.bind(deleted); st.bind(seq)
     try st.step()
   }
 
   private mutating func upsertDeal(_ d: Deal, server: Int64, seq: Int64, deleted: Bool) throws {
-    let timeUtc = utc(d.time)
     var st = upsertDeal
     defer { upsertDeal = st }
     st.bind(server); st.bind(Int64(truncatingIfNeeded: d.deal)); st.bind(d.externalId)
     st.bind(Int64(truncatingIfNeeded: d.login)); st.bind(Int64(truncatingIfNeeded: d.order))
     st.bind(Int64(truncatingIfNeeded: d.positionId)); st.bind(Int64(d.action.rawValue)); st.bind(Int64(d.entry.rawValue))
     st.bind(Int64(d.reason)); st.bind(d.symbol); st.bind(Int64(d.digits)); st.bind(Int64(d.currencyDigits))
-    st.bind(d.time.brokerMilliseconds); st.bind(timeUtc); st.bind(d.price); st.bind(Int64(truncatingIfNeeded: d.volumeExt))
+    st.bind(d.time.brokerMilliseconds); st.bindUTC(d.time); st.bind(d.price); st.bind(Int64(truncatingIfNeeded: d.volumeExt))
     st.bind(d.contractSize); st.bind(d.profit); st.bind(d.commission); st.bind(d.storage); st.bind(d.fee)
     st.bind(d.comment); st.bind(deleted); st.bind(seq)
     try st.step()
@@ -192,18 +205,18 @@ struct LedgerProjection {
       try upsertBalanceOperation(
         server: server, ticket: Int64(truncatingIfNeeded: d.deal), source: "mt5_deal",
         login: Int64(truncatingIfNeeded: d.login), type: type, code: Int64(d.action.rawValue), amount: d.profit,
-        timeMsc: d.time.brokerMilliseconds, timeUtc: timeUtc, comment: d.comment, deleted: deleted, seq: seq)
+        timeMsc: d.time.brokerMilliseconds, timeUtc: d.time, comment: d.comment, deleted: deleted, seq: seq)
     }
   }
 
   private mutating func upsertBalanceOperation(
     server: Int64, ticket: Int64, source: String, login: Int64, type: BalanceOperationType, code: Int64,
-    amount: ExactDecimal, timeMsc: Int64, timeUtc: String, comment: String, deleted: Bool, seq: Int64
+    amount: ExactDecimal, timeMsc: Int64, timeUtc: BrokerTime, comment: String, deleted: Bool, seq: Int64
   ) throws {
     var st = upsertBalanceOperation
     defer { upsertBalanceOperation = st }
     st.bind(server); st.bind(ticket); st.bind(source); st.bind(login); st.bind(type.rawValue); st.bind(code)
-    st.bind(amount); st.bind(timeMsc); st.bind(timeUtc); st.bind(comment); st.bind(deleted); st.bind(seq)
+    st.bind(amount); st.bind(timeMsc); st.bindUTC(timeUtc); st.bind(comment); st.bind(deleted); st.bind(seq)
     try st.step()
   }
 
@@ -215,8 +228,8 @@ struct LedgerProjection {
     st.bind(Int64(o.state.rawValue)); st.bind(Int64(o.reason)); st.bind(Int64(o.digits)); st.bind(o.priceOrder)
     st.bind(o.priceSL); st.bind(o.priceTP); st.bind(Int64(truncatingIfNeeded: o.volumeInitialExt))
     st.bind(Int64(truncatingIfNeeded: o.volumeCurrentExt)); st.bind(Int64(truncatingIfNeeded: o.positionId))
-    st.bind(o.timeSetup.brokerMilliseconds); st.bind(utc(o.timeSetup)); st.bind(o.timeDone?.brokerMilliseconds ?? 0)
-    st.bind(o.timeDone.map(utc)); st.bind(o.comment); st.bind(inHistory); st.bind(seq)
+    st.bind(o.timeSetup.brokerMilliseconds); st.bindUTC(o.timeSetup); st.bind(o.timeDone?.brokerMilliseconds ?? 0)
+    st.bindUTC(o.timeDone); st.bind(o.comment); st.bind(inHistory); st.bind(seq)
     try st.step()
   }
 
@@ -231,8 +244,8 @@ struct LedgerProjection {
     st.bind(server); st.bind(position); st.bind(Int64(truncatingIfNeeded: p.login)); st.bind(p.symbol)
     st.bind(Int64(p.action.rawValue)); st.bind(Int64(p.digits)); st.bind(Int64(truncatingIfNeeded: p.volumeExt))
     st.bind(p.priceOpen); st.bind(p.priceCurrent); st.bind(p.profit); st.bind(p.storage)
-    st.bind(p.timeCreate.brokerMilliseconds); st.bind(utc(p.timeCreate)); st.bind(p.timeUpdate.brokerMilliseconds)
-    st.bind(utc(p.timeUpdate)); st.bind(p.comment); st.bind(seq)
+    st.bind(p.timeCreate.brokerMilliseconds); st.bindUTC(p.timeCreate); st.bind(p.timeUpdate.brokerMilliseconds)
+    st.bindUTC(p.timeUpdate); st.bind(p.comment); st.bind(seq)
     try st.step()
   }
 
@@ -250,8 +263,8 @@ struct LedgerProjection {
     defer { upsertTrade = st }
     st.bind(server); st.bind(Int64(t.ticket)); st.bind(Int64(t.login)); st.bind(t.symbol); st.bind(Int64(t.digits))
     st.bind(Int64(t.command.rawValue)); st.bind(Int64(t.volume)); st.bind(t.openTime.brokerMilliseconds / 1000)
-    st.bind(utc(t.openTime)); st.bind(Int64(t.state)); st.bind(t.openPrice); st.bind(t.sl); st.bind(t.tp)
-    st.bind((t.closeTime?.brokerMilliseconds ?? 0) / 1000); st.bind(t.closeTime.map(utc)); st.bind(t.closePrice)
+    st.bindUTC(t.openTime); st.bind(Int64(t.state)); st.bind(t.openPrice); st.bind(t.sl); st.bind(t.tp)
+    st.bind((t.closeTime?.brokerMilliseconds ?? 0) / 1000); st.bindUTC(t.closeTime); st.bind(t.closePrice)
     st.bind(t.commission); st.bind(t.storage); st.bind(t.profit); st.bind(t.taxes); st.bind(Int64(t.magic))
     st.bind(t.comment); st.bind(t.timestamp.brokerMilliseconds / 1000); st.bind(isOpen); st.bind(deleted)
     st.bind(Int64(t.mode?.rawValue ?? 0)); st.bind(seq)
@@ -260,7 +273,7 @@ struct LedgerProjection {
       let time = t.closeTime ?? t.openTime
       try upsertBalanceOperation(
         server: server, ticket: Int64(t.ticket), source: "mt4_trade", login: Int64(t.login), type: type,
-        code: Int64(t.command.rawValue), amount: t.profit, timeMsc: time.brokerMilliseconds, timeUtc: utc(time),
+        code: Int64(t.command.rawValue), amount: t.profit, timeMsc: time.brokerMilliseconds, timeUtc: time,
         comment: t.comment, deleted: deleted, seq: seq)
     }
     if let user = t.user {
@@ -271,8 +284,11 @@ struct LedgerProjection {
       try st.step()
     }
   }
+}
 
-  private func utc(_ time: BrokerTime) -> String {
-    UTCTime.text(millisecondsSinceEpoch: time.utcMilliseconds)
+extension RawStatement {
+  /// Binds a broker time's UTC text, or NULL.
+  mutating func bindUTC(_ time: BrokerTime?) {
+    if let time { bindUTC(millisecondsSinceEpoch: time.utcMilliseconds) } else { bindNull() }
   }
 }

@@ -6,25 +6,43 @@ public enum UTCTime {
   /// - Parameter millisecondsSinceEpoch: UTC milliseconds.
   /// - Returns: `YYYY-MM-DDTHH:MM:SS.sssZ`.
   public static func text(millisecondsSinceEpoch ms: Int64) -> String {
+    guard fitsFixedWidth(millisecondsSinceEpoch: ms) else {
+      let days = floorDiv(ms, 86_400_000)
+      let (y, m, d) = civil(daysSinceEpoch: days)
+      return slowText(y, m, d, ms - days * 86_400_000)
+    }
+    // Fixed width: written straight into the string's storage (the write path's hot loop).
+    return String(unsafeUninitializedCapacity: fixedWidth) { b in
+      write(millisecondsSinceEpoch: ms, into: b.baseAddress!)
+      return fixedWidth
+    }
+  }
+
+  /// Bytes of the fixed-width text (`YYYY-MM-DDTHH:MM:SS.sssZ`).
+  static let fixedWidth = 24
+
+  /// Whether the instant's year is 0...9999, so ``write(millisecondsSinceEpoch:into:)`` applies.
+  static func fitsFixedWidth(millisecondsSinceEpoch ms: Int64) -> Bool {
+    // 0000-01-01T00:00:00.000Z ... 9999-12-31T23:59:59.999Z
+    ms >= -62_167_219_200_000 && ms < 253_402_300_800_000
+  }
+
+  /// Writes the fixed-width text (``fixedWidth`` bytes) of an instant whose year is 0...9999.
+  static func write(millisecondsSinceEpoch ms: Int64, into b: UnsafeMutablePointer<UInt8>) {
     let days = floorDiv(ms, 86_400_000)
     let msOfDay = ms - days * 86_400_000
     let (y, m, d) = civil(daysSinceEpoch: days)
-    guard (0...9999).contains(y) else { return slowText(y, m, d, msOfDay) }
-    // Fixed width: written straight into the string's storage (the write path's hot loop).
-    return String(unsafeUninitializedCapacity: 24) { b in
-      func put(_ value: Int64, _ at: Int, _ width: Int) {
-        var v = value
-        for i in stride(from: at + width - 1, through: at, by: -1) {
-          b[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
-          v /= 10
-        }
+    func put(_ value: Int64, _ at: Int, _ width: Int) {
+      var v = value
+      for i in stride(from: at + width - 1, through: at, by: -1) {
+        b[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
+        v /= 10
       }
-      put(y, 0, 4); b[4] = UInt8(ascii: "-"); put(m, 5, 2); b[7] = UInt8(ascii: "-"); put(d, 8, 2)
-      b[10] = UInt8(ascii: "T"); put(msOfDay / 3_600_000, 11, 2); b[13] = UInt8(ascii: ":")
-      put((msOfDay / 60_000) % 60, 14, 2); b[16] = UInt8(ascii: ":"); put((msOfDay / 1000) % 60, 17, 2)
-      b[19] = UInt8(ascii: "."); put(msOfDay % 1000, 20, 3); b[23] = UInt8(ascii: "Z")
-      return 24
     }
+    put(y, 0, 4); b[4] = UInt8(ascii: "-"); put(m, 5, 2); b[7] = UInt8(ascii: "-"); put(d, 8, 2)
+    b[10] = UInt8(ascii: "T"); put(msOfDay / 3_600_000, 11, 2); b[13] = UInt8(ascii: ":")
+    put((msOfDay / 60_000) % 60, 14, 2); b[16] = UInt8(ascii: ":"); put((msOfDay / 1000) % 60, 17, 2)
+    b[19] = UInt8(ascii: "."); put(msOfDay % 1000, 20, 3); b[23] = UInt8(ascii: "Z")
   }
 
   /// Years outside 0...9999 (absurd platform times): correct, not fast.
