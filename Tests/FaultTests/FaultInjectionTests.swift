@@ -40,6 +40,12 @@ struct FaultInjectionTests {
     #expect(status == 0, "\(output)")
   }
 
+  @Test func theJournalBoundReachedWhileTheCollectorIsAwayIsReportedAsAGapAndHealedByReconciliation() throws {
+    let (status, output) = try FaultDriver.run("journal-bound.sh", ["5000", "20000", "2"])
+    #expect(status == 0, "\(output)")
+    #expect(output.contains(" 0 divergences"), "\(output)")
+  }
+
   @Test func aStalledLedgerNeverHoldsUpTheHostAndEverythingLandsAfterwards() throws {
     let (status, output) = try FaultDriver.run("db-stall.sh", ["2", "4"])
     #expect(status == 0, "\(output)")
