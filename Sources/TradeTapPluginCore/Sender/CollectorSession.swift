@@ -12,6 +12,13 @@ import TradeTapWire
 struct CollectorSession {
   /// Bound on hello → welcome.
   static let handshakeTimeoutMilliseconds: Int64 = 10_000
+  /// With this many batches unacknowledged the collector is behind: new events wait
+  /// for its next ack (at most ``holdNanoseconds``, or until ``holdUntilEvents`` are
+  /// ready) and leave as one larger batch. Below it (an idle or keeping-up collector)
+  /// every event leaves at once: latency first.
+  static let batchesAheadBeforeHolding = 4
+  static let holdNanoseconds: UInt64 = 1_000_000
+  static let holdUntilEvents: UInt64 = 256
 
   let stream: CollectorStream
   let journal: Journal
@@ -33,6 +40,10 @@ struct CollectorSession {
   private var nextToSend: UInt64 = 1
   /// An event read from the journal that did not fit the previous batch.
   private var carried: Event?
+  /// Next wire sequence after each batch sent and not yet acknowledged, oldest first.
+  private var unacknowledgedBatchEnds: [UInt64] = []
+  /// When the current hold for the collector's ack began (0: not holding).
+  private var holdingSince: UInt64 = 0
   /// Reconciliation snapshots being answered (docs/reconciliation.md).
   private var snapshots = SnapshotResponder()
 
@@ -92,6 +103,8 @@ struct CollectorSession {
     nextToSend = JournalEventSource.wireSequence(ofJournal: position)
     acknowledged = durable
     carried = nil
+    unacknowledgedBatchEnds.removeAll()
+    holdingSince = 0
     if position > durable {
       // Released here but not durable there (the collector lost its ledger): say so.
       let notice = GapNotice(firstSequence: durable + 1, count: position - durable, reason: .other)
@@ -120,6 +133,7 @@ struct CollectorSession {
         try pumpIncoming(timeoutMilliseconds: 0)
         socketReadable = false
       }
+      if try holdForAck() { continue }
       if try sendBatch(&source) {
         // Backlogged (no wait in between to report the socket): read acks once per batch.
         socketReadable = carried != nil || journal.hasRecordToRead
@@ -186,6 +200,28 @@ struct CollectorSession {
     let frame = builder.finishFrame()
     try write(frame)
     nextToSend = builder.nextSequence
+    unacknowledgedBatchEnds.append(nextToSend)
+    return true
+  }
+
+  /// While the collector is behind (``batchesAheadBeforeHolding`` batches unacked)
+  /// and few events are ready, waits on the socket alone (≤ 1 ms; hooks make no
+  /// wake-up call meanwhile) so that the ready events leave as one batch after its
+  /// ack. - Returns: whether it held (the caller re-checks everything).
+  private mutating func holdForAck() throws(SenderError) -> Bool {
+    guard unacknowledgedBatchEnds.count >= Self.batchesAheadBeforeHolding,
+          carried != nil || journal.hasRecordToRead else {
+      holdingSince = 0
+      return false
+    }
+    let now = Deadline.now()
+    if holdingSince == 0 { holdingSince = now }
+    let ready = journal.statistics.nextSequence &- journal.nextSequenceToRead
+    guard now &- holdingSince < Self.holdNanoseconds, ready < Self.holdUntilEvents else {
+      holdingSince = 0
+      return false
+    }
+    try pumpIncoming(timeoutMilliseconds: 1)
     return true
   }
 
@@ -208,6 +244,7 @@ struct CollectorSession {
       guard ack.throughSequence > acknowledged else { return }
       let through = min(ack.throughSequence, nextToSend &- 1)
       acknowledged = through
+      while let end = unacknowledgedBatchEnds.first, end &- 1 <= through { unacknowledgedBatchEnds.removeFirst() }
       if through > 0 { journal.release(through: through - 1) }
     case .heartbeat:
       break  // lastReceived is already updated
