@@ -220,7 +220,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
                             reason: "reported by plugin: \(notice.reason)")
       submit(context: context, serverId: serverId, batch: nil, gaps: [gap])
     case .snapshotChunk(let chunk):
-      // Everything received before the chunk is submitted: the snapshot is at least that new.
+      // Everything received before the chunk is submitted; the first chunk's value is the snapshot's point.
       environment.reconciler.receive(chunk, serverId: serverId, caughtUpThrough: submitted)
     case .error(let error):
       logger.info("plugin closed with an error", metadata: ["tradetap.error": "\(error.code): \(error.message)"])

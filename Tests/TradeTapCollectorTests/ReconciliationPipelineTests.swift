@@ -74,6 +74,31 @@ struct ReconciliationPipelineTests {
     _ = try await Self.run(platform: "mt4")
   }
 
+  @Test func aSweepWhileEventsStreamLeavesNoWrongCorrectionBehind() async throws {
+    // No hook is missed; the only sweep is the one at connect, while 10,000 events/s
+    // flow between its chunks. Nothing it writes may outlive the run as a divergence.
+    let folder = try Harness.folder()
+    try CollectorProcess.prepare(folder: folder, secrets: "1 reconcile-secret\n", token: Harness.token)
+    try "reconcile-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
+    chmod(folder + "/plugin-secret", 0o600)
+    let collector = try CollectorProcess(folder: folder, extraArguments: ["--reconcile-every", "1h"])
+    let (simStatus, simOutput) = try PipelineTests.tradetap([
+      "sim", "--plugin", try PipelineTests.artifact("libTradeTapPlugin.so"),
+      "--param", "Collector=127.0.0.1:\(collector.protocolPort)", "--param", "SecretFile=\(folder)/plugin-secret",
+      "--param", "Journal.Path=\(folder)/journal", "--param", "TLS=off", "--platform", "mt5",
+      "--events", "30000", "--rate", "10000", "--seed", "11", "--linger", "2s", "--state-out", folder + "/state.json",
+    ])
+    #expect(simStatus == 0, "\(simOutput)")
+    let ledgerPath = folder + "/ledger.sqlite"
+    let (status, verifyOutput) = try PipelineTests.tradetap([
+      "verify", "--state", folder + "/state.json", "--database", "sqlite:\(ledgerPath)",
+    ])
+    collector.signal(SIGTERM)
+    #expect(collector.wait() == 0)
+    #expect(try Self.sqlite(ledgerPath, "SELECT count(*) FROM reconciliation_sweeps") == "1", "the sweep at connect ran")
+    #expect(status == 0 && verifyOutput.contains(" 0 divergences"), "\(verifyOutput)")
+  }
+
   @Test func accountsExcludedByGroupsNeverEnterTheLedgerThroughASnapshot() async throws {
     // Mixed margin: odd logins are in real\hedging, which the plugin's Groups excludes.
     let ledger = try await Self.run(

@@ -49,7 +49,7 @@ public final class Reconciler: Sendable {
   struct Answer: Sendable {
     var status: SnapshotStatus
     var records: [Event]
-    /// The highest sequence the connection had received when the last chunk arrived.
+    /// The highest sequence the connection had received when the first chunk arrived.
     var caughtUpThrough: UInt64
   }
 
@@ -140,8 +140,8 @@ public final class Reconciler: Sendable {
   }
 
   /// A snapshot chunk arrived. `caughtUpThrough`: the highest sequence this
-  /// connection had received before it (the stream is ordered, so the snapshot is
-  /// at least as new as those events).
+  /// connection had received before it (the stream is ordered, and the plugin walks
+  /// the host only once those are sent, so chunk 0's value is the snapshot's point).
   func receive(_ chunk: SnapshotChunk, serverId: UInt32, caughtUpThrough: UInt64) {
     let finished = state.withLock { s -> (Pending, Result<Answer, Error>)? in
       guard var p = s.pending[chunk.requestId], p.serverId == serverId else { return nil }
@@ -149,9 +149,11 @@ public final class Reconciler: Sendable {
         s.pending[chunk.requestId] = nil
         return (p, .failure(Failure.chunkOutOfOrder(expected: p.nextChunk, got: chunk.chunkIndex)))
       }
+      // The plugin walks the host right before chunk 0, when its journal is drained;
+      // live batches go out between later chunks, after the walk: the point is chunk 0's.
+      if p.nextChunk == 0 { p.caughtUpThrough = caughtUpThrough }
       p.nextChunk += 1
       p.records.append(contentsOf: chunk.records.lazy.filter { $0.serverId == serverId && $0.sequence == 0 })
-      p.caughtUpThrough = max(p.caughtUpThrough, caughtUpThrough)
       guard chunk.isFinal else {
         s.pending[chunk.requestId] = p
         return nil

@@ -14,15 +14,11 @@ import TradeTapWire
 ///   per turn of the sender loop and only when the journal has nothing to send, with
 ///   at least ``pauseBetweenChunksNanoseconds`` between chunks: live events go first
 ///   and wait for at most one chunk;
-/// - at most ``maxQueuedRequests`` requests wait; more are answered `failed` at once;
-/// - idle, the sender parks at most ``requestPickupNanoseconds`` between socket reads.
+/// - at most ``maxQueuedRequests`` requests wait; more are answered `failed` at once.
 struct SnapshotResponder {
   static let recordsPerChunk = 512
   static let pauseBetweenChunksNanoseconds: UInt64 = 1_000_000
   static let maxQueuedRequests = 16
-  /// Longest idle park of the sender (it reads the socket after each): bounds how
-  /// long a snapshot request waits while no hook fires (5 wake-ups a second idle).
-  static let requestPickupNanoseconds: Int64 = 200_000_000
 
   /// A request whose records were copied from the host and are being sent.
   private struct Walk {
