@@ -34,9 +34,14 @@ public struct CollectorConfiguration: Sendable {
   public var heartbeatInterval: TimeAmount = .seconds(5)
   /// Most events one ledger transaction takes (group commit). Default 65,536.
   public var maxEventsPerCommit: Int = 65_536
-  /// Batches a connection may have waiting for commit before the collector stops
-  /// reading from it (back-pressure). Default 16.
-  public var maxPendingBatchesPerConnection: Int = 16
+  /// Decoded events a connection may have waiting for commit before the collector
+  /// stops reading from it (back-pressure). Default 262,144: decoding runs ahead of
+  /// SQLite by a burst of that size. Memory bound: docs/collector.md, "Back-pressure".
+  public var maxPendingEventsPerConnection: Int = 262_144
+  /// Submissions (batches, gap notices) a connection may have waiting for commit
+  /// before the collector stops reading from it. Default 1,024; bounds the batches of
+  /// a peer sending many tiny ones.
+  public var maxPendingBatchesPerConnection: Int = 1_024
   /// Keep each event's wire encoding in `events.body` (audit), besides its summary.
   /// Default `false`: the summary only, about half the write volume.
   public var storeEncodedEvents: Bool = false

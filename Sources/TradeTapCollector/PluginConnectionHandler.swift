@@ -65,6 +65,8 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   /// Highest sequence submitted for commit (dedupe of what is still in flight).
   private var submitted: UInt64 = 0
   private var pendingBatches = 0
+  /// Events of this connection submitted and not yet committed (the read-ahead window).
+  private var pendingEvents = 0
   private var readHeld = false
   private var draining = false
   /// This connection's registration with the reconciler.
@@ -233,17 +235,22 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
 
   private func submit(context: ChannelHandlerContext, serverId: UInt32, batch: LedgerBatch?, gaps: [ReportedGap]) {
     let promise = context.eventLoop.makePromise(of: LedgerCommit.self)
+    let events = batch?.events.count ?? 0
     pendingBatches += 1
+    pendingEvents += events
     environment.committer.submit(.init(batch: batch, reportedGaps: gaps, promise: promise))
     let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
     promise.futureResult.whenComplete { result in
       let (handler, context) = bound.value
-      handler.completeSubmission(context: context, serverId: serverId, result: result)
+      handler.completeSubmission(context: context, serverId: serverId, events: events, result: result)
     }
   }
 
-  private func completeSubmission(context: ChannelHandlerContext, serverId: UInt32, result: Result<LedgerCommit, Error>) {
+  private func completeSubmission(
+    context: ChannelHandlerContext, serverId: UInt32, events: Int, result: Result<LedgerCommit, Error>
+  ) {
     pendingBatches -= 1
+    pendingEvents -= events
     switch result {
     case .success(let commit):
       if let durable = commit.durableSequence[serverId] { sendAck(context: context, through: durable) }
@@ -305,7 +312,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   }
 
   func read(context: ChannelHandlerContext) {
-    if !draining, pendingBatches >= environment.configuration.maxPendingBatchesPerConnection {
+    if !draining, windowIsFull {
       readHeld = true
     } else {
       context.read()
@@ -313,10 +320,17 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   }
 
   private func releaseReadIfHeld(context: ChannelHandlerContext) {
-    if readHeld, pendingBatches < environment.configuration.maxPendingBatchesPerConnection {
+    if readHeld, !windowIsFull {
       readHeld = false
       context.read()
     }
+  }
+
+  /// Back-pressure: decoding may run ahead of SQLite by this many events and
+  /// submissions, no further (bounded memory; the peer's TCP window then fills).
+  private var windowIsFull: Bool {
+    pendingEvents >= environment.configuration.maxPendingEventsPerConnection
+      || pendingBatches >= environment.configuration.maxPendingBatchesPerConnection
   }
 
   // MARK: - Errors
