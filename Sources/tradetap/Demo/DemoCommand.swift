@@ -58,7 +58,7 @@ struct DemoCommand: AsyncParsableCommand {
         "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
         "--database", "sqlite:\(files.ledger)", "--secrets", files.secretsFile,
         "--tls-cert", files.certificate, "--tls-key", files.privateKey,
-        "--api-token-file", files.apiTokenFile, "--reconcile-every", "0",
+        "--api-token-file", files.apiTokenFile, "--reconcile-every", "1m",
       ],
       logFile: files.collectorLog)
     let listening = try await collector.waitForLine(prefix: "listening ", timeout: .seconds(30), log: files.collectorLog)
@@ -122,10 +122,14 @@ struct DemoCommand: AsyncParsableCommand {
     say("ledger (SQLite, the schema is in docs/ledger.md):  sqlite3 \(files.ledger) 'select * from accounts limit 5'")
     say("collector log: \(files.collectorLog)    trade server journal: \(files.hostLog)")
     if serve {
-      say("HTTP API (Ctrl-C to stop):  curl -H 'Authorization: Bearer \(files.apiToken)' http://\(http.host):\(http.port)/metrics")
+      let base = "http://\(http.host):\(http.port)"
+      say("CRM HTTP API (docs/api.md), Ctrl-C to stop:")
+      say("  curl -H 'Authorization: Bearer \(files.apiToken)' \(base)/v1/servers")
+      say("  curl -H 'Authorization: Bearer \(files.apiToken)' '\(base)/v1/changes?limit=5'")
       await collector.waitForExit()
     } else {
-      say("to try the API: tradetap demo --serve, then curl -H 'Authorization: Bearer <token in \(files.apiTokenFile)>' http://HOST:PORT/metrics")
+      say("to try the CRM HTTP API (docs/api.md): run `tradetap demo --serve`; it prints curl lines such as")
+      say("  curl -H \"Authorization: Bearer $(cat \(files.apiTokenFile))\" http://127.0.0.1:PORT/v1/servers")
       await collector.terminate()
     }
     if !report.divergences.isEmpty { throw ExitCode(1) }

@@ -45,6 +45,10 @@ final class DemoProgress {
     let quarantined = Int(metrics["tradetap_events_quarantined_total"] ?? 0)
     let gaps = Int(metrics["tradetap_gaps_total"] ?? 0)
     text += ", \(quarantined) quarantined, \(gaps) gaps"
+    if let sweeps = metrics["tradetap_reconciliation_sweeps_total"] {
+      let divergences = Int(metrics["tradetap_reconciliation_divergences_total"] ?? 0)
+      text += "\nreconciliation: \(Int(sweeps)) sweep(s) against the server's own state, \(divergences) divergence(s) corrected"
+    }
     text += "\nlatency hook → durable in the ledger:\(latencyText(all: true))"
     return text
   }
