@@ -14,7 +14,10 @@ echo "== ABI header against the normative names (shared/spec/abi_names_check.c)"
 cc -std=c11 -Wall -Werror -fsyntax-only -ICInterop/TradeServerAPI/include Tests/PluginTests/abi_names_check.c
 
 echo "== tests"
-swift test -c release --skip-build "$@" 2>&1 | tee .build/test-output.txt
+# One suite at a time: the integration suites start real processes (collectors,
+# simulated servers, C hosts) and kill them at chosen moments; on 2 cores, suites
+# racing each other would turn those proofs into timing lotteries.
+swift test -c release --skip-build --no-parallel "$@" 2>&1 | tee .build/test-output.txt
 
 echo "== fuzz the frame decoder, handshake, event codec and normaliser (bounded; longer: Tools/fuzz/run.sh 3600)"
 Tools/fuzz/run.sh "${TRADETAP_FUZZ_SECONDS:-60}" 2>&1 | tail -5
