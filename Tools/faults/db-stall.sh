@@ -54,22 +54,8 @@ returned=$(progress_counts "$work/progress" $threads | tr '\n' ' ')
 rows=$(sql "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || max(seq) FROM events WHERE server_id = $server_id"); set -- $rows
 echo "ledger: events rows/distinct/max = $rows; gaps: $(sql 'SELECT count(*) FROM gaps'); collector errors: $(grep -c 'level=error\|error' "$work/collector.log" || true)"
 { [ "$1" = "$2" ] && [ "$1" = "$3" ]; } || { echo "FAIL sequences not exactly once"; status=1; }
-sql "SELECT summary FROM events WHERE server_id = $server_id AND kind = 'deal_add'" > "$work/deal-events"
 printf '%s\n1 0\n' "$returned" > "$work/returned"
-python3 - "$work/returned" "$work/deal-events" <<'PY' || status=1
-import sys, collections
-runs = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
-seen = collections.Counter(int(l.split()[1]) for l in open(sys.argv[2]) if l.startswith("deal "))
-low = collections.Counter(); high = collections.Counter()
-for counts in runs:
-    for t, n in enumerate(counts):
-        for i in range(n): low[((t + 1) << 32) | i] += 1
-        high[((t + 1) << 32) | n] += 1
-missing = [k for k in low if seen[k] < low[k]]
-extra = [k for k in seen if seen[k] > low[k] + high[k]]
-print(f"hooks returned {sum(low.values())}, deal events in the ledger {sum(seen.values())}, missing {len(missing)}, doubled {len(extra)}")
-sys.exit(1 if missing or extra else 0)
-PY
+check_returned_hooks_landed "$work/returned" || status=1
 locked_errors=$(grep -c 'database is locked' "$work/collector.log" || true)
 stop_collector
 echo "figures: database stall: stalls=$stalls hold_s=$hold locked_errors=$locked_errors hooks_during_stalls=$stalled_hooks events=$3 catch_up_avg_ms=$(( recover_total / stalls )) catch_up_max_ms=$recover_max"

@@ -48,21 +48,7 @@ echo "ledger: events rows/distinct/max = $rows"
 uncommitted=$(sql "SELECT count(*) FROM gaps WHERE server_id = $server_id AND reason = 'uncommitted'")
 other_gaps=$(sql "SELECT count(*) FROM gaps WHERE server_id = $server_id AND reason <> 'uncommitted'")
 [ "$other_gaps" = 0 ] || { echo "FAIL $other_gaps gaps other than a hook cut by the kill"; status=1; }
-sql "SELECT summary FROM events WHERE server_id = $server_id AND kind = 'deal_add'" > "$work/deal-events"
-python3 - "$work/returned" "$work/deal-events" <<'PY' || status=1
-import sys, collections
-runs = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
-seen = collections.Counter(int(l.split()[1]) for l in open(sys.argv[2]) if l.startswith("deal "))
-low = collections.Counter(); high = collections.Counter()
-for counts in runs:
-    for t, n in enumerate(counts):
-        for i in range(n): low[((t + 1) << 32) | i] += 1
-        high[((t + 1) << 32) | n] += 1        # the hook in flight at the kill may or may not have returned
-missing = [k for k in low if seen[k] < low[k]]
-extra = [k for k in seen if seen[k] > low[k] + high[k]]
-print(f"hooks returned {sum(low.values())}, deal events in the ledger {sum(seen.values())}, missing {len(missing)}, doubled {len(extra)}")
-sys.exit(1 if missing or extra else 0)
-PY
+check_returned_hooks_landed "$work/returned" || status=1
 stop_collector
 echo "figures: host kill -9: kills=$runs hooks_returned=$fired events=$3 uncommitted_gaps=$uncommitted recover_avg_ms=$(( recover_total / runs )) recover_max_ms=$recover_max"
 [ "$status" = 0 ] && echo "PASS host-kill" || echo "FAIL host-kill (work folder $work)"

@@ -70,6 +70,28 @@ check_exactly_once() {
   [ "$got" = "$n $n 1 $n" ] || { echo "FAIL not exactly once: expected '$n $n 1 $n', got '$got'"; return 1; }
 }
 
+# check_returned_hooks_landed RETURNED_FILE: every deal whose hook returned is a
+# deal_add event in the ledger exactly once. RETURNED_FILE holds one line per host
+# run with that run's per-thread returned-hook counts (the C host's --progress);
+# the hook in flight at a kill may or may not have returned, so it may appear once.
+check_returned_hooks_landed() {
+  sql "SELECT summary FROM events WHERE server_id = $server_id AND kind = 'deal_add'" > "$work/deal-events"
+  python3 - "$1" "$work/deal-events" <<'PY'
+import sys, collections
+runs = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+seen = collections.Counter(int(l.split()[1]) for l in open(sys.argv[2]) if l.startswith("deal "))
+low = collections.Counter(); high = collections.Counter()
+for counts in runs:
+    for t, n in enumerate(counts):
+        for i in range(n): low[((t + 1) << 32) | i] += 1
+        high[((t + 1) << 32) | n] += 1
+missing = [k for k in low if seen[k] < low[k]]
+extra = [k for k in seen if seen[k] > low[k] + high[k]]
+print(f"hooks returned {sum(low.values())}, deal events in the ledger {sum(seen.values())}, missing {len(missing)}, doubled {len(extra)}")
+sys.exit(1 if missing or extra else 0)
+PY
+}
+
 # The C host (Tools/c-host/host.c), compiled once into the work folder.
 build_c_host() {
   cc -std=c11 -O2 -pthread -I "$root/CInterop/TradeServerAPI/include" "$root/Tools/c-host/host.c" \

@@ -67,22 +67,8 @@ wait "$idle_host" || { echo "FAIL the idle host exited $?"; status=1; }
 rows=$(sql "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || max(seq) FROM events WHERE server_id = $server_id"); set -- $rows
 echo "ledger: events rows/distinct/max = $rows; gaps: $(sql 'SELECT count(*) FROM gaps')"
 { [ "$1" = "$2" ] && [ "$1" = "$3" ]; } || { echo "FAIL sequences not exactly once"; status=1; }
-sql "SELECT summary FROM events WHERE server_id = $server_id AND kind = 'deal_add'" > "$work/deal-events"
 printf '%s\n1 0\n' "$returned" > "$work/returned"
-python3 - "$work/returned" "$work/deal-events" <<'PY' || status=1
-import sys, collections
-runs = [list(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
-seen = collections.Counter(int(l.split()[1]) for l in open(sys.argv[2]) if l.startswith("deal "))
-low = collections.Counter(); high = collections.Counter()
-for counts in runs:
-    for t, n in enumerate(counts):
-        for i in range(n): low[((t + 1) << 32) | i] += 1
-        high[((t + 1) << 32) | n] += 1
-missing = [k for k in low if seen[k] < low[k]]
-extra = [k for k in seen if seen[k] > low[k] + high[k]]
-print(f"hooks returned {sum(low.values())}, deal events in the ledger {sum(seen.values())}, missing {len(missing)}, doubled {len(extra)}")
-sys.exit(1 if missing or extra else 0)
-PY
+check_returned_hooks_landed "$work/returned" || status=1
 kill -TERM "$collector_pid"; wait "$collector_pid" 2>/dev/null || true; collector_pid=
 echo "figures: network cut: cuts_under_load=$cuts idle_cuts=1 cut_s=$cut_s events=$3 catch_up_max_ms=$worst idle_reconnect_ms=$(( reconnected - restored ))"
 [ "$status" = 0 ] && echo "PASS network-cut" || echo "FAIL network-cut (work folder $work)"
