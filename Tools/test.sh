@@ -6,6 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 jobs="${TRADETAP_BUILD_JOBS:-$(nproc)}"
+
+# Every temporary file of the run (ledgers, journals, logs of killed processes)
+# lives under one folder that is removed when the run ends, pass or fail: the
+# suites start hundreds of collectors, and a disk shared by many runs filled up
+# with their leftovers once. TRADETAP_KEEP_TMP=1 keeps it for a post-mortem.
+run_tmp="$(mktemp -d "${TMPDIR:-/tmp}/tradetap-test-run.XXXXXX")"
+export TMPDIR="$run_tmp"
+cleanup_run_tmp() {
+  if [ "${TRADETAP_KEEP_TMP:-0}" = 1 ]; then echo "== kept temporary files in $run_tmp"; else rm -rf "$run_tmp"; fi
+}
+trap cleanup_run_tmp EXIT
 echo "== build (release)"
 swift build -c release -j "$jobs"
 swift build -c release -j "$jobs" --build-tests

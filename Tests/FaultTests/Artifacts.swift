@@ -28,7 +28,8 @@ enum Artifacts {
   }
 
   static func temporaryFolder() throws -> String {
-    var template = Array("/tmp/tradetap-faulttest.XXXXXX".utf8CString)
+    let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+    var template = Array("\(base)/tradetap-faulttest.XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { throw Missing(path: "mkdtemp") }
     return String(cString: made)
   }

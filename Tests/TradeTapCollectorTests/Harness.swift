@@ -74,6 +74,9 @@ func withCollector<T>(
   _ body: (Harness) async throws -> T
 ) async throws -> T {
   let harness = try await Harness.start(tls: tls, heartbeat: heartbeat, folder: folder)
+  // A folder the caller did not bring is this run's alone: removed after, so a
+  // suite of hundreds of collectors does not fill the disk with ledgers.
+  defer { if folder == nil { try? FileManager.default.removeItem(atPath: harness.folder) } }
   do {
     let result = try await body(harness)
     await harness.collector.shutdown()

@@ -162,8 +162,9 @@ int main(int argc, char **argv) {
   calls_per_thread = argc > 2 ? atol(argv[2]) : 2000000;
   calls_per_thread = (calls_per_thread + BATCH - 1) / BATCH * BATCH;
 
-  snprintf(journal_dir, sizeof journal_dir, "/tmp/tradetap-bench-%d", getpid());
-  snprintf(secret_path, sizeof secret_path, "/tmp/tradetap-bench-%d.secret", getpid());
+  const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+  snprintf(journal_dir, sizeof journal_dir, "%s/tradetap-bench-%d", tmp, getpid());
+  snprintf(secret_path, sizeof secret_path, "%s/tradetap-bench-%d.secret", tmp, getpid());
   int secret = open(secret_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (secret < 0 || write(secret, "bench-secret-0123456789", 23) != 23) { perror("secret"); return 2; }
   close(secret);

@@ -15,7 +15,7 @@ if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
   swift build -c release --product TradeTapPlugin >&2
 fi
 bin="$(swift build -c release --show-bin-path)"
-work="$(mktemp -d /tmp/tradetap-bench-pipeline.XXXXXX)"
+work="$(mktemp -d "${TMPDIR:-/tmp}"/tradetap-bench-pipeline.XXXXXX)"
 echo "work folder: $work" >&2
 cc -std=gnu11 -O2 -Wall -Wextra -pthread "$here/floor.c" -o "$work/floor"
 cc -std=gnu11 -O2 -Wall -Wextra -pthread -I"$root/CInterop/TradeServerAPI/include" \

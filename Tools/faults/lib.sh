@@ -9,7 +9,7 @@ plugin=$bin/libTradeTapPlugin.so
 for artifact in "$tradetap" "$plugin"; do
   [ -e "$artifact" ] || { echo "FAIL missing artifact $artifact" >&2; exit 2; }
 done
-work=${FAULT_WORK:-$(mktemp -d /tmp/tradetap-fault.XXXXXX)}
+work=${FAULT_WORK:-$(mktemp -d "${TMPDIR:-/tmp}"/tradetap-fault.XXXXXX)}
 mkdir -p "$work"
 server_id=${SERVER_ID:-1}
 secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')

@@ -10,7 +10,7 @@ set -euo pipefail
 platform=${1:-mt5}; margin=${2:-mixed}; events=${3:-100000}; seed=${4:-1}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${TRADETAP_BUILD_DIR:-$root/.build/release}
-work=$(mktemp -d /tmp/tradetap-e2e.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}"/tradetap-e2e.XXXXXX)
 secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$secret" > "$work/secret"; echo "1 $secret" > "$work/secrets"; echo "token-$secret" > "$work/token"
 chmod 600 "$work/secret" "$work/secrets" "$work/token"
