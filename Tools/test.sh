@@ -14,9 +14,15 @@ jobs="${TRADETAP_BUILD_JOBS:-$(nproc)}"
 run_tmp="$(mktemp -d "${TMPDIR:-/tmp}/tradetap-test-run.XXXXXX")"
 export TMPDIR="$run_tmp"
 cleanup_run_tmp() {
+  Tools/postgres/cluster.sh stop "$run_tmp/postgres" || true
   if [ "${TRADETAP_KEEP_TMP:-0}" = 1 ]; then echo "== kept temporary files in $run_tmp"; else rm -rf "$run_tmp"; fi
 }
 trap cleanup_run_tmp EXIT
+# The ledger's PostgreSQL backend is tested on a throwaway cluster (loopback only);
+# each test creates and drops its own database in it (docs/ledger.md, "PostgreSQL").
+echo "== throwaway PostgreSQL cluster"
+TRADETAP_TEST_POSTGRES_URL="$(Tools/postgres/cluster.sh start "$run_tmp/postgres")"
+export TRADETAP_TEST_POSTGRES_URL
 echo "== build (release)"
 swift build -c release -j "$jobs"
 swift build -c release -j "$jobs" --build-tests
