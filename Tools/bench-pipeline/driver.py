@@ -13,7 +13,7 @@ bin_dir, work, floor_bin, host_bin = sys.argv[1:5]
 rates = [int(r) for r in os.environ.get("BENCH_RATES", "1000,10000,100000").split(",")]
 seconds = float(os.environ.get("BENCH_SECONDS", "10"))
 unpaced_events = int(os.environ.get("BENCH_UNPACED_EVENTS", "300000"))
-QS = [0.5, 0.9, 0.99, 0.999]
+QS = [0.5, 0.9, 0.99, 0.999, 1.0]  # 1.0: the highest non-empty bucket (max)
 last_metrics_text = ""
 
 def log(msg):
@@ -153,6 +153,9 @@ def run_host(rate, events):
                         c0.get("tradetap_events_committed_total", 0)))
     fired = expect("fired=")
     late = parse_hist(expect("pacer_late")) if rate > 0 else None
+    hook_cost = parse_hist(expect("hook_cost"))
+    timer = parse_hist(expect("timer_overhead"))
+    rss = parse_hist(expect("rss "))
     expected_committed += events
     c1 = wait_committed(expected_committed, samples=samples)
     time.sleep(0.1)
@@ -165,6 +168,7 @@ def run_host(rate, events):
     host.wait()
     r = {
         "events": events, "fired": fired.strip(), "pacer_late": late,
+        "hook_cost": hook_cost, "timer_overhead": timer, "rss": rss,
         "plugin_acked": acked, "plugin_acked_from_intended": acked_intended,
         "decoded": delta_quantiles(b0["decoded"], b1["decoded"]),
         "durable": delta_quantiles(b0["durable"], b1["durable"]),

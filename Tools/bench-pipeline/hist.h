@@ -21,7 +21,7 @@
 #define HIST_MAX ((1ull << 42) - 1)
 #define HIST_BUCKETS ((42 - HIST_SUB_BITS + 1) * HIST_SUB)
 
-typedef struct { uint64_t counts[HIST_BUCKETS]; uint64_t n; uint64_t max; } hist;
+typedef struct { uint64_t counts[HIST_BUCKETS]; uint64_t n; uint64_t max; uint64_t sum; } hist;
 
 static inline uint64_t now_ns(void) {
   struct timespec ts;
@@ -47,6 +47,7 @@ static inline uint64_t hist_upper(int i) {
 static inline void hist_add(hist *h, uint64_t v) {
   h->counts[hist_index(v)]++;
   h->n++;
+  h->sum += v;
   if (v > h->max) h->max = v;
 }
 
@@ -62,13 +63,14 @@ static inline uint64_t hist_quantile(const hist *h, double q) {
   return h->max;
 }
 
-/* One line: "<label> count=N p50_ns=.. p90_ns=.. p99_ns=.. p999_ns=.. max_ns=.." */
+/* One line: "<label> count=N p50_ns=.. p90_ns=.. p99_ns=.. p999_ns=.. max_ns=.. mean_ns=.." */
 static inline void hist_print(FILE *f, const char *label, const hist *h, uint64_t divide) {
   if (divide == 0) divide = 1;
-  fprintf(f, "%s count=%llu p50_ns=%llu p90_ns=%llu p99_ns=%llu p999_ns=%llu max_ns=%llu\n", label,
+  fprintf(f, "%s count=%llu p50_ns=%llu p90_ns=%llu p99_ns=%llu p999_ns=%llu max_ns=%llu mean_ns=%llu\n", label,
           (unsigned long long)h->n, (unsigned long long)(hist_quantile(h, 0.5) / divide),
           (unsigned long long)(hist_quantile(h, 0.9) / divide), (unsigned long long)(hist_quantile(h, 0.99) / divide),
-          (unsigned long long)(hist_quantile(h, 0.999) / divide), (unsigned long long)(h->max / divide));
+          (unsigned long long)(hist_quantile(h, 0.999) / divide), (unsigned long long)(h->max / divide),
+          (unsigned long long)(h->n ? h->sum / h->n / divide : 0));
 }
 
 /* Waits until the monotonic clock reaches deadline: sleeps (absolute, 1 ns timer slack

@@ -22,7 +22,10 @@
  * Protocol with the driver (stdout lines / stdin lines):
  *   "startup=<rc>", warm-up events at the rate (1000/s when unpaced) for S seconds,
  *   "ready warmup_events=W" → waits for a line (the driver scrapes /metrics),
- *   the measured events → "fired=N seconds=T", "pacer_late ..." (hist.h line),
+ *   the measured events → "fired=N seconds=T", "pacer_late ..." (hist.h line, paced only),
+ *   "hook_cost ..." (each on_deal_add call, one clock read included), "timer_overhead ...",
+ *   "rss vm_rss_before_kb=.. vm_rss_after_kb=.. anon_before_kb=.. anon_after_kb=.."
+ *   (before dlopen / after the measured events),
  *   then waits for a line (the driver waits for delivery) → with --journal-file, waits
  *   until every measured event is released (10 s at most) and prints "plugin_acked ..."
  *   and "plugin_acked_from_intended ..." → cleanup → "cleanup=done".
@@ -148,8 +151,11 @@ static void *watch_acks(void *arg) {
   return NULL;
 }
 
-/* Fires n deals at rate (0: unpaced); records each event's lateness into late (if set). */
-static void fire(long n, double rate, hist *late) {
+/* Fires n deals at rate (0: unpaced); records each event's lateness into late and each
+ * hook call's duration into cost (if set). Every deal carries its intended send time in
+ * external_id (decimal ns; unpaced: the time just before the call), which the peers'
+ * receivers use to measure from the intended time (coordinated omission). */
+static void fire(long n, double rate, hist *late, hist *cost) {
   ts_deal d;
   uint64_t interval = rate > 0 ? (uint64_t)(1e9 / rate) : 0;
   uint64_t start = now_ns() + 200000;
@@ -157,16 +163,41 @@ static void fire(long n, double rate, hist *late) {
     fill_deal(&d, next_ticket++);
     uint64_t due = start + (uint64_t)i * interval;
     if (interval) {
+      snprintf(d.external_id, sizeof d.external_id, "%llu", (unsigned long long)due);
       uint64_t lateness = pace_until(due);
       if (late) hist_add(late, lateness);
+    } else {
+      snprintf(d.external_id, sizeof d.external_id, "%llu", (unsigned long long)now_ns());
     }
+    uint64_t t = now_ns();
     if (late && call_times) {
-      uint64_t t = now_ns();
       intended_times[i] = interval ? due : t;
       __atomic_store_n(&call_times[i], t, __ATOMIC_RELEASE);
     }
     sink.on_deal_add(sink.context, &d);
+    if (cost) hist_add(cost, now_ns() - t);
   }
+}
+
+/* Resident memory of this process, kB: VmRSS and RssAnon (the journal's mapped file
+ * pages count in VmRSS, not in RssAnon). */
+static void read_rss(long *vm_rss, long *anon) {
+  char line[256];
+  FILE *f = fopen("/proc/self/status", "r");
+  *vm_rss = *anon = 0;
+  if (!f) return;
+  while (fgets(line, sizeof line, f)) {
+    if (!strncmp(line, "VmRSS:", 6)) *vm_rss = atol(line + 6);
+    else if (!strncmp(line, "RssAnon:", 8)) *anon = atol(line + 8);
+  }
+  fclose(f);
+}
+
+/* The cost of the timing itself (two clock reads, one of which is in every hook_cost). */
+static void print_timer_overhead(void) {
+  static hist h;
+  for (int i = 0; i < 100000; i++) { uint64_t a = now_ns(); hist_add(&h, now_ns() - a); }
+  hist_print(stdout, "timer_overhead", &h, 1);
 }
 
 static void wait_for_driver(void) {
@@ -199,6 +230,8 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
+  long rss_before, anon_before;
+  read_rss(&rss_before, &anon_before);
   void *library = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   if (!library) { fprintf(stderr, "paced-host: dlopen: %s\n", dlerror()); return 2; }
   startup_fn startup = (startup_fn)dlsym(library, "ts_plugin_startup");
@@ -223,11 +256,11 @@ int main(int argc, char **argv) {
 
   double warm_rate = rate > 0 ? rate : 1000;
   long warm = (long)(warm_rate * warmup_seconds);
-  fire(warm, warm_rate, NULL);
+  fire(warm, warm_rate, NULL, NULL);
   printf("ready warmup_events=%ld\n", warm);
   wait_for_driver();
 
-  static hist late;
+  static hist late, cost;
   pthread_t watcher;
   if (journal_path) {
     int fd = open(journal_path, O_RDONLY);
@@ -241,10 +274,16 @@ int main(int argc, char **argv) {
     pthread_create(&watcher, NULL, watch_acks, NULL);
   }
   uint64_t t0 = now_ns();
-  fire(events, rate, &late);
+  fire(events, rate, &late, &cost);
   double seconds = (double)(now_ns() - t0) / 1e9;
   printf("fired=%ld seconds=%.6f\n", events, seconds);
   if (rate > 0) hist_print(stdout, "pacer_late", &late, 1);
+  hist_print(stdout, "hook_cost", &cost, 1);
+  print_timer_overhead();
+  long rss_after, anon_after;
+  read_rss(&rss_after, &anon_after);
+  printf("rss vm_rss_before_kb=%ld vm_rss_after_kb=%ld anon_before_kb=%ld anon_after_kb=%ld\n", rss_before, rss_after,
+         anon_before, anon_after);
   wait_for_driver();
   if (journal_path) {
     uint64_t give_up = now_ns() + 10000000000ull;
