@@ -10,6 +10,9 @@ public struct JournalRecovery: Sendable, Equatable {
   public var uncommittedSequences: [UInt64]
   /// The first sequence number still to be delivered.
   public var resumeSequence: UInt64
+  /// Set when the file at the path was damaged (or emptied): it was moved aside and
+  /// this journal started fresh in its place (``JournalFreshness/freshAfterLoss``).
+  public var replaced: JournalReplacement? = nil
 }
 
 /// Counters for `/metrics`, read without stopping the hooks.
@@ -113,7 +116,8 @@ public final class Journal: @unchecked Sendable {
     tt_store_release_u32(file.header + JournalLayout.parkedOffset, 0)
     producer.flushOverflow()
     let recovery = JournalRecovery(
-      pendingRecords: tail - released, uncommittedSequences: uncommitted, resumeSequence: released)
+      pendingRecords: tail - released, uncommittedSequences: uncommitted, resumeSequence: released,
+      replaced: file.replaced)
     return Journal(file: file, wakeDescriptor: wake, recovery: recovery)
   }
 
@@ -125,6 +129,32 @@ public final class Journal: @unchecked Sendable {
     open.close()
     Glibc.close(producer.wakeDescriptor)
     file = nil
+  }
+
+  // MARK: Sequence space
+
+  /// Whether the numbering still has to be agreed with a collector (a journal laid
+  /// out anew). ``JournalFreshness/settled`` once closed.
+  public var freshness: JournalFreshness {
+    guard file != nil else { return .settled }
+    let raw = tt_load_acquire_u32(producer.header + JournalLayout.freshnessOffset)
+    return JournalFreshness(rawValue: raw) ?? .settled
+  }
+
+  /// Wire sequence = journal sequence + 1 + `wireOffset` (persisted in the header).
+  public var wireOffset: UInt64 {
+    guard file != nil else { return 0 }
+    return tt_load_acquire_u64(producer.header + JournalLayout.wireOffsetOffset)
+  }
+
+  /// Settles a fresh journal's numbering: stores `wireOffset`, then marks the journal
+  /// settled (in that order, both in the mapped header, so a crash in between leaves
+  /// it fresh and the next welcome settles it again; nothing is sent before this).
+  /// Consumer thread only; ignored once settled.
+  public func settle(wireOffset offset: UInt64) {
+    guard file != nil, freshness != .settled else { return }
+    tt_store_release_u64(producer.header + JournalLayout.wireOffsetOffset, offset)
+    tt_store_release_u32(producer.header + JournalLayout.freshnessOffset, JournalFreshness.settled.rawValue)
   }
 
   // MARK: Consumer

@@ -10,6 +10,10 @@ struct JournalFile {
   let base: UnsafeMutableRawPointer
   let length: Int
   let slotCount: UInt64
+  /// True when this open laid the file out anew (its numbering is not yet settled).
+  let created: Bool
+  /// Set when a damaged file was moved aside and this one started in its place.
+  let replaced: JournalReplacement?
 
   var header: UnsafeMutableRawPointer { base }
   var slots: UnsafeMutableRawPointer { base + JournalLayout.headerSize }
@@ -18,6 +22,40 @@ struct JournalFile {
     guard (1...65536).contains(sizeMB) else { throw .invalidSize(megabytes: sizeMB) }
     try makeDirectories(directory)
     let path = directory.hasSuffix("/") ? directory + "journal.ttj" : directory + "/journal.ttj"
+    do {
+      return try openOnce(path: path, sizeMB: sizeMB, replacing: nil)
+    } catch .corrupt(_, let reason) {
+      // A damaged journal must not stop the tap: keep it for inspection (never
+      // deleted) and start a fresh one that knows events were lost.
+      let aside = asidePath(for: path)
+      guard rename(path, aside) == 0 else { throw .system(call: "rename", path: aside, errno: errno) }
+      return try openOnce(path: path, sizeMB: sizeMB, replacing: JournalReplacement(movedTo: aside, reason: reason))
+    }
+  }
+
+  /// `journal.ttj.damaged-<UTC yyyymmddThhmmssZ>` (with `-<n>` if that exists already).
+  private static func asidePath(for path: String) -> String {
+    var now = time(nil)
+    var parts = tm()
+    gmtime_r(&now, &parts)
+    func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+    let stamp = "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T"
+      + "\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
+    var candidate = path + ".damaged-" + stamp
+    var suffix = 1
+    var status = stat()
+    while lstat(candidate, &status) == 0 {
+      candidate = path + ".damaged-" + stamp + "-\(suffix)"
+      suffix += 1
+    }
+    return candidate
+  }
+
+  private static func openOnce(
+    path: String, sizeMB: Int, replacing replaced: JournalReplacement?
+  ) throws(JournalError) -> JournalFile {
+    var existing = stat()
+    let existed = lstat(path, &existing) == 0
     let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw .system(call: "open", path: path, errno: errno) }
     do {
@@ -25,7 +63,9 @@ struct JournalFile {
         if errno == EWOULDBLOCK { throw JournalError.locked(path: path) }
         throw JournalError.system(call: "flock", path: path, errno: errno)
       }
-      let slotCount = try prepare(fd: fd, path: path, wantedSlots: JournalLayout.slotCount(sizeMB: sizeMB))
+      let (slotCount, created) = try prepare(
+        fd: fd, path: path, wantedSlots: JournalLayout.slotCount(sizeMB: sizeMB), existed: existed,
+        freshness: replaced == nil ? .fresh : .freshAfterLoss)
       let length = JournalLayout.headerSize + Int(slotCount) * JournalLayout.slotSize
       let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0)
       guard let mapped, Int(bitPattern: mapped) != -1 else {
@@ -38,7 +78,8 @@ struct JournalFile {
         _ = tt_fetch_add_relaxed_u64(mapped + offset, 0)
         offset += 4096
       }
-      return JournalFile(path: path, descriptor: fd, base: mapped, length: length, slotCount: slotCount)
+      return JournalFile(path: path, descriptor: fd, base: mapped, length: length, slotCount: slotCount,
+                         created: created, replaced: replaced)
     } catch let error as JournalError {
       Glibc.close(fd)
       throw error
@@ -57,17 +98,29 @@ struct JournalFile {
   /// An existing non-empty journal keeps its geometry (its records are never
   /// discarded); an empty one is resized to `wantedSlots`, keeping its sequence
   /// numbers and unreported overflow.
-  private static func prepare(fd: Int32, path: String, wantedSlots: UInt64) throws(JournalError) -> UInt64 {
+  /// - Returns: the slot count and whether the file was laid out anew.
+  /// - Throws: ``JournalError/corrupt(path:reason:)`` for a file that existed but is
+  ///   not a usable journal (too short, no or bad magic, positions out of range).
+  private static func prepare(
+    fd: Int32, path: String, wantedSlots: UInt64, existed: Bool, freshness: JournalFreshness
+  ) throws(JournalError) -> (UInt64, Bool) {
     var status = stat()
     guard fstat(fd, &status) == 0 else { throw .system(call: "fstat", path: path, errno: errno) }
     var page = [UInt8](repeating: 0, count: JournalLayout.headerSize)
-    var carried = (tail: UInt64(0), pendingOverflow: UInt64(0), overflowTotal: UInt64(0), uncommitted: UInt64(0))
+    var carried = (tail: UInt64(0), pendingOverflow: UInt64(0), overflowTotal: UInt64(0), uncommitted: UInt64(0),
+                   wireOffset: UInt64(0), freshness: freshness.rawValue)
+    if existed && status.st_size < JournalLayout.headerSize {
+      throw .corrupt(path: path, reason: status.st_size == 0
+        ? "the file is empty (0 bytes)" : "the file is shorter than its header (\(status.st_size) bytes)")
+    }
     if status.st_size >= JournalLayout.headerSize {
       let got = page.withUnsafeMutableBytes { pread(fd, $0.baseAddress, JournalLayout.headerSize, 0) }
       guard got == JournalLayout.headerSize else { throw .system(call: "pread", path: path, errno: errno) }
       let word = { (offset: Int) -> UInt64 in page.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) } }
       let magic = word(JournalLayout.magicOffset)
-      if magic != 0 {
+      // No magic: the header was wiped, or a creation was cut short. Either way
+      // whatever the file held is unreadable: treat it as damaged.
+      guard magic != 0 else { throw .corrupt(path: path, reason: "no magic (header zeroed)") }
         guard magic == JournalLayout.magic else { throw .corrupt(path: path, reason: "bad magic") }
         let versionAndSize = word(JournalLayout.versionOffset)
         guard UInt32(truncatingIfNeeded: versionAndSize) == JournalLayout.version,
@@ -82,10 +135,12 @@ struct JournalFile {
         guard Int(status.st_size) >= JournalLayout.headerSize + Int(slots) * JournalLayout.slotSize else {
           throw .corrupt(path: path, reason: "file shorter than its slots")
         }
-        if slots == wantedSlots || tail != released { return slots }
+        guard UInt32(truncatingIfNeeded: word(JournalLayout.freshnessOffset)) <= JournalFreshness.freshAfterLoss.rawValue
+        else { throw .corrupt(path: path, reason: "unknown freshness state") }
+        if slots == wantedSlots || tail != released { return (slots, false) }
         carried = (tail, word(JournalLayout.pendingOverflowOffset), word(JournalLayout.overflowTotalOffset),
-                   word(JournalLayout.uncommittedTotalOffset))
-      }
+                   word(JournalLayout.uncommittedTotalOffset), word(JournalLayout.wireOffsetOffset),
+                   UInt32(truncatingIfNeeded: word(JournalLayout.freshnessOffset)))
     }
     // New (or empty and resized) journal.
     guard ftruncate(fd, 0) == 0 else { throw .system(call: "ftruncate", path: path, errno: errno) }
@@ -102,13 +157,15 @@ struct JournalFile {
       raw.storeBytes(of: carried.pendingOverflow, toByteOffset: JournalLayout.pendingOverflowOffset, as: UInt64.self)
       raw.storeBytes(of: carried.overflowTotal, toByteOffset: JournalLayout.overflowTotalOffset, as: UInt64.self)
       raw.storeBytes(of: carried.uncommitted, toByteOffset: JournalLayout.uncommittedTotalOffset, as: UInt64.self)
+      raw.storeBytes(of: carried.wireOffset, toByteOffset: JournalLayout.wireOffsetOffset, as: UInt64.self)
+      raw.storeBytes(of: carried.freshness, toByteOffset: JournalLayout.freshnessOffset, as: UInt32.self)
     }
     // The magic goes last: a file cut short before it is simply laid out again.
     try writeAll(fd: fd, path: path, bytes: page, offset: 0)
     var magic = JournalLayout.magic
     let wrote = pwrite(fd, &magic, 8, off_t(JournalLayout.magicOffset))
     guard wrote == 8 else { throw .system(call: "pwrite", path: path, errno: errno) }
-    return wantedSlots
+    return (wantedSlots, true)
   }
 
   private static func writeAll(fd: Int32, path: String, bytes: [UInt8], offset: Int) throws(JournalError) {

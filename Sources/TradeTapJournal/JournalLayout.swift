@@ -14,6 +14,10 @@
 //   136  pendingOverflow u64 events refused while full, not yet reported by a gap record
 //   144  overflowTotal u64   lifetime count of refused events
 //   152  uncommittedTotal u64 lifetime count of claimed-never-committed slots found at open
+//   160  wireOffset u64      wire sequence = journal sequence + 1 + wireOffset (0 unless the
+//                            journal was started fresh while the collector already held events)
+//   168  freshness u32       0 settled, 1 new (numbering not yet agreed with a collector),
+//                            2 new in place of a damaged or emptied journal (events were lost)
 //   192  parked u32          1 while the consumer sleeps on the futex (the wake-up flag)
 //   256  clockCycles u64, clockNanoseconds u64: a (cycle counter, CLOCK_MONOTONIC) pair
 //        taken at open, for reading the hooks' timestamps (diagnostics)
@@ -53,6 +57,8 @@ public enum JournalLayout {
   @inlinable static var pendingOverflowOffset: Int { 136 }
   @inlinable static var overflowTotalOffset: Int { 144 }
   @inlinable static var uncommittedTotalOffset: Int { 152 }
+  @inlinable static var wireOffsetOffset: Int { 160 }
+  @inlinable static var freshnessOffset: Int { 168 }
   @inlinable static var parkedOffset: Int { 192 }
   @inlinable static var clockCyclesOffset: Int { 256 }
   @inlinable static var clockNanosecondsOffset: Int { 264 }

@@ -99,6 +99,9 @@ public final class PluginInstance: @unchecked Sendable {
       throw .journal(error.description)
     }
     let recovery = journal.recovery
+    if let replaced = recovery.replaced {
+      log.error("journal \(journal.path) was damaged (\(replaced.reason)): moved aside to \(replaced.movedTo), started a fresh journal; the events it held are reported as a gap at the first connection and reconciliation heals them")
+    }
     log.info("journal \(journal.path): \(recovery.pendingRecords) record(s) to deliver from sequence \(recovery.resumeSequence), capacity \(journal.statistics.capacity)")
     if !recovery.uncommittedSequences.isEmpty {
       log.warning("journal: \(recovery.uncommittedSequences.count) record(s) claimed but never committed (the host stopped mid-hook), reported as gaps: sequences \(recovery.uncommittedSequences.prefix(8).map(String.init).joined(separator: ","))\(recovery.uncommittedSequences.count > 8 ? ",..." : "")")

@@ -38,6 +38,11 @@ struct FaultInjectionTests {
   func aJournalDamagedOnDiskIsDetectedReportedAndCrashesNothing(damage: String) throws {
     let (status, output) = try FaultDriver.run("journal-corrupt.sh", [damage])
     #expect(status == 0, "\(output)")
+    // The host keeps running, nothing is unaccounted for, and after reconciliation
+    // the simulator's run verifies clean.
+    #expect(output.contains("host_exit=0 "), "\(output)")
+    #expect(output.contains(" unaccounted=0 "), "\(output)")
+    #expect(output.contains("verify=0 divergences"), "\(output)")
   }
 
   @Test func theJournalBoundReachedWhileTheCollectorIsAwayIsReportedAsAGapAndHealedByReconciliation() throws {

@@ -278,16 +278,68 @@ struct JournalTests {
     #expect(words(try #require(reopened.nextRecord())) == [5])
   }
 
-  @Test func aFileThatIsNotAJournalIsRefusedNotOverwritten() throws {
+  @Test func aFileThatIsNotAJournalIsMovedAsideIntactAndAFreshJournalStartsInItsPlace() throws {
     let directory = temporaryJournalDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let path = directory + "/journal.ttj"
     let garbage = Data(repeating: 0x5A, count: 8192)
     FileManager.default.createFile(atPath: path, contents: garbage)
-    #expect(throws: JournalError.corrupt(path: path, reason: "bad magic")) {
-      _ = try Journal.open(directory: directory, sizeMB: 1)
+    let journal = try Journal.open(directory: directory, sizeMB: 1)
+    let replaced = try #require(journal.recovery.replaced)
+    #expect(replaced.reason == "bad magic")
+    #expect(replaced.movedTo.hasPrefix(path + ".damaged-"))
+    #expect(FileManager.default.contents(atPath: replaced.movedTo) == garbage)
+    #expect(journal.freshness == .freshAfterLoss)
+    #expect(append(journal, [7]) == 0)
+  }
+
+  @Test(arguments: ["empty", "header", "truncated"])
+  func aDamagedJournalIsMovedAsideAndTheFreshOneKnowsEventsWereLost(damage: String) throws {
+    let directory = temporaryJournalDirectory(damage)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/journal.ttj"
+    do {
+      let journal = try Journal.open(directory: directory, sizeMB: 1)
+      for value in 0..<10 { append(journal, [UInt64(value)]) }
+      journal.close()
     }
-    #expect(FileManager.default.contents(atPath: path) == garbage)
+    switch damage {
+    case "empty": #expect(truncate(path, 0) == 0)
+    case "truncated": #expect(truncate(path, 4096 + 512 * 100) == 0)
+    default:
+      let handle = try #require(FileHandle(forWritingAtPath: path))
+      try handle.write(contentsOf: Data(repeating: 0, count: 4096))
+      try handle.close()
+    }
+    let journal = try Journal.open(directory: directory, sizeMB: 1)
+    let replaced = try #require(journal.recovery.replaced)
+    #expect(FileManager.default.fileExists(atPath: replaced.movedTo))
+    #expect(journal.freshness == .freshAfterLoss)
+    #expect(journal.recovery.pendingRecords == 0)
+    #expect(append(journal, [1]) == 0)
+    let kept = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".damaged-") }
+    #expect(kept.count == 1)
+  }
+
+  @Test func aNewJournalIsFreshUntilSettledAndItsWireOffsetSurvivesACrash() throws {
+    let directory = temporaryJournalDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    do {
+      let journal = try Journal.open(directory: directory, sizeMB: 1)
+      #expect(journal.freshness == .fresh)
+      #expect(journal.wireOffset == 0)
+      #expect(journal.recovery.replaced == nil)
+      append(journal, [1])
+      journal.settle(wireOffset: 5001)
+      #expect(journal.freshness == .settled)
+      journal.settle(wireOffset: 9)  // ignored once settled
+      // Nothing but stores into the shared mapping: they survive the process (kill -9 too).
+    }
+    let reopened = try Journal.open(directory: directory, sizeMB: 1)
+    #expect(reopened.freshness == .settled)
+    #expect(reopened.wireOffset == 5001)
+    #expect(words(try #require(reopened.nextRecord())) == [1])
   }
 
   @Test func sizeOutsideTheSupportedRangeIsRejected() {

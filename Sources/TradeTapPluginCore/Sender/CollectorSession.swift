@@ -38,6 +38,10 @@ struct CollectorSession {
   private(set) var acknowledged: UInt64 = 0
   /// Next wire sequence to send.
   private var nextToSend: UInt64 = 1
+  /// Wire sequence = journal sequence + 1 + this (the journal's, settled at the first welcome).
+  private var wireOffset: UInt64 = 0
+  /// The reserved wire sequence of a fresh journal's replacement gap, until it is sent.
+  private var replacementGapDue: UInt64?
   /// An event read from the journal that did not fit the previous batch.
   private var carried: Event?
   /// Next wire sequence after each batch sent and not yet acknowledged, oldest first.
@@ -97,22 +101,55 @@ struct CollectorSession {
 
   /// The collector holds everything through wire sequence `durable`.
   private mutating func resume(after durable: UInt64) {
-    // Wire durable D = journal sequences 0..<D.
-    let position = journal.seek(to: durable)
-    if durable > 0 { journal.release(through: durable - 1) }
-    nextToSend = JournalEventSource.wireSequence(ofJournal: position)
+    if journal.freshness != .settled { settleFreshJournal(collectorDurable: durable) }
+    wireOffset = journal.wireOffset
     acknowledged = durable
     carried = nil
+    replacementGapDue = nil
     unacknowledgedBatchEnds.removeAll()
     holdingSince = 0
-    if position > durable {
-      // Released here but not durable there (the collector lost its ledger): say so.
-      let notice = GapNotice(firstSequence: durable + 1, count: position - durable, reason: .other)
-      log.error("collector holds only through \(durable) but the journal released through \(position): reporting a gap of \(position - durable)")
-      try? send(.gapNotice(notice))
-    } else if position < durable {
-      log.error("collector holds through \(durable) but the journal ends at \(position): was the journal replaced? sending from \(position + 1)")
+    if wireOffset > 0 && durable < wireOffset {
+      // The replacement gap (at wireOffset) is not durable yet: it goes first.
+      if durable + 1 < wireOffset {
+        log.error("collector holds only through \(durable), below this journal's first sequence \(wireOffset): was its ledger replaced?")
+      }
+      let position = journal.seek(to: 0)
+      replacementGapDue = wireOffset
+      nextToSend = wireOffset
+      if position > 0 {
+        log.error("journal released through \(position - 1) but the collector does not hold it: those sequences arrive as a hole")
+      }
+      return
     }
+    // Wire durable D = journal sequences 0..<D − wireOffset.
+    let local = durable - wireOffset
+    let position = journal.seek(to: local)
+    if local > 0 { journal.release(through: local - 1) }
+    nextToSend = JournalEventSource.wireSequence(ofJournal: position, wireOffset: wireOffset)
+    if position > local {
+      // Released here but not durable there (the collector lost its ledger): say so.
+      let notice = GapNotice(firstSequence: durable + 1, count: position - local, reason: .other)
+      log.error("collector holds only through \(durable) but the journal released through \(nextToSend - 1): reporting a gap of \(position - local)")
+      try? send(.gapNotice(notice))
+    } else if position < local {
+      log.error("collector holds through \(durable) but the journal ends at \(nextToSend - 1): was the journal replaced? sending from \(nextToSend)")
+    }
+  }
+
+  /// A journal laid out anew numbers from 0, but the collector may already hold this
+  /// server's events through `collectorDurable`. Continue after them: reserve
+  /// `collectorDurable + 1` for a gap standing for what the old journal lost (so the
+  /// collector records it and reconciles at once) and number the journal's records
+  /// from `collectorDurable + 2`. A brand-new server (nothing durable) whose journal
+  /// lost nothing keeps wire = journal + 1.
+  private mutating func settleFreshJournal(collectorDurable durable: UInt64) {
+    let lost = journal.freshness == .freshAfterLoss
+    guard durable > 0 || lost else {
+      journal.settle(wireOffset: 0)
+      return
+    }
+    journal.settle(wireOffset: durable + 1)
+    log.warning("journal is new\(lost ? " (the damaged one was moved aside)" : "") and the collector holds this server's events through \(durable): its records continue from sequence \(durable + 2); sequence \(durable + 1) is a gap for what the old journal held, for reconciliation to heal")
   }
 
   // MARK: Streaming
@@ -172,12 +209,15 @@ struct CollectorSession {
     var builder: EventBatchBuilder?
     while true {
       let event: Event
-      if let pending = carried {
+      if let reserved = replacementGapDue {
+        event = source.replacementGap(sequence: reserved)
+        replacementGapDue = nil
+      } else if let pending = carried {
         event = pending
         carried = nil
       } else {
         guard let record = journal.nextRecord() else { break }
-        event = source.event(for: record)
+        event = source.event(for: record, wireOffset: wireOffset)
       }
       if builder == nil { builder = EventBatchBuilder(firstSequence: event.sequence) }
       if !builder!.append(event) {
@@ -245,7 +285,7 @@ struct CollectorSession {
       let through = min(ack.throughSequence, nextToSend &- 1)
       acknowledged = through
       while let end = unacknowledgedBatchEnds.first, end &- 1 <= through { unacknowledgedBatchEnds.removeFirst() }
-      if through > 0 { journal.release(through: through - 1) }
+      if through > wireOffset { journal.release(through: through - 1 - wireOffset) }
     case .heartbeat:
       break  // lastReceived is already updated
     case .snapshotRequest(let request):

@@ -5,7 +5,11 @@ import TradeTapJournal
 /// Turns committed journal records into wire events, in sequence order.
 ///
 /// Journal sequence numbers start at 0; wire sequence numbers start at 1 (the
-/// welcome's "0 = nothing durable"): wire = journal + 1, everywhere in the sender.
+/// welcome's "0 = nothing durable"): wire = journal + 1 + the journal's
+/// `wireOffset`, everywhere in the sender. The offset is 0 unless the journal was
+/// started fresh while the collector already held events of this server; then it is
+/// the collector's durable sequence + 1, and that one wire sequence carries the gap
+/// standing for whatever the old journal lost (``replacementGap(sequence:)``).
 ///
 /// Every sequence number becomes exactly one event, because the collector expects
 /// consecutive sequences (a hole is recorded as a "not received" gap):
@@ -39,11 +43,22 @@ struct JournalEventSource {
     filtersGroups = groups != GroupMask.everyGroup
   }
 
-  static func wireSequence(ofJournal sequence: UInt64) -> UInt64 { sequence &+ 1 }
+  static func wireSequence(ofJournal sequence: UInt64, wireOffset: UInt64) -> UInt64 {
+    sequence &+ 1 &+ wireOffset
+  }
+
+  /// The gap at the one wire sequence a fresh journal reserved (its `wireOffset`):
+  /// what the replaced journal held is lost, so the collector records a gap (reason
+  /// `other`) and reconciliation heals it from the platform's state.
+  func replacementGap(sequence: UInt64) -> Event {
+    Event(
+      serverId: serverId, sequence: sequence, kind: .gap, hookTimestampNanos: Deadline.now(),
+      utcOffsetMinutes: utcOffsetMinutes, body: .gap(Gap(firstSequence: sequence, count: 1, reason: .other)))
+  }
 
   /// The event that carries `record`'s sequence number on the wire.
-  mutating func event(for record: JournalRecord) -> Event {
-    let sequence = Self.wireSequence(ofJournal: record.sequence)
+  mutating func event(for record: JournalRecord, wireOffset: UInt64) -> Event {
+    let sequence = Self.wireSequence(ofJournal: record.sequence, wireOffset: wireOffset)
     if record.kind == journalGapKind {
       let reason: GapReason = record.flags.contains(.gapUncommitted) ? .uncommitted : .overflow
       if reason == .overflow {
