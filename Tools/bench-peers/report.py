@@ -146,7 +146,8 @@ def fmt_us(ns):
     if ns is None:
         return "-"
     v = ns / 1000
-    return f"{v / 1e6:.2f}s" if v >= 1e6 else f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+    return (f"{v / 1e6:.2f}s" if v >= 1e6 else f"{v:,.0f}" if v >= 100 else f"{v:.1f}" if v >= 1
+            else f"{v:.3f}")
 
 
 def table(results):
