@@ -28,6 +28,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
   ],
   targets: [
     // MARK: C that Swift needs
@@ -65,9 +66,16 @@ let package = Package(
       ]
     ),
     .target(
+      name: "TradeTapLedgerPostgres",
+      dependencies: [
+        "TradeTapLedger", "TradeTapEvents", .product(name: "PostgresNIO", package: "postgres-nio"),
+        .product(name: "Logging", package: "swift-log"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+      ]
+    ),
+    .target(
       name: "TradeTapCollector",
       dependencies: [
-        "TradeTapEvents", "TradeTapWire", "TradeTapLedger",
+        "TradeTapEvents", "TradeTapWire", "TradeTapLedger", "TradeTapLedgerPostgres",
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -89,7 +97,7 @@ let package = Package(
     .executableTarget(
       name: "tradetap",
       dependencies: [
-        "TradeTapCollector", "TradeTapSimulator", "TradeTapVerify", "TradeTapLedger",
+        "TradeTapCollector", "TradeTapSimulator", "TradeTapVerify", "TradeTapLedger", "TradeTapLedgerPostgres",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -119,7 +127,8 @@ let package = Package(
     .testTarget(
       name: "TradeTapCollectorTests",
       dependencies: [
-        "TradeTapCollector", "TradeTapLedger", "TradeTapWire", "TradeTapEvents",
+        "TradeTapCollector", "TradeTapLedger", "TradeTapLedgerPostgres", "TradeTapWire", "TradeTapEvents",
+        .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),

@@ -22,8 +22,8 @@ public final class Collector: Service, Sendable {
   public var protocolEndpoint: String { Self.endpoint(protocolAddress) }
   /// ``httpAddress`` as `HOST:PORT`, if enabled.
   public var httpEndpoint: String? { httpAddress.map(Self.endpoint) }
-  /// The ledger this collector writes.
-  public let ledger: Ledger
+  /// The ledger this collector writes (SQLite or PostgreSQL, from the database URL).
+  public let ledger: any LedgerStore
   public let metrics: CollectorMetrics
 
   private let serverChannel: Channel
@@ -41,7 +41,7 @@ public final class Collector: Service, Sendable {
   /// - Throws: ``CollectorError`` for bad TLS files; ledger and bind errors.
   public static func start(configuration: CollectorConfiguration, logger: Logger) async throws -> Collector {
     let sslContext = try configuration.tls.map(makeTLSContext)
-    let ledger = try Ledger(path: configuration.databasePath, configuration: configuration.ledger)
+    let ledger = try await LedgerBackend.open(configuration, logger: logger)
     let metrics = CollectorMetrics()
     let committer = GroupCommitter(
       ledger: ledger, metrics: metrics, logger: logger, maxEventsPerCommit: configuration.maxEventsPerCommit)
@@ -99,13 +99,13 @@ public final class Collector: Service, Sendable {
       connections: connections, logger: logger)
     logger.info("collector listening", metadata: [
       "tradetap.protocol": "\(collector.protocolEndpoint)", "tradetap.http": "\(collector.httpEndpoint ?? "off")",
-      "tradetap.tls": "\(configuration.tls == nil ? "off" : "1.3")", "tradetap.database": "\(configuration.databasePath)",
+      "tradetap.tls": "\(configuration.tls == nil ? "off" : "1.3")", "tradetap.database": "\(LedgerBackend.describe(configuration))",
     ])
     return collector
   }
 
   private init(
-    protocolAddress: SocketAddress, httpAddress: SocketAddress?, ledger: Ledger, metrics: CollectorMetrics,
+    protocolAddress: SocketAddress, httpAddress: SocketAddress?, ledger: any LedgerStore, metrics: CollectorMetrics,
     serverChannel: Channel, httpServer: CRMAPIServer?, committer: GroupCommitter, connections: ConnectionRegistry,
     logger: Logger
   ) {
@@ -144,6 +144,7 @@ public final class Collector: Service, Sendable {
     // the finish event queued now runs after them.
     for channel in open { channel.pipeline.fireUserInboundEventTriggered(CollectorShutdownEvent.finish) }
     for channel in open { try? await channel.closeFuture.get() }
+    await ledger.close()
     logger.info("collector stopped")
   }
 

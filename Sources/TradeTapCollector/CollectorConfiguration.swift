@@ -21,6 +21,9 @@ public struct CollectorConfiguration: Sendable {
   public var httpPort: Int? = 7480
   /// The SQLite ledger file. Default `./tradetap.sqlite`.
   public var databasePath: String = "./tradetap.sqlite"
+  /// `postgres://user:pass@host:port/db`: the ledger on PostgreSQL instead of
+  /// ``databasePath`` (docs/ledger.md, "PostgreSQL"). Default `nil` (SQLite).
+  public var postgresURL: String? = nil
   /// How the ledger is opened (durability). Default: `synchronous = FULL`.
   public var ledger = LedgerConfiguration()
   /// Shared secret of each trade server (`--secrets`). Default: none (every hello refused).

@@ -21,7 +21,7 @@ final class GroupCommitter: @unchecked Sendable {
   /// Why a submission was not committed.
   enum Failure: Error { case stopped }
 
-  private let ledger: Ledger
+  private let ledger: any LedgerStore
   private let metrics: CollectorMetrics
   private let logger: Logger
   private let maxEventsPerCommit: Int
@@ -32,7 +32,7 @@ final class GroupCommitter: @unchecked Sendable {
   private var finished = false
   private var thread: Thread?
 
-  init(ledger: Ledger, metrics: CollectorMetrics, logger: Logger, maxEventsPerCommit: Int) {
+  init(ledger: any LedgerStore, metrics: CollectorMetrics, logger: Logger, maxEventsPerCommit: Int) {
     self.ledger = ledger
     self.metrics = metrics
     self.logger = logger
@@ -108,7 +108,7 @@ final class GroupCommitter: @unchecked Sendable {
 
   private func commit(_ work: [Submission]) {
     do {
-      let result = try ledger.writer.commit(
+      let result = try ledger.commit(
         work.compactMap(\.batch), reportedGaps: work.flatMap(\.reportedGaps))
       metrics.commits.add(1)
       metrics.batchesCommitted.add(work.count)

@@ -9,7 +9,7 @@ import TradeTapWire
 /// What every plugin connection of one collector shares.
 final class ConnectionEnvironment: Sendable {
   let configuration: CollectorConfiguration
-  let ledger: Ledger
+  let ledger: any LedgerStore
   let committer: GroupCommitter
   let metrics: CollectorMetrics
   let logger: Logger
@@ -18,7 +18,7 @@ final class ConnectionEnvironment: Sendable {
   let reconciler: Reconciler
 
   init(
-    configuration: CollectorConfiguration, ledger: Ledger, committer: GroupCommitter, metrics: CollectorMetrics,
+    configuration: CollectorConfiguration, ledger: any LedgerStore, committer: GroupCommitter, metrics: CollectorMetrics,
     logger: Logger
   ) {
     self.configuration = configuration
@@ -104,7 +104,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       logger.info("plugin disconnected")
       if let id = reconcilerRegistration { environment.reconciler.disconnected(serverId: serverId, connection: id) }
       let ledger = environment.ledger
-      NIOThreadPool.singleton.submit { _ in try? ledger.writer.recordDisconnection(serverId: serverId) }
+      NIOThreadPool.singleton.submit { _ in try? ledger.recordDisconnection(serverId: serverId) }
     }
     state = .closing
     context.fireChannelInactive()
@@ -155,10 +155,10 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     let identity = handshake.authenticatedServerIdentity
     // Reading the resume point blocks on SQLite: off the event loop.
     NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
-      try ledger.writer.recordConnection(
+      try ledger.recordConnection(
         serverId: serverId, name: identity?.name, platform: identity.map { Int($0.platform) },
         utcOffsetMinutes: identity?.utcOffsetMinutes)
-      return try ledger.writer.durableSequence(serverId: serverId)
+      return try ledger.durableSequence(serverId: serverId)
     }.whenComplete { result in
       var (handler, context, handshake) = bound.value
       handler.completeWelcome(context: context, serverId: serverId, handshake: &handshake, heartbeat: heartbeat, result: result)

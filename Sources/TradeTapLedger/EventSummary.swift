@@ -5,7 +5,7 @@ import TradeTapEvents
 
 extension RecordKind {
   /// The `events.kind` / `quarantine.kind` text: `deal_add`, `user_update`, `gap`...
-  var ledgerName: String {
+  public var ledgerName: String {
     switch self {
     case .dealAdd: "deal_add"
     case .dealUpdate: "deal_update"
@@ -34,7 +34,7 @@ extension Event {
   /// The `events.kind` text: the record kind's name, except `filtered` for a
   /// deliberate hole (a gap event with reason `filtered`), so reports can tell the
   /// sequence numbers the plugin withheld from those that lost events.
-  var ledgerKind: String {
+  public var ledgerKind: String {
     if case .gap(let gap) = body, !gap.reason.isLoss { return GapReason.filtered.name }
     return kind.ledgerName
   }
@@ -42,7 +42,7 @@ extension Event {
 
 extension EventBody {
   /// The platform time the event is about, when it has one.
-  var primaryTime: BrokerTime? {
+  public var primaryTime: BrokerTime? {
     switch self {
     case .deal(let d): d.time
     case .order(let o): o.timeDone ?? o.timeSetup
@@ -56,7 +56,7 @@ extension EventBody {
 
 extension Event {
   /// One line for `events.summary`: the identifiers and the money, nothing else.
-  var summary: String {
+  public var summary: String {
     switch body {
     case .deal(let d):
       "deal \(d.deal) login \(d.login) action \(d.action.rawValue) entry \(d.entry.rawValue) volume_ext \(d.volumeExt) profit \(d.profit)"

@@ -44,4 +44,15 @@ public struct LedgerCommit: Sendable, Equatable {
   public var quarantinedEvents: Int
   /// Gap rows inserted (gap events and gap notices).
   public var gapsRecorded: Int
+
+  public init(
+    durableSequence: [UInt32: UInt64], appliedEvents: Int, duplicateEvents: Int, quarantinedEvents: Int,
+    gapsRecorded: Int
+  ) {
+    self.durableSequence = durableSequence
+    self.appliedEvents = appliedEvents
+    self.duplicateEvents = duplicateEvents
+    self.quarantinedEvents = quarantinedEvents
+    self.gapsRecorded = gapsRecorded
+  }
 }

@@ -107,11 +107,14 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
   case mixedServers
   /// A `--database` URL the ledger cannot open.
   case unsupportedDatabase(String)
+  /// A feature this backend does not have yet (the text says which).
+  case unsupportedFeature(String)
 
   public var description: String {
     switch self {
     case .mixedServers: "a batch must hold the events of one server"
-    case .unsupportedDatabase(let url): "database \(url) is not supported yet: use sqlite:PATH"
+    case .unsupportedDatabase(let url): "database \(url) is not supported: use sqlite:PATH or postgres://user:pass@host:port/db"
+    case .unsupportedFeature(let text): text
     }
   }
 }

@@ -1,16 +1,18 @@
 import Foundation
 import GRDB
+import TradeTapLedger
 
 /// Compares a trade server's state with the ledger, account by account to the
 /// cent (balance and credit), deal by deal, position by position (MT4: open trades
 /// and history records), with plain SQL on the ledger's public schema
 /// (docs/ledger.md). Rows the ledger marks deleted are not counted.
 public enum LedgerVerifier {
-  /// Opens `sqlite:PATH` read-only.
+  /// Opens `sqlite:PATH` read-only (a `postgres://` ledger is opened by the caller
+  /// as a `LedgerStore`, see ``verify(_:store:serverID:)``).
   /// - Throws: `VerifyError` for another scheme or a missing file.
   public static func openLedger(url: String) throws -> DatabasePool {
     if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-      throw VerifyError.unsupportedDatabase("PostgreSQL ledgers are not supported by verify yet; use sqlite:PATH")
+      throw VerifyError.unsupportedDatabase("open PostgreSQL ledgers with PostgresLedger.open(url:)")
     }
     guard url.hasPrefix("sqlite:") else {
       throw VerifyError.unsupportedDatabase("\(url) is not sqlite:PATH or postgres://...")
@@ -32,26 +34,56 @@ public enum LedgerVerifier {
   {
     let server = serverID ?? state.server_id
     do {
-      return try ledger.read { db in
-        var divergences = try compareAccounts(state.accounts, db, server)
-        if state.platform == "mt4" {
-          let open = state.trades ?? []
-          // Deleted pending orders are history on the platform and flagged deleted in the ledger.
-          let history = (state.history ?? []).filter { !(2...5).contains($0.cmd) }
-          divergences += try compareTrades(open, db, server, open: true)
-          divergences += try compareTrades(history, db, server, open: false)
-          return VerifyReport(accounts: state.accounts.count, deals: history.count, positions: open.count,
-                              divergences: divergences)
+      let rows = try ledger.read { db in
+        var rows: [VerificationSet: [LedgerRecord]] = [:]
+        for set in VerificationSet.allCases {
+          rows[set] = try Row.fetchAll(db, sql: VerificationQueries.sql(set, money: { $0 }) + " = ?", arguments: [server])
+            .map(LedgerRecord.init(row:))
         }
-        let deals = state.deals ?? [], positions = state.positions ?? []
-        divergences += try compareDeals(deals, db, server)
-        divergences += try comparePositions(positions, db, server)
-        return VerifyReport(accounts: state.accounts.count, deals: deals.count, positions: positions.count,
-                            divergences: divergences)
+        return rows
       }
+      return compare(state, rows: { rows[$0] ?? [] })
     } catch let error as DatabaseError {
       throw VerifyError.unreadableLedger("\(error.message ?? "\(error)") (is this a TradeTap ledger?)")
     }
+  }
+
+  /// Compares `state` with a ledger on any backend (`sqlite:` or `postgres://`).
+  public static func verify(_ state: PlatformState, store: any LedgerStore, serverID: Int64? = nil) async throws
+    -> VerifyReport
+  {
+    let server = serverID ?? state.server_id
+    var rows: [VerificationSet: [LedgerRecord]] = [:]
+    do {
+      for set in VerificationSet.allCases { rows[set] = try await store.verificationRows(set, serverId: server) }
+    } catch {
+      throw VerifyError.unreadableLedger("\(error) (is this a TradeTap ledger?)")
+    }
+    return compare(state, rows: { rows[$0] ?? [] })
+  }
+
+  static func compare(_ state: PlatformState, rows: (VerificationSet) -> [LedgerRecord]) -> VerifyReport {
+    var divergences = compareAccounts(state.accounts, rows(.accounts))
+    if state.platform == "mt4" {
+      let open = state.trades ?? []
+      // Deleted pending orders are history on the platform and flagged deleted in the ledger.
+      let history = (state.history ?? []).filter { !(2...5).contains($0.cmd) }
+      divergences += compareTrades(open, rows(.openTrades), open: true)
+      divergences += compareTrades(history, rows(.historyTrades), open: false)
+      return VerifyReport(accounts: state.accounts.count, deals: history.count, positions: open.count,
+                          divergences: divergences)
+    }
+    let deals = state.deals ?? [], positions = state.positions ?? []
+    divergences += compareDeals(deals, rows(.deals))
+    divergences += comparePositions(positions, rows(.positions))
+    return VerifyReport(accounts: state.accounts.count, deals: deals.count, positions: positions.count,
+                        divergences: divergences)
+  }
+
+  static func keyed(_ records: [LedgerRecord], by key: String) -> [Int64: LedgerRecord] {
+    var rows: [Int64: LedgerRecord] = [:]
+    for record in records { if let id = record.integer(key) { rows[id] = record } }
+    return rows
   }
 
   /// Decimal text compared by value (`1.5` equals `1.50`).
@@ -99,110 +131,81 @@ public enum LedgerVerifier {
     return result
   }
 
-  static func compareAccounts(_ accounts: [PlatformState.Account], _ db: Database, _ server: Int64) throws
-    -> [Divergence]
-  {
-    var rows: [Int64: Row] = [:]
-    for row in try Row.fetchAll(db, sql: """
-      SELECT login, balance, credit FROM accounts WHERE server_id = ? AND deleted = 0
-      """, arguments: [server]) {
-      rows[row["login"]] = row
-    }
+  static func compareAccounts(_ accounts: [PlatformState.Account], _ records: [LedgerRecord]) -> [Divergence] {
+    let rows = keyed(records, by: "login")
     var result = missingAndUnexpected(.account, platform: accounts.map(\.login), ledger: rows.keys)
     for account in accounts {
       guard let row = rows[account.login] else { continue }
       var check = FieldCheck(subject: .account, key: account.login)
-      check.decimal("balance", account.balance, row["balance"])
-      check.decimal("credit", account.credit, row["credit"])
+      check.decimal("balance", account.balance, row.text("balance"))
+      check.decimal("credit", account.credit, row.text("credit"))
       result += check.found
     }
     return result
   }
 
-  static func compareDeals(_ deals: [PlatformState.Deal], _ db: Database, _ server: Int64) throws -> [Divergence] {
-    var rows: [Int64: Row] = [:]
-    for row in try Row.fetchAll(db, sql: """
-      SELECT deal, login, "order", position_id, action, entry, symbol, price, volume_ext, profit, commission,
-             storage, fee, time_msc, comment
-      FROM deals WHERE server_id = ? AND deleted = 0
-      """, arguments: [server]) {
-      rows[row["deal"]] = row
-    }
+  static func compareDeals(_ deals: [PlatformState.Deal], _ records: [LedgerRecord]) -> [Divergence] {
+    let rows = keyed(records, by: "deal")
     var result = missingAndUnexpected(.deal, platform: deals.map(\.deal), ledger: rows.keys)
     for deal in deals {
       guard let row = rows[deal.deal] else { continue }
       var check = FieldCheck(subject: .deal, key: deal.deal)
-      check.exact("login", deal.login, row["login"])
-      check.exact("order", deal.order, row["order"])
-      check.exact("position_id", deal.position_id, row["position_id"])
-      check.exact("action", deal.action, row["action"])
-      check.exact("entry", deal.entry, row["entry"])
-      check.exact("symbol", deal.symbol, row["symbol"])
-      check.decimal("price", deal.price, row["price"])
-      check.exact("volume_ext", deal.volume_ext, row["volume_ext"])
-      check.decimal("profit", deal.profit, row["profit"])
-      check.decimal("commission", deal.commission, row["commission"])
-      check.decimal("storage", deal.storage, row["storage"])
-      check.decimal("fee", deal.fee, row["fee"])
-      check.exact("time_msc", deal.time_msc, row["time_msc"])
-      if let comment = deal.comment { check.exact("comment", comment, row["comment"]) }
+      check.exact("login", deal.login, row.integer("login"))
+      check.exact("order", deal.order, row.integer("order"))
+      check.exact("position_id", deal.position_id, row.integer("position_id"))
+      check.exact("action", Int64(deal.action), row.integer("action"))
+      check.exact("entry", Int64(deal.entry), row.integer("entry"))
+      check.exact("symbol", deal.symbol, row.text("symbol"))
+      check.decimal("price", deal.price, row.text("price"))
+      check.exact("volume_ext", deal.volume_ext, row.integer("volume_ext"))
+      check.decimal("profit", deal.profit, row.text("profit"))
+      check.decimal("commission", deal.commission, row.text("commission"))
+      check.decimal("storage", deal.storage, row.text("storage"))
+      check.decimal("fee", deal.fee, row.text("fee"))
+      check.exact("time_msc", deal.time_msc, row.integer("time_msc"))
+      if let comment = deal.comment { check.exact("comment", comment, row.text("comment")) }
       result += check.found
     }
     return result
   }
 
-  static func comparePositions(_ positions: [PlatformState.Position], _ db: Database, _ server: Int64) throws
-    -> [Divergence]
-  {
-    var rows: [Int64: Row] = [:]
-    for row in try Row.fetchAll(db, sql: """
-      SELECT position, login, symbol, action, volume_ext, price_open, storage FROM positions WHERE server_id = ?
-      """, arguments: [server]) {
-      rows[row["position"]] = row
-    }
+  static func comparePositions(_ positions: [PlatformState.Position], _ records: [LedgerRecord]) -> [Divergence] {
+    let rows = keyed(records, by: "position")
     var result = missingAndUnexpected(.position, platform: positions.map(\.position), ledger: rows.keys)
     for position in positions {
       guard let row = rows[position.position] else { continue }
       var check = FieldCheck(subject: .position, key: position.position)
-      check.exact("login", position.login, row["login"])
-      check.exact("symbol", position.symbol, row["symbol"])
-      check.exact("action", position.action, row["action"])
-      check.exact("volume_ext", position.volume_ext, row["volume_ext"])
-      check.decimal("price_open", position.price_open, row["price_open"])
-      check.decimal("storage", position.storage, row["storage"])
+      check.exact("login", position.login, row.integer("login"))
+      check.exact("symbol", position.symbol, row.text("symbol"))
+      check.exact("action", Int64(position.action), row.integer("action"))
+      check.exact("volume_ext", position.volume_ext, row.integer("volume_ext"))
+      check.decimal("price_open", position.price_open, row.text("price_open"))
+      check.decimal("storage", position.storage, row.text("storage"))
       result += check.found
     }
     return result
   }
 
   /// MT4: open trades (`is_open = 1`) or history (closed trades, balance and credit records).
-  static func compareTrades(_ trades: [PlatformState.Trade], _ db: Database, _ server: Int64, open: Bool) throws
-    -> [Divergence]
-  {
+  static func compareTrades(_ trades: [PlatformState.Trade], _ records: [LedgerRecord], open: Bool) -> [Divergence] {
     let subject: Divergence.Subject = open ? .trade : .history
-    var rows: [Int64: Row] = [:]
-    for row in try Row.fetchAll(db, sql: """
-      SELECT ticket, login, symbol, cmd, volume, open_price, close_price, sl, tp, commission, storage, profit, comment
-      FROM trades WHERE server_id = ? AND deleted = 0 AND is_open = ? AND NOT (cmd BETWEEN 2 AND 5 AND is_open = 0)
-      """, arguments: [server, open]) {
-      rows[row["ticket"]] = row
-    }
+    let rows = keyed(records, by: "ticket")
     var result = missingAndUnexpected(subject, platform: trades.map(\.ticket), ledger: rows.keys)
     for trade in trades {
       guard let row = rows[trade.ticket] else { continue }
       var check = FieldCheck(subject: subject, key: trade.ticket)
-      check.exact("login", trade.login, row["login"])
-      check.exact("symbol", trade.symbol, row["symbol"])
-      check.exact("cmd", trade.cmd, row["cmd"])
-      check.exact("volume", trade.volume, row["volume"])
-      check.exact("comment", trade.comment, row["comment"])
-      if trade.cmd != 6, trade.cmd != 7 { check.decimal("open_price", trade.open_price, row["open_price"]) }
-      if let close = trade.close_price, !open, trade.cmd < 6 { check.decimal("close_price", close, row["close_price"]) }
-      if let sl = trade.sl, open { check.decimal("sl", sl, row["sl"]) }
-      if let tp = trade.tp, open { check.decimal("tp", tp, row["tp"]) }
-      check.decimal("commission", trade.commission, row["commission"])
-      check.decimal("storage", trade.storage, row["storage"])
-      check.decimal("profit", trade.profit, row["profit"])
+      check.exact("login", trade.login, row.integer("login"))
+      check.exact("symbol", trade.symbol, row.text("symbol"))
+      check.exact("cmd", Int64(trade.cmd), row.integer("cmd"))
+      check.exact("volume", trade.volume, row.integer("volume"))
+      check.exact("comment", trade.comment, row.text("comment"))
+      if trade.cmd != 6, trade.cmd != 7 { check.decimal("open_price", trade.open_price, row.text("open_price")) }
+      if let close = trade.close_price, !open, trade.cmd < 6 { check.decimal("close_price", close, row.text("close_price")) }
+      if let sl = trade.sl, open { check.decimal("sl", sl, row.text("sl")) }
+      if let tp = trade.tp, open { check.decimal("tp", tp, row.text("tp")) }
+      check.decimal("commission", trade.commission, row.text("commission"))
+      check.decimal("storage", trade.storage, row.text("storage"))
+      check.decimal("profit", trade.profit, row.text("profit"))
       result += check.found
     }
     return result

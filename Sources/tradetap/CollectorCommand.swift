@@ -58,7 +58,11 @@ struct CollectorCommand: AsyncParsableCommand {
     let (httpHost, httpPort) = try Self.hostPort(http)
     config.httpHost = httpHost
     config.httpPort = httpPort
-    config.databasePath = try Self.sqlitePath(database)
+    if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
+      config.postgresURL = database
+    } else {
+      config.databasePath = try Self.sqlitePath(database)
+    }
     config.secrets = try SecretsFile.load(path: secrets)
     config.apiToken = try TokenFile.load(path: apiTokenFile)
     config.heartbeatInterval = .nanoseconds(try Self.durationNanoseconds(heartbeat))

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import TradeTapLedgerPostgres
 import TradeTapVerify
 
 /// `tradetap verify`: compares a trade server's state with the ledger.
-struct VerifyCommand: ParsableCommand {
+struct VerifyCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "verify",
     abstract: "Compares a trade server's state (from `tradetap sim --state-out`) with the ledger.",
@@ -17,17 +18,33 @@ struct VerifyCommand: ParsableCommand {
 
   @Option(help: "State file written by `tradetap sim --state-out`.")
   var state: String
-  @Option(help: "The ledger: sqlite:PATH.")
+  @Option(help: "The ledger: sqlite:PATH or postgres://user:pass@host:port/db.")
   var database: String
   @Option(name: .customLong("server-id"), help: "Trade server to compare (default: the state file's).")
   var serverID: Int64?
 
-  func run() throws {
+  func run() async throws {
     let report: VerifyReport
     do {
       let platform = try PlatformState.load(path: state)
-      let ledger = try LedgerVerifier.openLedger(url: database)
-      report = try LedgerVerifier.verify(platform, ledger: ledger, serverID: serverID)
+      if PostgresURL.matches(database) {
+        let ledger: PostgresLedger
+        do {
+          ledger = try await PostgresLedger.open(url: database, migrate: false)
+        } catch {
+          throw VerifyError.unreadableLedger("cannot open \((try? PostgresURL(database).description) ?? "the PostgreSQL URL"): \(error)")
+        }
+        do {
+          report = try await LedgerVerifier.verify(platform, store: ledger, serverID: serverID)
+          await ledger.close()
+        } catch {
+          await ledger.close()
+          throw error
+        }
+      } else {
+        let ledger = try LedgerVerifier.openLedger(url: database)
+        report = try LedgerVerifier.verify(platform, ledger: ledger, serverID: serverID)
+      }
     } catch let error as VerifyError {
       // Exit 2: verify could not compare (1 means it compared and found divergences).
       FileHandle.standardError.write(Data("verify: \(error.description)\n".utf8))

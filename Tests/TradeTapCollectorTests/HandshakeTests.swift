@@ -1,12 +1,11 @@
-import GRDB
 import Testing
 import TradeTapCollector
 import TradeTapWire
 
 @Suite("Collector: only holders of the secret get in", .serialized)
 struct HandshakeTests {
-  @Test func aPluginWithTheSecretIsWelcomedWithTheResumePoint() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func aPluginWithTheSecretIsWelcomedWithTheResumePoint(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       let welcome = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
       #expect(welcome.lastDurableSequence == 0)
@@ -15,36 +14,34 @@ struct HandshakeTests {
     }
   }
 
-  @Test func theHelloServerIdentityFillsTheServersRow() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func theHelloServerIdentityFillsTheServersRow(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       let identity = ServerIdentity(name: "Broker Live 1", platform: 5, utcOffsetMinutes: 180)
       _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret, server: identity)
-      let row = try harness.collector.ledger.read {
-        try Row.fetchOne($0, sql: "SELECT name, platform, utc_offset_minutes FROM servers WHERE id = ?",
-                         arguments: [Int64(Harness.serverId)])
-      }
-      #expect(row?["name"] as String? == "Broker Live 1")
-      #expect(row?["platform"] as Int? == 5)
-      #expect(row?["utc_offset_minutes"] as Int? == 180)
+      let row = try await harness.records("SELECT id, name, platform, utc_offset_minutes FROM servers").first
+      #expect(row?.integer("id") == Int64(Harness.serverId))
+      #expect(row?.text("name") == "Broker Live 1")
+      #expect(row?.integer("platform") == 5)
+      #expect(row?.integer("utc_offset_minutes") == 180)
       await plugin.close()
     }
   }
 
-  @Test func aWrongSecretIsRefusedWithItsErrorAndClosed() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func aWrongSecretIsRefusedWithItsErrorAndClosed(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       let error = await #expect(throws: HandshakeError.self) {
         _ = try await plugin.handshake(serverId: Harness.serverId, secret: "guessed")
       }
       #expect(error?.errorCode == .wrongSecret)
       #expect(try await plugin.receive() == nil)
-      #expect(try harness.count("servers") == 0)
+      #expect(try await harness.rowCount(.servers) == 0)
     }
   }
 
-  @Test func anUnknownServerIdIsRefusedWithItsError() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func anUnknownServerIdIsRefusedWithItsError(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       let error = await #expect(throws: HandshakeError.self) {
         _ = try await plugin.handshake(serverId: 99, secret: Harness.secret)
@@ -54,8 +51,8 @@ struct HandshakeTests {
     }
   }
 
-  @Test func aReplayedHandshakeIsRefusedWithItsError() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func aReplayedHandshakeIsRefusedWithItsError(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let nonce = [UInt8](repeating: 0x42, count: 32)
       let first = try await TestPlugin.connect(port: harness.port)
       _ = try await first.handshake(serverId: Harness.serverId, secret: Harness.secret, nonce: nonce)
@@ -68,8 +65,8 @@ struct HandshakeTests {
     }
   }
 
-  @Test func eventsBeforeTheHandshakeAreAProtocolViolation() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func eventsBeforeTheHandshakeAreAProtocolViolation(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       try await plugin.sendEvents(1...3, serverId: Harness.serverId)
       guard case .error(let error) = try await plugin.receive() else {
@@ -78,7 +75,7 @@ struct HandshakeTests {
       }
       #expect(error.code == .protocolViolation)
       #expect(try await plugin.receive() == nil)
-      #expect(try harness.count("events") == 0)
+      #expect(try await harness.rowCount(.events) == 0)
     }
   }
 }

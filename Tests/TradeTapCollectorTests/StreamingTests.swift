@@ -1,4 +1,3 @@
-import GRDB
 import Testing
 import TradeTapCollector
 import TradeTapEvents
@@ -6,8 +5,8 @@ import TradeTapWire
 
 @Suite("Collector: events are acknowledged only once durable, and counted once", .serialized)
 struct StreamingTests {
-  @Test func theAckArrivesOnlyWhenTheRowsAreCommitted() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func theAckArrivesOnlyWhenTheRowsAreCommitted(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
       var acked: UInt64 = 0
@@ -16,18 +15,17 @@ struct StreamingTests {
         let ack = try await plugin.awaitAck(through: acked + 1)
         acked = ack.throughSequence
         // Read the ledger through a separate connection the moment the ack arrives.
-        let durable = try harness.collector.ledger.read {
-          try Int64.fetchOne($0, sql: "SELECT count(*) FROM events WHERE server_id = 7 AND seq <= ?", arguments: [Int64(acked)])
-        }
-        #expect(durable == Int64(acked))
+        let durable = try await harness.records("SELECT seq FROM events WHERE server_id = 7")
+          .filter { ($0.integer("seq") ?? .max) <= Int64(acked) }.count
+        #expect(durable == Int(acked))
       }
-      #expect(try harness.count("deals") == 2000)
+      #expect(try await harness.rowCount(.deals) == 2000)
       await plugin.close()
     }
   }
 
-  @Test func resentEventsAreAcknowledgedButNotCountedTwice() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func resentEventsAreAcknowledgedButNotCountedTwice(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
       try await plugin.sendEvents(1...50, serverId: Harness.serverId)
@@ -40,37 +38,37 @@ struct StreamingTests {
       try await again.sendEvents(1...80, serverId: Harness.serverId, batchSize: 40)
       let ack = try await again.awaitAck(through: 80)
       #expect(ack.throughSequence == 80)
-      #expect(try harness.count("events") == 80)
-      #expect(try harness.count("deals") == 80)
+      #expect(try await harness.rowCount(.events) == 80)
+      #expect(try await harness.rowCount(.deals) == 80)
       #expect(harness.collector.metrics.eventsDuplicate.load(ordering: .relaxed) == 50)
       #expect(harness.collector.metrics.eventsCommitted.load(ordering: .relaxed) == 80)
       await again.close()
     }
   }
 
-  @Test func aBatchAlreadyDurableIsAcknowledgedAtOnce() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func aBatchAlreadyDurableIsAcknowledgedAtOnce(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
       try await plugin.sendEvents(1...10, serverId: Harness.serverId)
       _ = try await plugin.awaitAck(through: 10)
       try await plugin.sendEvents(1...10, serverId: Harness.serverId)
       #expect(try await plugin.awaitAck(through: 10).throughSequence == 10)
-      #expect(try harness.count("events") == 10)
+      #expect(try await harness.rowCount(.events) == 10)
       await plugin.close()
     }
   }
 
-  @Test func aGapNoticeIsStored() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func aGapNoticeIsStored(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
       try await plugin.sendEvents(1...5, serverId: Harness.serverId)
       try await plugin.send(.gapNotice(GapNotice(firstSequence: 6, count: 4, reason: .overflow)))
       try await plugin.sendEvents(10...12, serverId: Harness.serverId)
       _ = try await plugin.awaitAck(through: 12)
-      let gaps = try harness.collector.ledger.read {
-        try Row.fetchAll($0, sql: "SELECT first_seq, last_seq, reason FROM gaps").map { "\($0[0] as Int64)-\($0[1] as Int64) \($0[2] as String)" }
+      let gaps = try await harness.records("SELECT first_seq, last_seq, reason FROM gaps").map {
+        "\($0.integer("first_seq") ?? -1)-\($0.integer("last_seq") ?? -1) \($0.text("reason") ?? "")"
       }
       #expect(gaps == ["6-9 reported by plugin: overflow"])
       #expect(harness.collector.metrics.gapsRecorded.load(ordering: .relaxed) == 1)
@@ -78,8 +76,8 @@ struct StreamingTests {
     }
   }
 
-  @Test func oneBadConnectionNeverDisturbsTheOthers() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func oneBadConnectionNeverDisturbsTheOthers(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let good = try await TestPlugin.connect(port: harness.port)
       _ = try await good.handshake(serverId: Harness.serverId, secret: Harness.secret)
       try await good.sendEvents(1...100, serverId: Harness.serverId)
@@ -100,8 +98,8 @@ struct StreamingTests {
     }
   }
 
-  @Test func eventsOfAnotherServerAreRefused() async throws {
-    try await withCollector { harness in
+  @Test(arguments: LedgerBackendKind.allCases) func eventsOfAnotherServerAreRefused(backend: LedgerBackendKind) async throws {
+    try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
       try await plugin.sendEvents(1...3, serverId: 8)
@@ -110,7 +108,7 @@ struct StreamingTests {
         return
       }
       #expect(error.code == .protocolViolation)
-      #expect(try harness.count("events") == 0)
+      #expect(try await harness.rowCount(.events) == 0)
     }
   }
 

@@ -21,7 +21,7 @@ final class CRMAPIServer: Sendable {
   /// Binds and starts serving; returns once the socket is bound.
   /// - Throws: the bind error when the address is taken or invalid.
   static func start(
-    host: String, port: Int, group: any EventLoopGroup, ledger: Ledger, apiToken: [UInt8],
+    host: String, port: Int, group: any EventLoopGroup, ledger: any LedgerStore, apiToken: [UInt8],
     metricsText: @escaping @Sendable () -> String, logger: Logger
   ) async throws -> CRMAPIServer {
     let router = Router()

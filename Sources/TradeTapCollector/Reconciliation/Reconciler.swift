@@ -81,12 +81,12 @@ public final class Reconciler: Sendable {
   private let state = Mutex(State())
   private let loop = Mutex<Task<Void, Never>?>(nil)
   let interval: Duration?
-  let ledger: Ledger
+  let ledger: any LedgerStore
   let metrics: ReconciliationMetrics
   let logger: Logger
 
   /// - Parameter interval: `--reconcile-every`; nil turns reconciliation off (no sweep, no trigger).
-  init(interval: Duration?, ledger: Ledger, metrics: ReconciliationMetrics, logger: Logger) {
+  init(interval: Duration?, ledger: any LedgerStore, metrics: ReconciliationMetrics, logger: Logger) {
     self.interval = interval
     self.ledger = ledger
     self.metrics = metrics
@@ -196,9 +196,7 @@ public final class Reconciler: Sendable {
     do {
       let ledger = self.ledger
       let platform = try await NIOThreadPool.singleton.runIfActive {
-        try ledger.pool.read { db in
-          try Int.fetchOne(db, sql: "SELECT platform FROM servers WHERE id = ?", arguments: [Int64(serverId)])
-        }
+        try ledger.platform(serverId: serverId)
       }
       var snapshot = PlatformSnapshot(serverId: serverId)
       var caughtUp: UInt64 = 0
@@ -270,7 +268,7 @@ public final class Reconciler: Sendable {
     -> ReconciliationOutcome
   {
     let deadline = ContinuousClock.now + Self.catchUpTimeout
-    let writer = ledger.writer
+    let writer = ledger
     while true {
       if let outcome = try await NIOThreadPool.singleton.runIfActive({
         try writer.reconcile(snapshot, caughtUpThrough: caughtUpThrough, startedUtc: startedUtc)

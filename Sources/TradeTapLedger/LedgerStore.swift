@@ -1,0 +1,78 @@
+/// A ledger backend: the SQLite ledger (``Ledger``) or the PostgreSQL one
+/// (`TradeTapLedgerPostgres.PostgresLedger`). Exactly what the collector (group
+/// commit, resume points, connection state), the CRM API, the reconciler and
+/// `tradetap verify` need; both backends keep the same schema, constraints and
+/// exactly-once semantics (docs/ledger.md).
+///
+/// The writer side blocks (SQLite commits block; PostgreSQL's are awaited on the
+/// calling thread): call it from the group committer's thread or a thread pool,
+/// never from an event loop or a Swift concurrency task. The read side is async.
+public protocol LedgerStore: AnyObject, Sendable {
+  /// `sqlite` or `postgres`, for logs.
+  var backendName: String { get }
+
+  // MARK: Writer
+
+  /// Group commit: every batch (of any servers, in order per server) and every
+  /// reported gap in one transaction. Idempotent: sequences already durable change nothing.
+  func commit(_ batches: [LedgerBatch], reportedGaps: [ReportedGap]) throws -> LedgerCommit
+  /// The highest durable sequence of `serverId` (0 for a server never seen).
+  func durableSequence(serverId: UInt32) throws -> UInt64
+  /// A trade server connected and authenticated (fills or updates its `servers` row).
+  func recordConnection(serverId: UInt32, name: String?, platform: Int?, utcOffsetMinutes: Int32?) throws
+  /// A trade server's connection ended.
+  func recordDisconnection(serverId: UInt32) throws
+  /// `servers.platform` (4 or 5), when known.
+  func platform(serverId: UInt32) throws -> Int?
+  /// Compares a platform snapshot with the ledger, records divergences and corrects
+  /// (``LedgerWriter/reconcile(_:caughtUpThrough:startedUtc:)``); nil when the ledger
+  /// is not yet durable through `caughtUpThrough`.
+  func reconcile(_ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?) throws
+    -> ReconciliationOutcome?
+
+  // MARK: Readers (CRM API, verify)
+
+  /// Every trade server with its resume point and last event.
+  func servers() async throws -> [LedgerRecord]
+  /// One account with its open positions count, or nil.
+  func account(serverId: Int64, login: Int64) async throws -> LedgerRecord?
+  /// One page of an account listing, oldest first (``LedgerQueries/page(_:serverId:login:fromUTC:toUTC:after:limit:)``).
+  func page(
+    _ listing: AccountListing, serverId: Int64, login: Int64, fromUTC: String?, toUTC: String?,
+    after: LedgerCursor?, limit: Int
+  ) async throws -> LedgerPage
+  /// Changes after `afterId`, oldest first, at most `limit`.
+  func changes(afterId: Int64, limit: Int) async throws -> [LedgerRecord]
+  /// The newest change id (0 when the feed is empty).
+  func lastChangeId() async throws -> Int64
+  /// The rows `tradetap verify` compares (money as exact decimal text).
+  func verificationRows(_ set: VerificationSet, serverId: Int64) async throws -> [LedgerRecord]
+  /// Rows of `table` (a schema table name), for tests and operators' checks.
+  func rowCount(_ table: LedgerTable) async throws -> Int
+
+  /// Releases connections (PostgreSQL); the store must not be used after.
+  func close() async
+}
+
+/// The row sets `tradetap verify` reads (``LedgerStore/verificationRows(_:serverId:)``).
+public enum VerificationSet: Sendable, CaseIterable {
+  /// Accounts not marked deleted: login, balance, credit.
+  case accounts
+  /// MT5 deals not marked deleted.
+  case deals
+  /// MT5 open positions.
+  case positions
+  /// MT4 open trades.
+  case openTrades
+  /// MT4 history: closed trades, balance and credit records (not deleted pending orders).
+  case historyTrades
+}
+
+/// The ledger's tables, by schema name.
+public enum LedgerTable: String, Sendable, CaseIterable {
+  case servers, accounts, deals, orders, positions, trades, events, quarantine, gaps, changes
+  case balanceOperations = "balance_operations"
+  case positionClosures = "position_closures"
+  case reconciliationSweeps = "reconciliation_sweeps"
+  case reconciliationDivergences = "reconciliation_divergences"
+}

@@ -1,0 +1,217 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import TradeTapEvents
+import TradeTapLedger
+
+/// The ledger on PostgreSQL (`--database postgres://user:pass@host:port/db`): the
+/// same schema, constraints and exactly-once semantics as the SQLite ``Ledger``
+/// (docs/ledger.md, "PostgreSQL"), through postgres-nio's `PostgresClient`.
+///
+/// Group commit is one transaction per committed group, `synchronous_commit = on`.
+/// The writer's methods block their (non-async) caller until PostgreSQL answers.
+public final class PostgresLedger: LedgerStore {
+  public var backendName: String { "postgres" }
+  /// Where the ledger lives (no password).
+  public let url: PostgresURL
+  let client: PostgresClient
+  let logger: Logger
+  private let runner: Task<Void, Never>
+  private let closed = Mutex(false)
+
+  private init(url: PostgresURL, client: PostgresClient, runner: Task<Void, Never>, logger: Logger) {
+    self.url = url
+    self.client = client
+    self.runner = runner
+    self.logger = logger
+  }
+
+  /// Connects and runs the named migrations not yet applied.
+  /// - Parameter migrate: false for a reader that must not change the database (`tradetap verify`).
+  /// - Throws: ``LedgerError/unsupportedDatabase(_:)`` for a bad URL; the driver's
+  ///   error when the server cannot be reached or a migration fails.
+  public static func open(
+    url text: String, migrate: Bool = true, logger: Logger = Logger(label: "tradetap.ledger.postgres")
+  ) async throws -> PostgresLedger {
+    let url = try PostgresURL(text)
+    let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
+    let runner = Task { await client.run() }
+    let ledger = PostgresLedger(url: url, client: client, runner: runner, logger: logger)
+    do {
+      if migrate {
+        try await PostgresSchema.migrate(client, logger: logger)
+      } else {
+        _ = try await ledger.scalar("SELECT 1")
+      }
+    } catch {
+      await ledger.close()
+      throw error
+    }
+    return ledger
+  }
+
+  public func close() async {
+    let first = closed.withLock { wasClosed in
+      defer { wasClosed = true }
+      return !wasClosed
+    }
+    guard first else { return }
+    runner.cancel()
+    await runner.value
+  }
+
+  deinit { runner.cancel() }
+
+  // MARK: - Writer (blocking)
+
+  /// Runs `body` on the Swift concurrency pool and waits for it on this thread.
+  /// Callers are the group committer's thread and NIO's thread pool, never a task.
+  func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let result = Mutex<Result<T, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task {
+      let outcome: Result<T, any Error>
+      do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+      result.withLock { $0 = outcome }
+      done.signal()
+    }
+    done.wait()
+    return try result.withLock { $0! }.get()
+  }
+
+  public func commit(_ batches: [LedgerBatch], reportedGaps: [ReportedGap]) throws -> LedgerCommit {
+    try blocking { try await self.commitAsync(batches, reportedGaps: reportedGaps) }
+  }
+
+  /// One transaction: gaps first (a notice names sequences before the events that
+  /// follow it), then every batch in order; the durable sequences last.
+  public func commitAsync(_ batches: [LedgerBatch], reportedGaps: [ReportedGap] = []) async throws -> LedgerCommit {
+    let receivedUtc = UTCTime.now()
+    let logger = self.logger
+    return try await client.withTransaction(logger: logger) { connection in
+      var projection = PostgresProjection(connection: connection, logger: logger, receivedUtc: receivedUtc)
+      for notice in reportedGaps { try await projection.recordGap(notice) }
+      for batch in batches { try await projection.apply(batch) }
+      return try await projection.finish()
+    }
+  }
+
+  public func durableSequence(serverId: UInt32) throws -> UInt64 {
+    try blocking { try await self.durableSequenceAsync(serverId: serverId) }
+  }
+
+  public func durableSequenceAsync(serverId: UInt32) async throws -> UInt64 {
+    let value = try await scalar("SELECT last_seq FROM servers WHERE id = \(Int64(serverId))")
+    return UInt64(max(0, value ?? 0))
+  }
+
+  public func recordConnection(serverId: UInt32, name: String?, platform: Int?, utcOffsetMinutes: Int32?) throws {
+    let now = UTCTime.now()
+    let platform = platform.map { Int64($0) }, offset = utcOffsetMinutes.map { Int64($0) }
+    try blocking {
+      try await self.client.query("""
+        INSERT INTO servers (id, name, platform, utc_offset_minutes, first_connected_utc, last_connected_utc)
+        VALUES (\(Int64(serverId)), \(name), \(platform), \(offset), \(now), \(now))
+        ON CONFLICT (id) DO UPDATE SET
+          name = coalesce(excluded.name, servers.name),
+          platform = coalesce(excluded.platform, servers.platform),
+          utc_offset_minutes = coalesce(excluded.utc_offset_minutes, servers.utc_offset_minutes),
+          first_connected_utc = coalesce(servers.first_connected_utc, excluded.first_connected_utc),
+          last_connected_utc = excluded.last_connected_utc
+        """, logger: self.logger).drain()
+    }
+  }
+
+  public func recordDisconnection(serverId: UInt32) throws {
+    let now = UTCTime.now()
+    try blocking {
+      try await self.client.query(
+        "UPDATE servers SET last_disconnected_utc = \(now) WHERE id = \(Int64(serverId))", logger: self.logger
+      ).drain()
+    }
+  }
+
+  public func platform(serverId: UInt32) throws -> Int? {
+    try blocking { try await self.scalar("SELECT platform FROM servers WHERE id = \(Int64(serverId))").map { Int($0) } }
+  }
+
+  public func reconcile(_ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?) throws
+    -> ReconciliationOutcome?
+  {
+    throw LedgerError.unsupportedDatabase("postgres: reconciliation not supported yet")
+  }
+
+  // MARK: - Readers
+
+  func scalar(_ query: PostgresQuery) async throws -> Int64? {
+    for try await value in try await client.query(query, logger: logger).decode(Int64?.self) { return value }
+    return nil
+  }
+
+  /// Read access for SQL, as ``LedgerRecord``s (NUMERIC as exact decimal text).
+  public func read(_ query: PostgresQuery) async throws -> [LedgerRecord] { try await records(query) }
+
+  func records(_ query: PostgresQuery) async throws -> [LedgerRecord] {
+    var records: [LedgerRecord] = []
+    for try await row in try await client.query(query, logger: logger) { records.append(try LedgerRecord(postgres: row)) }
+    return records
+  }
+
+  public func servers() async throws -> [LedgerRecord] {
+    try await records("\(unescaped: LedgerReadSQL.servers)")
+  }
+
+  public func account(serverId: Int64, login: Int64) async throws -> LedgerRecord? {
+    try await records("\(unescaped: LedgerReadSQL.account) WHERE a.server_id = \(serverId) AND a.login = \(login)").first
+  }
+
+  public func page(
+    _ listing: AccountListing, serverId: Int64, login: Int64, fromUTC: String?, toUTC: String?,
+    after: LedgerCursor?, limit: Int
+  ) async throws -> LedgerPage {
+    var rows: [LedgerRecord] = []
+    for source in AccountListing.Source.of(listing) {
+      var q = PostgresSQL(source.select + " WHERE server_id = ")
+      q.bind(.integer(serverId))
+      q.sql(" AND login = ")
+      q.bind(.integer(login))
+      if let filter = source.filter { q.sql(" AND \(filter)") }
+      q.sql(") AS listing WHERE 1 = 1")
+      if let fromUTC { q.sql(" AND \(source.utc) >= "); q.bind(.text(fromUTC)) }
+      if let toUTC { q.sql(" AND \(source.utc) < "); q.bind(.text(toUTC)) }
+      if let after {
+        q.sql(" AND (\(source.msc) > "); q.bind(.integer(after.timeMsc))
+        q.sql(" OR (\(source.msc) = "); q.bind(.integer(after.timeMsc))
+        q.sql(" AND \(source.key) > "); q.bind(.integer(after.key)); q.sql("))")
+      }
+      q.sql(" ORDER BY \(source.msc), \(source.key) LIMIT ")
+      q.bind(.integer(Int64(limit + 1)))
+      rows += try await records(q.query)
+    }
+    return LedgerPage(merging: rows, listing: listing, limit: limit)
+  }
+
+  public func changes(afterId: Int64, limit: Int) async throws -> [LedgerRecord] {
+    try await records("\(unescaped: LedgerReadSQL.changes) WHERE c.id > \(afterId) ORDER BY c.id LIMIT \(Int64(limit))")
+  }
+
+  public func lastChangeId() async throws -> Int64 {
+    try await scalar("\(unescaped: LedgerReadSQL.lastChangeId)") ?? 0
+  }
+
+  public func verificationRows(_ set: VerificationSet, serverId: Int64) async throws -> [LedgerRecord] {
+    try await records("\(unescaped: VerificationQueries.sql(set, money: { $0 })) = \(serverId)")
+  }
+
+  public func rowCount(_ table: LedgerTable) async throws -> Int {
+    Int(try await scalar("SELECT count(*) FROM \(unescaped: table.rawValue)") ?? 0)
+  }
+}
+
+extension PostgresRowSequence {
+  /// Reads every row (the statement's effect is complete once the rows are consumed).
+  func drain() async throws {
+    for try await _ in self {}
+  }
+}

@@ -1,0 +1,304 @@
+import Logging
+import PostgresNIO
+import TradeTapEvents
+import TradeTapLedger
+
+/// Projects events onto the PostgreSQL ledger inside one open transaction: the same
+/// rules as the SQLite ledger's projection (docs/ledger.md), statement for statement.
+/// - an event at or below the server's durable sequence, or already in `events`
+///   (`ON CONFLICT DO NOTHING` returns no row), changes nothing;
+/// - every upsert is guarded by `updated_seq`, so an older event never overwrites a
+///   newer state; a closed position stays closed against older replays;
+/// - a jump in sequence numbers not covered by a reported gap is recorded as one.
+struct PostgresProjection {
+  let connection: PostgresConnection
+  let logger: Logger
+  let receivedUtc: String
+  /// Reconciliation writes at the durable sequence: its upserts also replace rows of that same `updated_seq`.
+  var correcting = false
+  private var durable: [UInt32: UInt64] = [:]
+  private var offsets: [UInt32: Int32] = [:]
+  var counts = LedgerCommit(
+    durableSequence: [:], appliedEvents: 0, duplicateEvents: 0, quarantinedEvents: 0, gapsRecorded: 0)
+
+  init(connection: PostgresConnection, logger: Logger, receivedUtc: String, correcting: Bool = false) {
+    self.connection = connection
+    self.logger = logger
+    self.receivedUtc = receivedUtc
+    self.correcting = correcting
+  }
+
+  mutating func apply(_ batch: LedgerBatch) async throws {
+    let serverId = batch.serverId
+    var last = try await durableSequence(of: serverId, utcOffsetMinutes: batch.events.first?.utcOffsetMinutes ?? 0)
+    let ordered = batch.events.indices.sorted { batch.events[$0].sequence < batch.events[$1].sequence }
+    for index in ordered {
+      let event = batch.events[index]
+      // Sequence 0 is a snapshot record: reconciliation applies those, not the stream.
+      guard event.serverId == serverId, event.sequence > last else {
+        counts.duplicateEvents += 1
+        continue
+      }
+      let encoded = index < batch.encodedEvents.count ? batch.encodedEvents[index] : nil
+      guard try await insertEventRow(event, encoded: encoded) else {
+        counts.duplicateEvents += 1
+        continue
+      }
+      try await project(event)
+      if event.sequence > last + 1, last > 0,
+        try await !gapIsKnown(serverId: serverId, first: last + 1, last: event.sequence - 1)
+      {
+        try await insertGap(serverId: serverId, first: last + 1, last: event.sequence - 1, reason: "not received")
+      }
+      counts.appliedEvents += 1
+      last = event.sequence
+      offsets[serverId] = event.utcOffsetMinutes
+    }
+    durable[serverId] = last
+  }
+
+  mutating func recordGap(_ notice: ReportedGap) async throws {
+    _ = try await durableSequence(of: notice.serverId, utcOffsetMinutes: 0)
+    try await insertGap(
+      serverId: notice.serverId, first: notice.firstSequence, last: notice.lastSequence, reason: notice.reason)
+  }
+
+  mutating func finish() async throws -> LedgerCommit {
+    for (serverId, seq) in durable {
+      let offset = offsets[serverId].map { Int64($0) }
+      try await run("""
+        UPDATE servers SET last_seq = greatest(last_seq, \(Int64(truncatingIfNeeded: seq))),
+          utc_offset_minutes = coalesce(\(offset), utc_offset_minutes) WHERE id = \(Int64(serverId))
+        """)
+    }
+    counts.durableSequence = durable
+    return counts
+  }
+
+  // MARK: - Servers and the event stream
+
+  @discardableResult
+  func run(_ query: PostgresQuery) async throws -> Int {
+    var rows = 0
+    for try await _ in try await connection.query(query, logger: logger) { rows += 1 }
+    return rows
+  }
+
+  func int(_ query: PostgresQuery) async throws -> Int64? {
+    for try await value in try await connection.query(query, logger: logger).decode(Int64?.self) { return value }
+    return nil
+  }
+
+  private mutating func durableSequence(of serverId: UInt32, utcOffsetMinutes: Int32) async throws -> UInt64 {
+    if let known = durable[serverId] { return known }
+    let server = Int64(serverId)
+    try await run("""
+      INSERT INTO servers (id, utc_offset_minutes) VALUES (\(server), \(Int64(utcOffsetMinutes))) ON CONFLICT DO NOTHING
+      """)
+    let seq = UInt64(max(0, try await int("SELECT last_seq FROM servers WHERE id = \(server)") ?? 0))
+    durable[serverId] = seq
+    return seq
+  }
+
+  /// Inserts the audit row; `false` when `(server_id, seq)` is already there.
+  private func insertEventRow(_ event: Event, encoded: [UInt8]?) async throws -> Bool {
+    let time = event.body.primaryTime
+    let utc = time.map { UTCTime.text(millisecondsSinceEpoch: $0.utcMilliseconds) }
+    let body = encoded.map { ByteBuffer(bytes: $0) }
+    return try await run("""
+      INSERT INTO events (server_id, seq, kind, time_msc, time_utc, received_utc, summary, body)
+      VALUES (\(Int64(event.serverId)), \(Int64(truncatingIfNeeded: event.sequence)), \(event.ledgerKind),
+        \(time?.brokerMilliseconds), \(utc), \(receivedUtc), \(event.summary), \(body))
+      ON CONFLICT (server_id, seq) DO NOTHING RETURNING seq
+      """) > 0
+  }
+
+  private func gapIsKnown(serverId: UInt32, first: UInt64, last: UInt64) async throws -> Bool {
+    try await run("""
+      SELECT 1 FROM gaps WHERE server_id = \(Int64(serverId)) AND first_seq <= \(Int64(truncatingIfNeeded: first))
+        AND last_seq >= \(Int64(truncatingIfNeeded: last)) LIMIT 1
+      """) > 0
+  }
+
+  private mutating func insertGap(
+    serverId: UInt32, first: UInt64, last: UInt64, reason: String, refusedEvents: UInt64? = nil
+  ) async throws {
+    let inserted = try await run("""
+      INSERT INTO gaps (server_id, first_seq, last_seq, reason, detected_utc, refused_events)
+      VALUES (\(Int64(serverId)), \(Int64(truncatingIfNeeded: first)), \(Int64(truncatingIfNeeded: last)), \(reason),
+        \(receivedUtc), \(refusedEvents.map { Int64(clamping: $0) }))
+      ON CONFLICT DO NOTHING RETURNING id
+      """)
+    if inserted > 0 { counts.gapsRecorded += 1 }
+  }
+
+  // MARK: - Projection onto the tables
+
+  mutating func project(_ event: Event) async throws {
+    let server = Int64(event.serverId)
+    let seq = Int64(truncatingIfNeeded: event.sequence)
+    switch event.body {
+    case .user(let user):
+      try await upsertAccount(user, server: server, seq: seq, deleted: event.kind == .userDelete)
+    case .deal(let deal):
+      try await upsertDeal(deal, server: server, seq: seq, deleted: event.kind == .dealDelete)
+    case .order(let order):
+      try await upsertOrder(order, server: server, seq: seq, inHistory: event.kind == .orderDelete)
+    case .position(let position):
+      if event.kind == .positionDelete {
+        try await closePosition(position, server: server, seq: seq)
+      } else {
+        try await upsertPosition(position, server: server, seq: seq)
+      }
+    case .trade(let trade):
+      try await upsertTrade(trade, server: server, seq: seq)
+    case .gap(let gap):
+      // A filtered sequence is a deliberate hole, not loss: its `events` row is the whole record.
+      guard gap.reason.isLoss else { break }
+      let last = gap.firstSequence &+ max(gap.count, 1) &- 1
+      try await insertGap(serverId: event.serverId, first: gap.firstSequence, last: last, reason: gap.reason.name,
+                          refusedEvents: gap.refusedEvents)
+    case .quarantine(let quarantine):
+      let body = ByteBuffer(bytes: quarantine.rawBytes + quarantine.secondaryBytes)
+      try await run("""
+        INSERT INTO quarantine (server_id, seq, kind, reason, body, received_utc)
+        VALUES (\(server), \(seq), \(quarantine.kind.ledgerName), \(quarantine.reason), \(body), \(receivedUtc))
+        ON CONFLICT DO NOTHING
+        """)
+      counts.quarantinedEvents += 1
+    }
+  }
+
+  private func upsert(_ row: PostgresRowImage, into table: String, conflict: [String]) async throws {
+    try await run(row.upsert(into: table, conflict: conflict, correcting: correcting))
+  }
+
+  private func upsertAccount(_ u: User, server: Int64, seq: Int64, deleted: Bool) async throws {
+    var r = PostgresRowImage()
+    r.set("server_id", .integer(server)); r.set("login", .integer(Int64(truncatingIfNeeded: u.login)))
+    r.set("group", .text(u.group)); r.set("name", .text(u.name)); r.set("email", .text(u.email))
+    r.set("country", .text(u.country)); r.set("currency", .text(u.currency))
+    r.set("currency_digits", .integer(Int64(u.currencyDigits))); r.set("balance", .money(u.balance))
+    r.set("credit", .money(u.credit)); r.set("margin_mode", .integer(Int64(u.marginMode.rawValue)))
+    r.set("leverage", .integer(Int64(u.leverage))); r.set("comment", .text(u.comment))
+    r.set("registration_msc", .integer(u.registration.brokerMilliseconds)); r.set("registration_utc", .utc(u.registration))
+    r.set("last_update_msc", .integer(u.lastUpdate.brokerMilliseconds)); r.set("last_update_utc", .utc(u.lastUpdate))
+    r.set("deleted", .flag(deleted)); r.set("updated_seq", .integer(seq))
+    try await upsert(r, into: "accounts", conflict: ["server_id", "login"])
+  }
+
+  private func upsertDeal(_ d: Deal, server: Int64, seq: Int64, deleted: Bool) async throws {
+    var r = PostgresRowImage()
+    r.set("server_id", .integer(server)); r.set("deal", .integer(Int64(truncatingIfNeeded: d.deal)))
+    r.set("external_id", .text(d.externalId)); r.set("login", .integer(Int64(truncatingIfNeeded: d.login)))
+    r.set("order", .integer(Int64(truncatingIfNeeded: d.order)))
+    r.set("position_id", .integer(Int64(truncatingIfNeeded: d.positionId)))
+    r.set("action", .integer(Int64(d.action.rawValue))); r.set("entry", .integer(Int64(d.entry.rawValue)))
+    r.set("reason", .integer(Int64(d.reason))); r.set("symbol", .text(d.symbol)); r.set("digits", .integer(Int64(d.digits)))
+    r.set("currency_digits", .integer(Int64(d.currencyDigits))); r.set("time_msc", .integer(d.time.brokerMilliseconds))
+    r.set("time_utc", .utc(d.time)); r.set("price", .money(d.price))
+    r.set("volume_ext", .integer(Int64(truncatingIfNeeded: d.volumeExt))); r.set("contract_size", .money(d.contractSize))
+    r.set("profit", .money(d.profit)); r.set("commission", .money(d.commission)); r.set("storage", .money(d.storage))
+    r.set("fee", .money(d.fee)); r.set("comment", .text(d.comment)); r.set("deleted", .flag(deleted))
+    r.set("updated_seq", .integer(seq))
+    try await upsert(r, into: "deals", conflict: ["server_id", "deal"])
+    if let type = d.balanceOperationType {
+      try await upsertBalanceOperation(
+        server: server, ticket: Int64(truncatingIfNeeded: d.deal), source: "mt5_deal",
+        login: Int64(truncatingIfNeeded: d.login), type: type, code: Int64(d.action.rawValue), amount: d.profit,
+        time: d.time, comment: d.comment, deleted: deleted, seq: seq)
+    }
+  }
+
+  private func upsertBalanceOperation(
+    server: Int64, ticket: Int64, source: String, login: Int64, type: BalanceOperationType, code: Int64,
+    amount: ExactDecimal, time: BrokerTime, comment: String, deleted: Bool, seq: Int64
+  ) async throws {
+    var r = PostgresRowImage()
+    r.set("server_id", .integer(server)); r.set("ticket", .integer(ticket)); r.set("source", .text(source))
+    r.set("login", .integer(login)); r.set("type", .text(type.rawValue)); r.set("platform_code", .integer(code))
+    r.set("amount", .money(amount)); r.set("time_msc", .integer(time.brokerMilliseconds)); r.set("time_utc", .utc(time))
+    r.set("comment", .text(comment)); r.set("deleted", .flag(deleted)); r.set("updated_seq", .integer(seq))
+    try await upsert(r, into: "balance_operations", conflict: ["server_id", "ticket"])
+  }
+
+  private func upsertOrder(_ o: Order, server: Int64, seq: Int64, inHistory: Bool) async throws {
+    var r = PostgresRowImage()
+    r.set("server_id", .integer(server)); r.set("order", .integer(Int64(truncatingIfNeeded: o.order)))
+    r.set("external_id", .text(o.externalId)); r.set("login", .integer(Int64(truncatingIfNeeded: o.login)))
+    r.set("symbol", .text(o.symbol)); r.set("type", .integer(Int64(o.type.rawValue)))
+    r.set("state", .integer(Int64(o.state.rawValue))); r.set("reason", .integer(Int64(o.reason)))
+    r.set("digits", .integer(Int64(o.digits))); r.set("price_order", .money(o.priceOrder))
+    r.set("price_sl", .money(o.priceSL)); r.set("price_tp", .money(o.priceTP))
+    r.set("volume_initial_ext", .integer(Int64(truncatingIfNeeded: o.volumeInitialExt)))
+    r.set("volume_current_ext", .integer(Int64(truncatingIfNeeded: o.volumeCurrentExt)))
+    r.set("position_id", .integer(Int64(truncatingIfNeeded: o.positionId)))
+    r.set("time_setup_msc", .integer(o.timeSetup.brokerMilliseconds)); r.set("time_setup_utc", .utc(o.timeSetup))
+    r.set("time_done_msc", .integer(o.timeDone?.brokerMilliseconds ?? 0)); r.set("time_done_utc", .utc(o.timeDone))
+    r.set("comment", .text(o.comment)); r.set("in_history", .flag(inHistory)); r.set("updated_seq", .integer(seq))
+    try await upsert(r, into: "orders", conflict: ["server_id", "order"])
+  }
+
+  private func upsertPosition(_ p: Position, server: Int64, seq: Int64) async throws {
+    let position = Int64(truncatingIfNeeded: p.position)
+    // A position closed by a newer event stays closed.
+    if let closedSeq = try await int(
+      "SELECT closed_seq FROM position_closures WHERE server_id = \(server) AND position = \(position)"),
+      closedSeq > seq
+    {
+      return
+    }
+    var r = PostgresRowImage()
+    r.set("server_id", .integer(server)); r.set("position", .integer(position))
+    r.set("login", .integer(Int64(truncatingIfNeeded: p.login))); r.set("symbol", .text(p.symbol))
+    r.set("action", .integer(Int64(p.action.rawValue))); r.set("digits", .integer(Int64(p.digits)))
+    r.set("volume_ext", .integer(Int64(truncatingIfNeeded: p.volumeExt))); r.set("price_open", .money(p.priceOpen))
+    r.set("price_current", .money(p.priceCurrent)); r.set("profit", .money(p.profit)); r.set("storage", .money(p.storage))
+    r.set("time_create_msc", .integer(p.timeCreate.brokerMilliseconds)); r.set("time_create_utc", .utc(p.timeCreate))
+    r.set("time_update_msc", .integer(p.timeUpdate.brokerMilliseconds)); r.set("time_update_utc", .utc(p.timeUpdate))
+    r.set("comment", .text(p.comment)); r.set("updated_seq", .integer(seq))
+    try await upsert(r, into: "positions", conflict: ["server_id", "position"])
+  }
+
+  private func closePosition(_ p: Position, server: Int64, seq: Int64) async throws {
+    let position = Int64(truncatingIfNeeded: p.position)
+    try await run("DELETE FROM positions WHERE server_id = \(server) AND position = \(position) AND updated_seq < \(seq)")
+    try await run("""
+      INSERT INTO position_closures (server_id, position, closed_seq) VALUES (\(server), \(position), \(seq))
+      ON CONFLICT (server_id, position) DO UPDATE SET
+        closed_seq = greatest(position_closures.closed_seq, excluded.closed_seq)
+      """)
+  }
+
+  private func upsertTrade(_ t: Trade, server: Int64, seq: Int64) async throws {
+    let deleted = t.mode == .update(.delete)
+    let isMoney = t.command == .balance || t.command == .credit
+    let isOpen = !deleted && !isMoney && t.closeTime == nil
+    var r = PostgresRowImage()
+    r.set("server_id", .integer(server)); r.set("ticket", .integer(Int64(t.ticket))); r.set("login", .integer(Int64(t.login)))
+    r.set("symbol", .text(t.symbol)); r.set("digits", .integer(Int64(t.digits))); r.set("cmd", .integer(Int64(t.command.rawValue)))
+    r.set("volume", .integer(Int64(t.volume))); r.set("open_time", .integer(t.openTime.brokerMilliseconds / 1000))
+    r.set("open_time_utc", .utc(t.openTime)); r.set("state", .integer(Int64(t.state))); r.set("open_price", .money(t.openPrice))
+    r.set("sl", .money(t.sl)); r.set("tp", .money(t.tp))
+    r.set("close_time", .integer((t.closeTime?.brokerMilliseconds ?? 0) / 1000)); r.set("close_time_utc", .utc(t.closeTime))
+    r.set("close_price", .money(t.closePrice)); r.set("commission", .money(t.commission)); r.set("storage", .money(t.storage))
+    r.set("profit", .money(t.profit)); r.set("taxes", .money(t.taxes)); r.set("magic", .integer(Int64(t.magic)))
+    r.set("comment", .text(t.comment)); r.set("timestamp", .integer(t.timestamp.brokerMilliseconds / 1000))
+    r.set("is_open", .flag(isOpen)); r.set("deleted", .flag(deleted)); r.set("last_mode", .integer(Int64(t.mode?.rawValue ?? 0)))
+    r.set("updated_seq", .integer(seq))
+    try await upsert(r, into: "trades", conflict: ["server_id", "ticket"])
+    if let type = t.balanceOperationType {
+      try await upsertBalanceOperation(
+        server: server, ticket: Int64(t.ticket), source: "mt4_trade", login: Int64(t.login), type: type,
+        code: Int64(t.command.rawValue), amount: t.profit, time: t.closeTime ?? t.openTime, comment: t.comment,
+        deleted: deleted, seq: seq)
+    }
+    if let user = t.user {
+      var a = PostgresRowImage()
+      a.set("server_id", .integer(server)); a.set("login", .integer(Int64(user.login))); a.set("group", .text(user.group))
+      a.set("name", .text(user.name)); a.set("leverage", .integer(Int64(user.leverage)))
+      a.set("balance", .money(user.balance)); a.set("credit", .money(user.credit)); a.set("updated_seq", .integer(seq))
+      try await upsert(a, into: "accounts", conflict: ["server_id", "login"])
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import NIOCore
+import PostgresNIO
+import TradeTapEvents
+
+/// Builds a `PostgresQuery` through its string interpolation: constant SQL text
+/// (table and column names) as literals, every value as a bound parameter.
+struct PostgresSQL {
+  private var interpolation: PostgresQuery.StringInterpolation
+
+  init(_ sql: String = "") {
+    interpolation = PostgresQuery.StringInterpolation(literalCapacity: 256, interpolationCount: 8)
+    interpolation.appendLiteral(sql)
+  }
+
+  /// Constant SQL text.
+  mutating func sql(_ text: String) { interpolation.appendLiteral(text) }
+
+  /// One bound value.
+  mutating func bind(_ value: PostgresValue) {
+    switch value {
+    case .integer(let v): interpolation.appendInterpolation(v)
+    case .text(let v): interpolation.appendInterpolation(v)
+    case .money(let v):
+      // Bound as its exact text and cast: NUMERIC keeps the platform's scale (`12.50`).
+      interpolation.appendInterpolation(v.map { $0.description })
+      interpolation.appendLiteral("::numeric")
+    case .bytes(let v): interpolation.appendInterpolation(v.map { ByteBuffer(bytes: $0) })
+    }
+  }
+
+  var query: PostgresQuery { PostgresQuery(stringInterpolation: interpolation) }
+}
+
+/// A value for one column.
+enum PostgresValue {
+  case integer(Int64?)
+  case text(String?)
+  case money(ExactDecimal?)
+  case bytes([UInt8]?)
+
+  static func flag(_ value: Bool) -> PostgresValue { .integer(value ? 1 : 0) }
+  static func utc(_ time: BrokerTime?) -> PostgresValue {
+    .text(time.map { UTCTime.text(millisecondsSinceEpoch: $0.utcMilliseconds) })
+  }
+}
+
+import TradeTapLedger
+
+/// One row image for an upsert: columns and their values, in the order of the
+/// SQLite ledger's statements (`LedgerStatements`), so both backends write the same columns.
+struct PostgresRowImage {
+  var columns: [String] = []
+  var values: [PostgresValue] = []
+
+  mutating func set(_ column: String, _ value: PostgresValue) {
+    columns.append(column)
+    values.append(value)
+  }
+
+  /// `INSERT ... ON CONFLICT (keys) DO UPDATE ... WHERE excluded.updated_seq > table.updated_seq`
+  /// (`>=` when `correcting`: reconciliation writes at the durable sequence).
+  func upsert(into table: String, conflict: [String], correcting: Bool = false) -> PostgresQuery {
+    var q = PostgresSQL("INSERT INTO \(table) (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) VALUES (")
+    for (index, value) in values.enumerated() {
+      if index > 0 { q.sql(", ") }
+      q.bind(value)
+    }
+    let updates = columns.filter { !conflict.contains($0) }.map { "\"\($0)\" = excluded.\"\($0)\"" }
+    q.sql(") ON CONFLICT (\(conflict.map { "\"\($0)\"" }.joined(separator: ", "))) DO UPDATE SET ")
+    q.sql(updates.joined(separator: ", "))
+    q.sql(" WHERE excluded.updated_seq \(correcting ? ">=" : ">") \(table).updated_seq")
+    return q.query
+  }
+}
