@@ -85,7 +85,8 @@ public final class Collector: Service, Sendable {
       do {
         httpServer = try await CRMAPIServer.start(
           host: configuration.httpHost, port: httpPort, group: group, ledger: ledger,
-          apiToken: configuration.apiToken, metricsText: { metrics.prometheusText() }, logger: logger)
+          apiToken: configuration.apiToken, metricsText: { metrics.prometheusText() },
+          lagSeconds: { metrics.lagSeconds() }, logger: logger)
       } catch {
         try? await serverChannel.close()
         await committer.drainAndStop()

@@ -1,70 +1,198 @@
+import CoreMetrics
+import Prometheus
 import Synchronization
+import TradeTapEvents
+import TradeTapLedger
+import TradeTapWire
 
-/// Counters the collector exposes at `GET /metrics` (Prometheus text format).
+/// The collector's metrics, exposed at `GET /metrics` in the Prometheus text format
+/// (every series: docs/collector.md, "Metrics").
+///
+/// Instruments are swift-metrics types on one `PrometheusCollectorRegistry` per
+/// collector (``registry``): several collectors in one process never share counts,
+/// and nothing depends on a bootstrapped `MetricsSystem`.
 public final class CollectorMetrics: Sendable {
-  /// Events received in event batches (duplicates included).
-  public let eventsReceived = Atomic<Int>(0)
-  /// Events newly committed to the ledger.
-  public let eventsCommitted = Atomic<Int>(0)
-  /// Events received again after they were already durable (not re-applied).
-  public let eventsDuplicate = Atomic<Int>(0)
-  /// Events stored in `quarantine`.
-  public let eventsQuarantined = Atomic<Int>(0)
-  /// Gap rows recorded (gap events, gap notices, missing sequences).
-  public let gapsRecorded = Atomic<Int>(0)
-  /// Ack frames sent, and the events they newly acknowledged.
-  public let acksSent = Atomic<Int>(0)
-  public let eventsAcked = Atomic<Int>(0)
-  /// Ledger transactions committed, and the batches they held.
-  public let commits = Atomic<Int>(0)
-  public let batchesCommitted = Atomic<Int>(0)
-  /// Connections open now, and refused so far (any error frame).
-  public let connectionsOpen = Atomic<Int>(0)
-  public let connectionsRefused = Atomic<Int>(0)
-  private let lastSequence = Mutex<[UInt32: UInt64]>([:])
-  /// Hook → decoded and hook → durable latency (`tradetap_hook_to_*_seconds`).
-  public let deliveryLatency = DeliveryLatency()
-  /// Reconciliation sweeps and divergences (`tradetap_reconciliation_*`).
-  public let reconciliation = ReconciliationMetrics()
+  /// Where every series of this collector lives; `prometheusText()` exports it.
+  public let registry = PrometheusCollectorRegistry()
+  private let catalog: MetricsCatalog
 
-  public init() {}
+  /// Events received in event batches (duplicates included).
+  public let eventsReceived: CountMetric
+  /// Events newly committed to the ledger.
+  public let eventsCommitted: CountMetric
+  /// Events received again after they were already durable or on their way (not re-applied).
+  public let eventsDuplicate: CountMetric
+  /// Events stored in `quarantine`.
+  public let eventsQuarantined: CountMetric
+  /// Gap rows recorded (gap events, gap notices, missing sequences).
+  public let gapsRecorded: CountMetric
+  /// Sequence numbers a server's durable sequence moved past without an event.
+  public let gapSequences: CountMetric
+  /// Ack frames sent, and the sequence numbers they newly acknowledged.
+  public let acksSent: CountMetric
+  public let eventsAcked: CountMetric
+  /// Ledger transactions committed, and the submissions (batches, gap notices) they held.
+  public let commits: CountMetric
+  public let batchesCommitted: CountMetric
+  /// Plugin connections open now, and connections refused so far (any reason).
+  public let connectionsOpen: LevelMetric
+  public let connectionsRefused: CountMetric
+  /// Hook → decoded and hook → durable latency (`tradetap_hook_to_*_seconds`).
+  public let deliveryLatency: DeliveryLatency
+  /// Reconciliation sweeps and divergences (`tradetap_reconciliation_*`).
+  public let reconciliation: ReconciliationMetrics
+
+  private let lastSequence = Mutex<[UInt32: UInt64]>([:])
+  private let lag = ServerLag()
+  private let perServer = Mutex<[UInt32: (received: CoreMetrics.Counter, committed: CoreMetrics.Counter)]>([:])
+
+  public init() {
+    let catalog = MetricsCatalog(registry: registry)
+    self.catalog = catalog
+    func count(_ name: String, _ help: String) -> CountMetric { CountMetric(catalog.counter(name, help)) }
+    eventsReceived = count("tradetap_events_received_total", "Events received in event batches (duplicates included).")
+    eventsCommitted = count("tradetap_events_committed_total", "Events newly committed to the ledger.")
+    eventsDuplicate = count(
+      "tradetap_events_duplicate_total", "Events already durable or in flight, acknowledged without re-applying.")
+    eventsQuarantined = count("tradetap_events_quarantined_total", "Events stored in quarantine.")
+    gapsRecorded = count("tradetap_gaps_total", "Gap rows recorded in the ledger.")
+    gapSequences = count(
+      "tradetap_gap_sequences_total", "Sequence numbers the durable sequence moved past without an event.")
+    eventsAcked = count("tradetap_events_acked_total", "Sequence numbers newly acknowledged to plugins.")
+    acksSent = count("tradetap_acks_sent_total", "Cumulative acknowledgements sent.")
+    commits = count("tradetap_ledger_commits_total", "Ledger transactions committed.")
+    batchesCommitted = count(
+      "tradetap_ledger_batches_committed_total", "Submissions (event batches, gap notices) committed (group commit).")
+    connectionsOpen = LevelMetric(catalog.meter("tradetap_connections_open", "Plugin connections open now."))
+    connectionsRefused = count("tradetap_connections_refused_total", "Plugin connections closed by the collector on an error.")
+    deliveryLatency = DeliveryLatency(catalog: catalog)
+    reconciliation = ReconciliationMetrics(catalog: catalog)
+  }
+
+  // MARK: - Recording (connection handlers, the ledger writer)
+
+  /// A connection of `serverId` finished its handshake; the ledger holds it through `durable`.
+  public func recordConnected(serverId: UInt32, durable: UInt64) {
+    recordDurable(serverId: serverId, sequence: durable)
+    lag.connected(serverId: serverId, durable: durable)
+  }
+
+  /// A connection of `serverId` that had finished its handshake closed.
+  public func recordDisconnected(serverId: UInt32) {
+    lag.disconnected(serverId: serverId)
+  }
+
+  /// A batch of `events` of `serverId` arrived (before deduplication).
+  public func recordReceived(serverId: UInt32, events: Int) {
+    eventsReceived.add(events)
+    counters(serverId).received.increment(by: events)
+  }
+
+  /// New events of `serverId` were decoded and are being submitted to the ledger.
+  public func recordDecoded(serverId: UInt32, events: [Event]) {
+    guard let last = events.last else { return }
+    deliveryLatency.recordDecoded(events)
+    lag.decoded(serverId: serverId, lastSequence: last.sequence, now: DeliveryLatency.monotonicNanoseconds())
+  }
+
+  /// A ledger transaction holding `submissions` submissions (`batches` their event
+  /// batches) committed with `result`.
+  public func recordCommit(_ batches: [LedgerBatch], submissions: Int, result: LedgerCommit) {
+    commits.add(1)
+    batchesCommitted.add(submissions)
+    deliveryLatency.recordDurable(batches)
+    eventsCommitted.add(result.appliedEvents)
+    eventsDuplicate.add(result.duplicateEvents)
+    eventsQuarantined.add(result.quarantinedEvents)
+    gapsRecorded.add(result.gapsRecorded)
+    let before = durableSequences
+    let applied = CommitAccounting.appliedPerServer(batches, before: before, result: result)
+    for (server, count) in applied { counters(server).committed.increment(by: count) }
+    for (server, sequence) in result.durableSequence {
+      let previous = before[server] ?? 0
+      if previous > 0, sequence > previous {
+        gapSequences.add(Int(clamping: sequence - previous) - (applied[server] ?? 0))
+      }
+      recordDurable(serverId: server, sequence: sequence)
+    }
+  }
+
+  /// A connection was refused: `code` is the error frame sent (nil: closed on a TLS or
+  /// socket error, no frame); `beforeWelcome` when the handshake had not completed.
+  public func recordRefusal(code: ErrorCode?, beforeWelcome: Bool) {
+    connectionsRefused.add(1)
+    let reason = code.map { String($0.description.map { $0 == " " ? "_" : $0 }) } ?? "connection_error"
+    catalog.counter(
+      "tradetap_connections_refused_by_reason_total", "Plugin connections refused, by reason (the error frame's code).",
+      labels: [("reason", reason)]
+    ).increment()
+    if beforeWelcome {
+      catalog.counter(
+        "tradetap_handshake_refusals_total", "Handshakes refused before the welcome, by reason (the error frame's code).",
+        labels: [("reason", reason)]
+      ).increment()
+    }
+  }
 
   /// Records a server's durable sequence after a commit.
   public func recordDurable(serverId: UInt32, sequence: UInt64) {
     lastSequence.withLock { $0[serverId] = max($0[serverId] ?? 0, sequence) }
+    lag.durable(serverId: serverId, sequence: sequence)
   }
+
+  // MARK: - Reading
 
   /// The durable sequence of each server seen since start.
   public var durableSequences: [UInt32: UInt64] { lastSequence.withLock { $0 } }
 
+  /// Each server's lag in seconds (see ``ServerLag``): servers seen since start, `nil`
+  /// for those with no open connection.
+  public func lagSeconds() -> [UInt32: Double?] { lag.seconds(now: DeliveryLatency.monotonicNanoseconds()) }
+
   /// The Prometheus text exposition of every metric.
   public func prometheusText() -> String {
-    var out = ""
-    func counter(_ name: String, _ help: String, _ value: Int, type: String = "counter") {
-      out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
-    }
-    counter("tradetap_events_received_total", "Events received in event batches.", eventsReceived.load(ordering: .relaxed))
-    counter("tradetap_events_committed_total", "Events newly committed to the ledger.", eventsCommitted.load(ordering: .relaxed))
-    counter("tradetap_events_duplicate_total", "Events already durable, acknowledged without re-applying.", eventsDuplicate.load(ordering: .relaxed))
-    counter("tradetap_events_quarantined_total", "Events stored in quarantine.", eventsQuarantined.load(ordering: .relaxed))
-    counter("tradetap_gaps_total", "Gap rows recorded.", gapsRecorded.load(ordering: .relaxed))
-    counter("tradetap_events_acked_total", "Sequence numbers newly acknowledged to plugins.", eventsAcked.load(ordering: .relaxed))
-    counter("tradetap_acks_sent_total", "Cumulative acknowledgements sent.", acksSent.load(ordering: .relaxed))
-    counter("tradetap_ledger_commits_total", "Ledger transactions committed.", commits.load(ordering: .relaxed))
-    counter("tradetap_ledger_batches_committed_total", "Event batches committed (group commit).", batchesCommitted.load(ordering: .relaxed))
-    counter("tradetap_connections_open", "Plugin connections open now.", connectionsOpen.load(ordering: .relaxed), type: "gauge")
-    counter("tradetap_connections_refused_total", "Connections closed with an error frame.", connectionsRefused.load(ordering: .relaxed))
-    out += "# HELP tradetap_server_last_seq Highest durable sequence number per trade server.\n"
-    out += "# TYPE tradetap_server_last_seq gauge\n"
-    for (server, seq) in durableSequences.sorted(by: { $0.key < $1.key }) {
-      out += "tradetap_server_last_seq{server_id=\"\(server)\"} \(seq)\n"
-    }
-    out += deliveryLatency.prometheusText()
-    out += reconciliation.prometheusText()
-    return out
+    refreshServerGauges()
+    deliveryLatency.refreshFineBuckets()
+    return registry.emitToString()
   }
-}
 
-extension Atomic where Value == Int {
-  func add(_ amount: Int) { _ = wrappingAdd(amount, ordering: .relaxed) }
+  private func refreshServerGauges() {
+    for (server, sequence) in durableSequences {
+      catalog.meter(
+        "tradetap_server_last_seq", "Highest durable sequence number per trade server.",
+        labels: [("server_id", "\(server)")]
+      ).set(Double(sequence))
+    }
+    let help = "Seconds since the collector decoded the oldest event of the server not yet durable (0: caught up)."
+    for (server, seconds) in lagSeconds() {
+      let labels = [("server_id", "\(server)")]
+      if let seconds {
+        catalog.meter("tradetap_server_lag_seconds", help, labels: labels).set(seconds)
+      } else {
+        // Not connected: lag unknown, so no sample (absent, not a misleading 0).
+        let gauge = registry.makeGauge(
+          descriptor: MetricNameDescriptor(metricName: "tradetap_server_lag_seconds", unitName: "", helpText: help),
+          labels: labels)
+        registry.unregisterGauge(gauge)
+      }
+    }
+  }
+
+  private func counters(_ serverId: UInt32) -> (received: CoreMetrics.Counter, committed: CoreMetrics.Counter) {
+    if let known = perServer.withLock({ $0[serverId] }) { return known }
+    let labels = [("server_id", "\(serverId)")]
+    let made = (
+      received: catalog.counter(
+        "tradetap_server_events_received_total", "Events received per trade server (duplicates included).",
+        labels: labels),
+      committed: catalog.counter(
+        "tradetap_server_events_committed_total", "Events newly committed to the ledger per trade server.",
+        labels: labels)
+    )
+    return perServer.withLock { all in
+      if let known = all[serverId] { return known }
+      all[serverId] = made
+      return made
+    }
+  }
 }

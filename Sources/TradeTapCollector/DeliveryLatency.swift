@@ -1,3 +1,4 @@
+import CoreMetrics
 import Glibc
 import Synchronization
 import TradeTapEvents
@@ -11,41 +12,92 @@ import TradeTapLedger
 /// converted to it by the journal reader (`Event.hookTimestampNanos`). Across
 /// machines the figures mean nothing; events without a timestamp (0) are skipped.
 ///
-/// Cost on the decode path: one `clock_gettime` per batch, one relaxed atomic add
-/// per event, two per batch. No lock.
+/// Each stage is kept twice (docs/collector.md, "Metrics"):
+/// - a Prometheus histogram (`tradetap_hook_to_{decoded,durable}_seconds`, swift-metrics
+///   `Timer` on the collector's registry) with fixed buckets from 10 µs to 30 s, for
+///   dashboards and `histogram_quantile` over a window;
+/// - the in-process log-linear ``LatencyHistogram`` (at most 3.1 % wide buckets), for
+///   exact-enough percentiles: exported as cumulative counts per non-empty bucket
+///   (`tradetap_hook_latency_seconds_bucket{stage,le}`, a counter family), from which
+///   `tradetap demo` and the pipeline bench compute p50…p99.9 (and per-run deltas).
+///
+/// Cost on the decode path: one `clock_gettime` per batch; per event one relaxed
+/// atomic add and one short lock (the Prometheus histogram's).
 public final class DeliveryLatency: Sendable {
   /// Hook → decoded at the collector.
   public let decoded = LatencyHistogram()
   /// Hook → committed in the ledger.
   public let durable = LatencyHistogram()
+  private let decodedTimer: CoreMetrics.Timer
+  private let durableTimer: CoreMetrics.Timer
+  private let catalog: MetricsCatalog
+  /// The count last exported per "stage le".
+  private let exportedFine = Mutex<[String: UInt64]>([:])
 
-  public init() {}
+  /// Prometheus buckets: 1-2.5-5 steps from 10 µs (a decode on an idle loop) to 30 s
+  /// (a collector far behind after a reconnect).
+  static let buckets: [Duration] = [
+    .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250),
+    .microseconds(500), .milliseconds(1), .microseconds(2_500), .milliseconds(5), .milliseconds(10),
+    .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+    .seconds(1), .milliseconds(2_500), .seconds(5), .seconds(10), .seconds(30),
+  ]
+  static let fineName = "tradetap_hook_latency_seconds_bucket"
+
+  init(catalog: MetricsCatalog) {
+    self.catalog = catalog
+    decodedTimer = catalog.timer(
+      "tradetap_hook_to_decoded_seconds", "Hook (trade server, monotonic clock) to decoded at the collector.",
+      buckets: Self.buckets)
+    durableTimer = catalog.timer(
+      "tradetap_hook_to_durable_seconds", "Hook (trade server, monotonic clock) to committed in the ledger.",
+      buckets: Self.buckets)
+  }
 
   /// Records the events of a batch as decoded now.
   public func recordDecoded(_ events: [Event]) {
-    decoded.record(events, now: Self.monotonicNanoseconds())
+    let now = Self.monotonicNanoseconds()
+    decoded.record(events, now: now)
+    Self.record(events, now: now, into: decodedTimer)
   }
 
   /// Records the events of the batches of a transaction that has just committed.
   public func recordDurable(_ batches: [LedgerBatch]) {
     let now = Self.monotonicNanoseconds()
-    for batch in batches { durable.record(batch.events, now: now) }
+    for batch in batches {
+      durable.record(batch.events, now: now)
+      Self.record(batch.events, now: now, into: durableTimer)
+    }
   }
 
-  /// The Prometheus text of both: a summary each (the names the demo reads) and one
-  /// cumulative histogram with a `stage` label, for per-run deltas by a scraper.
-  public func prometheusText() -> String {
-    var out = decoded.summaryText(
-      name: "tradetap_hook_to_decoded_seconds",
-      help: "Hook (trade server, monotonic clock) to decoded at the collector.")
-    out += durable.summaryText(
-      name: "tradetap_hook_to_durable_seconds",
-      help: "Hook (trade server, monotonic clock) to committed in the ledger.")
-    out += "# HELP tradetap_hook_latency_seconds Hook to decoded / durable, cumulative buckets (only those that changed).\n"
-    out += "# TYPE tradetap_hook_latency_seconds histogram\n"
-    out += decoded.bucketText(name: "tradetap_hook_latency_seconds", stage: "decoded")
-    out += durable.bucketText(name: "tradetap_hook_latency_seconds", stage: "durable")
-    return out
+  private static func record(_ events: [Event], now: UInt64, into timer: CoreMetrics.Timer) {
+    for event in events {
+      let hook = event.hookTimestampNanos
+      guard hook != 0 else { continue }
+      timer.recordNanoseconds(Int64(clamping: now > hook ? now - hook : 0))
+    }
+  }
+
+  /// Brings the fine-bucket counters up to the histograms' counts now (before an
+  /// export). Counters, so that the exposition keeps integer counts: each is advanced by
+  /// what its bucket gained since the last export (cumulative counts only grow).
+  func refreshFineBuckets() {
+    exportedFine.withLock { exported in
+      for (stage, histogram) in [("decoded", decoded), ("durable", durable)] {
+        for (le, cumulative) in histogram.cumulativeCounts() {
+          let key = stage + " " + le
+          let gained = cumulative &- (exported[key] ?? 0)
+          guard gained > 0 || exported[key] == nil else { continue }
+          exported[key] = cumulative
+          catalog.counter(
+            Self.fineName,
+            "Events whose hook-to-stage latency is at most le since start: cumulative counts of the "
+              + "log-linear in-process histogram (non-empty buckets only, then +Inf).",
+            labels: [("stage", stage), ("le", le)]
+          ).increment(by: Int64(clamping: gained))
+        }
+      }
+    }
   }
 
   static func monotonicNanoseconds() -> UInt64 {
@@ -149,29 +201,15 @@ public final class LatencyHistogram: @unchecked Sendable {
     }
   }
 
-  static let reportedQuantiles: [(label: String, q: Double)] = [("0.5", 0.5), ("0.9", 0.9), ("0.99", 0.99), ("0.999", 0.999)]
-
-  func summaryText(name: String, help: String) -> String {
-    let counts = snapshot()
-    var out = "# HELP \(name) \(help)\n# TYPE \(name) summary\n"
-    let values = quantiles(Self.reportedQuantiles.map(\.q), counts: counts)
-    for (quantile, value) in zip(Self.reportedQuantiles, values) {
-      guard let value else { continue }  // nothing recorded yet: no quantile lines
-      out += "\(name){quantile=\"\(quantile.label)\"} \(Self.seconds(value))\n"
-    }
-    out += "\(name)_sum \(Self.seconds(sumNanoseconds.load(ordering: .relaxed)))\n"
-    out += "\(name)_count \(count)\n"
-    return out
-  }
-
-  func bucketText(name: String, stage: String) -> String {
-    var out = ""
+  /// Cumulative counts at the upper edge (seconds, as text) of each non-empty bucket, then "+Inf".
+  func cumulativeCounts() -> [(le: String, count: UInt64)] {
+    var out: [(le: String, count: UInt64)] = []
     var cumulative: UInt64 = 0
     for (i, c) in snapshot().enumerated() where c > 0 {
       cumulative += c
-      out += "\(name)_bucket{stage=\"\(stage)\",le=\"\(Self.seconds(Self.upperEdge(i)))\"} \(cumulative)\n"
+      out.append((Self.seconds(Self.upperEdge(i)), cumulative))
     }
-    out += "\(name)_bucket{stage=\"\(stage)\",le=\"+Inf\"} \(cumulative)\n"
+    out.append(("+Inf", cumulative))
     return out
   }
 

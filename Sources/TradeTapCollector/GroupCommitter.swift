@@ -110,14 +110,7 @@ final class GroupCommitter: @unchecked Sendable {
     do {
       let result = try ledger.commit(
         work.compactMap(\.batch), reportedGaps: work.flatMap(\.reportedGaps))
-      metrics.commits.add(1)
-      metrics.batchesCommitted.add(work.count)
-      metrics.deliveryLatency.recordDurable(work.compactMap(\.batch))
-      metrics.eventsCommitted.add(result.appliedEvents)
-      metrics.eventsDuplicate.add(result.duplicateEvents)
-      metrics.eventsQuarantined.add(result.quarantinedEvents)
-      metrics.gapsRecorded.add(result.gapsRecorded)
-      for (server, seq) in result.durableSequence { metrics.recordDurable(serverId: server, sequence: seq) }
+      metrics.recordCommit(work.compactMap(\.batch), submissions: work.count, result: result)
       for submission in work { submission.promise.succeed(result) }
     } catch {
       logger.error("ledger commit failed", metadata: ["tradetap.error": "\(error)", "tradetap.batches": "\(work.count)"])

@@ -152,6 +152,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     // Callbacks of this future run on the channel's event loop, where handler and context live.
     let bound = NIOLoopBound((handler: self, context: context, handshake: handshake), eventLoop: context.eventLoop)
     // The hello's server identity (name, platform, UTC offset) fills the `servers` row.
+      environment.metrics.recordDisconnected(serverId: serverId)
     let identity = handshake.authenticatedServerIdentity
     // Reading the resume point blocks on SQLite: off the event loop.
     NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
@@ -176,7 +177,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       acknowledged = durable
       submitted = durable
       state = .streaming(serverId: serverId)
-      environment.metrics.recordDurable(serverId: serverId, sequence: durable)
+      environment.metrics.recordConnected(serverId: serverId, durable: durable)
       logger.info("plugin authenticated", metadata: ["tradetap.resume_after": "\(durable)"])
       context.writeAndFlush(wrapOutboundOut(welcome), promise: nil)
       reconcilerRegistration = environment.reconciler.connected(serverId: serverId, channel: context.channel)
@@ -189,7 +190,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   private func stream(context: ChannelHandlerContext, serverId: UInt32, message: Message) {
     switch message {
     case .eventBatch(let batch):
-      environment.metrics.eventsReceived.add(batch.events.count)
+      environment.metrics.recordReceived(serverId: serverId, events: batch.events.count)
       guard batch.events.allSatisfy({ $0.serverId == serverId }) else {
         refuse(context: context, protocolViolation("event of another server id"), reason: "protocol violation")
         return
@@ -202,7 +203,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
         return
       }
       submitted = fresh.last!.sequence
-      environment.metrics.deliveryLatency.recordDecoded(fresh)
+      environment.metrics.recordDecoded(serverId: serverId, events: fresh)
       let encoded = environment.configuration.storeEncodedEvents ? fresh.map(EventCodec.encode) : []
       submit(context: context, serverId: serverId,
              batch: LedgerBatch(serverId: serverId, events: fresh, encodedEvents: encoded), gaps: [])
@@ -347,7 +348,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       // TLS and socket errors: no frame can get through; just close.
       if case .closing = state { return }
       logger.info("connection error: closing", metadata: ["tradetap.error": "\(error)"])
-      environment.metrics.connectionsRefused.add(1)
+      environment.metrics.recordRefusal(code: nil, beforeWelcome: !isStreaming)
       state = .closing
       context.close(promise: nil)
     }
@@ -361,7 +362,6 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   private func refuse(context: ChannelHandlerContext, _ message: Message, reason: String) {
     if case .closing = state { return }
     state = .closing
-    environment.metrics.connectionsRefused.add(1)
     if case .error(let e) = message {
       logger.info("\(reason): closing", metadata: ["tradetap.error_code": "\(e.code)", "tradetap.error": "\(e.message)"])
     }
@@ -369,3 +369,10 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     context.writeAndFlush(wrapOutboundOut(message)).whenComplete { _ in channel.close(promise: nil) }
   }
 }
+  private var isStreaming: Bool {
+    if case .streaming = state { return true }
+    return false
+  }
+
+    let code: ErrorCode? = if case .error(let e) = message { e.code } else { nil }
+    environment.metrics.recordRefusal(code: code, beforeWelcome: !isStreaming)

@@ -47,14 +47,15 @@ struct TLSAndHTTPTests {
     }
   }
 
-  @Test func healthzIsOpenAndMetricsNeedTheToken() async throws {
+  @Test func healthzAndMetricsNeedTheToken() async throws {
     try await withCollector { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
       try await plugin.sendEvents(1...42, serverId: Harness.serverId)
       _ = try await plugin.awaitAck(through: 42)
 
-      let (healthStatus, health) = try await RawPeer.httpGet(port: harness.httpPort, path: "/healthz")
+      #expect(try await RawPeer.httpGet(port: harness.httpPort, path: "/healthz").0 == 401)
+      let (healthStatus, health) = try await RawPeer.httpGet(port: harness.httpPort, path: "/healthz", token: Harness.token)
       #expect(healthStatus == 200)
       #expect(health == "ok\n")
       #expect(try await RawPeer.httpGet(port: harness.httpPort, path: "/metrics").0 == 401)
@@ -64,7 +65,7 @@ struct TLSAndHTTPTests {
       #expect(body.contains("tradetap_events_received_total 42\n"))
       #expect(body.contains("tradetap_events_committed_total 42\n"))
       #expect(body.contains("tradetap_events_acked_total 42\n"))
-      #expect(body.contains("tradetap_server_last_seq{server_id=\"7\"} 42\n"))
+      #expect(body.contains("tradetap_server_last_seq{server_id=\"7\"} 42.0\n"))
       await plugin.close()
     }
   }

@@ -1,16 +1,16 @@
 import Hummingbird
 import TradeTapWire
 
-/// Requires `Authorization: Bearer <token>` on every route except `GET /healthz`
-/// (liveness probes carry no secret and the answer reveals nothing). The token is
-/// compared in constant time; an empty configured token refuses everyone.
+/// Requires `Authorization: Bearer <token>` on every route, `/healthz` and `/metrics`
+/// included (issue 5: "Every route requires Authorization"; the metrics name trade
+/// servers and volumes). The token is compared in constant time; an empty configured
+/// token refuses everyone.
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
   let token: [UInt8]
 
   func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
     -> Response
   {
-    if request.uri.path == "/healthz" { return try await next(request, context) }
     guard authorized(request.headers[.authorization]) else { throw APIError.unauthorized }
     return try await next(request, context)
   }

@@ -22,12 +22,15 @@ final class CRMAPIServer: Sendable {
   /// - Throws: the bind error when the address is taken or invalid.
   static func start(
     host: String, port: Int, group: any EventLoopGroup, ledger: any LedgerStore, apiToken: [UInt8],
-    metricsText: @escaping @Sendable () -> String, logger: Logger
+    metricsText: @escaping @Sendable () -> String,
+    lagSeconds: @escaping @Sendable () -> [UInt32: Double?] = { [:] }, logger: Logger
   ) async throws -> CRMAPIServer {
     let router = Router()
     router.middlewares.add(APIErrorMiddleware())
     router.middlewares.add(BearerAuthMiddleware(token: apiToken))
-    CRMRoutes(queries: LedgerQueries(ledger: ledger), metricsText: metricsText).register(on: router)
+    var routes = CRMRoutes(queries: LedgerQueries(ledger: ledger), metricsText: metricsText)
+    routes.lagSeconds = lagSeconds
+    routes.register(on: router)
 
     let (bound, binding) = AsyncStream<SocketAddress>.makeStream()
     var quiet = logger

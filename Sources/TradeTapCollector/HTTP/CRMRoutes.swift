@@ -7,6 +7,8 @@ import TradeTapLedger
 struct CRMRoutes: Sendable {
   let queries: LedgerQueries
   let metricsText: @Sendable () -> String
+  /// Each server's lag in seconds, nil when not connected (``CollectorMetrics/lagSeconds()``).
+  var lagSeconds: @Sendable () -> [UInt32: Double?] = { [:] }
 
   func register(on router: Router<BasicRequestContext>) {
     router.get("/healthz") { _, _ in Self.plain("ok\n") }
@@ -29,6 +31,7 @@ struct CRMRoutes: Sendable {
   private func servers(_ request: Request) async throws -> Response {
     _ = try QueryParameters(request, allowed: [])
     let rows = try await queries.servers()
+    let lags = lagSeconds()
     var json = JSONWriter()
     json.object { o in
       o.field("servers") {
@@ -36,13 +39,18 @@ struct CRMRoutes: Sendable {
           w.object { s in
             s.fields(row)
             s.field("connection", Self.connection(row))
-            // Unknown until the plugin reports its journal head over the protocol.
-            s.field("lag_seconds", nil as String?)
+            s.field("lag_seconds", Self.lag(row, lags))
           }
         }
       }
     }
     return Self.json(json)
+  }
+
+  /// The server's lag (docs/collector.md, "Metrics"); nil when it is not connected to this collector.
+  static func lag(_ row: LedgerRecord, _ lags: [UInt32: Double?]) -> Double? {
+    guard case .integer(let id)? = row["server_id"], let server = UInt32(exactly: id) else { return nil }
+    return lags[server] ?? nil
   }
 
   /// `connected` when the last connection is newer than the last disconnection.

@@ -47,6 +47,14 @@ struct JSONWriter {
     field(name) { w in w.text += value.map(String.init) ?? "null" }
   }
 
+  /// A number with at most microsecond precision (a duration in seconds); non-finite as null.
+  mutating func field(_ name: String, _ value: Double?) {
+    field(name) { w in
+      guard let value, value.isFinite else { w.text += "null"; return }
+      w.text += "\((value * 1e6).rounded() / 1e6)"
+    }
+  }
+
   mutating func field(_ name: String, _ value: Bool) {
     field(name) { w in w.text += value ? "true" : "false" }
   }

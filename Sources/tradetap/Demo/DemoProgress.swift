@@ -36,8 +36,8 @@ final class DemoProgress {
 
   func line() -> String {
     let seconds = Self.seconds(since: start)
-    return String(format: "demo: %5.1fs  hooks %8d  durable %8d  (%6.0f/s)  lag %6d%@",
-                  seconds, fired, durable, durableRate, max(0, fired - durable), latencyText())
+    return String(format: "demo: %5.1fs  hooks %8d  durable %8d  (%6.0f/s)  lag %6d%@%@",
+                  seconds, fired, durable, durableRate, max(0, fired - durable), ledgerLagText, latencyText())
   }
 
   func summary() -> String {
@@ -53,24 +53,48 @@ final class DemoProgress {
     return text
   }
 
-  /// Quantiles of `tradetap_hook_to_durable_seconds` when the collector exposes them.
+  /// Percentiles of hook → durable, from the collector's fine cumulative buckets
+  /// (`tradetap_hook_latency_seconds_bucket{stage="durable",le=…}`, buckets at most
+  /// 3.1 % wide; docs/collector.md, "Metrics"): the upper edge of the bucket that
+  /// holds the rank.
   private func latencyText(all: Bool = false) -> String {
-    let quantiles = all ? ["0.5", "0.9", "0.99", "0.999"] : ["0.5", "0.99"]
+    let quantiles = all ? [0.5, 0.9, 0.99, 0.999] : [0.5, 0.99]
+    let buckets = Self.fineBuckets(metrics, stage: "durable")
+    guard let total = buckets.last?.count, total > 0 else { return all ? " not reported by this collector" : "" }
     var parts: [String] = []
     for q in quantiles {
-      guard let value = metrics["tradetap_hook_to_durable_seconds{quantile=\"\(q)\"}"] else { continue }
-      parts.append("p\(Self.percentile(q)) \(Self.human(value))")
+      let rank = max(1, (q * total).rounded(.up))
+      guard let bucket = buckets.first(where: { $0.count >= rank }), bucket.le.isFinite else { continue }
+      parts.append("p\(Self.percentile(q)) \(Self.human(bucket.le))")
     }
-    return parts.isEmpty ? (all ? " not reported by this collector" : "") : "  " + parts.joined(separator: " ")
+    return "  " + parts.joined(separator: " ")
   }
 
-  private static func percentile(_ q: String) -> String {
-    guard let value = Double(q) else { return q }
+  /// The cumulative (upper edge, count) pairs of one stage, in increasing order, +Inf last.
+  static func fineBuckets(_ samples: [String: Double], stage: String) -> [(le: Double, count: Double)] {
+    let prefix = "tradetap_hook_latency_seconds_bucket{stage=\"\(stage)\",le=\""
+    return samples.compactMap { key, count -> (le: Double, count: Double)? in
+      guard key.hasPrefix(prefix), key.hasSuffix("\"}") else { return nil }
+      let le = key.dropFirst(prefix.count).dropLast(2)
+      guard let edge = le == "+Inf" ? Double.infinity : Double(le) else { return nil }
+      return (edge, count)
+    }.sorted { $0.le < $1.le }
+  }
+
+  /// The largest lag the collector reports for a connected server (`tradetap_server_lag_seconds`).
+  private var ledgerLagText: String {
+    let lags = metrics.filter { $0.key.hasPrefix("tradetap_server_lag_seconds{") }.map(\.value)
+    guard let worst = lags.max() else { return "" }
+    return "  ledger lag \(Self.human(worst))"
+  }
+
+  private static func percentile(_ value: Double) -> String {
     let p = value * 100
     return p == p.rounded() ? String(Int(p)) : String(p)
   }
 
   private static func human(_ seconds: Double) -> String {
+    if seconds == 0 { return "0" }
     if seconds < 1e-3 { return String(format: "%.0fµs", seconds * 1e6) }
     if seconds < 1 { return String(format: "%.1fms", seconds * 1e3) }
     return String(format: "%.2fs", seconds)
