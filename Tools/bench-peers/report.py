@@ -112,7 +112,7 @@ def derive(results):
             targets.append({"target": text, "status": "not measured", "detail": detail})
         else:
             targets.append({"target": text, "status": "met" if ok else "missed", "detail": detail})
-    us = lambda ns: "?" if ns is None else f"{ns / 1000:.1f} µs"
+    us = lambda ns: "?" if ns is None else f"{ns} ns" if ns < 1000 else f"{ns / 1000:.1f} µs"
     v = ratios.get("tradetap_hook_p50_over_ring@unpaced")
     target("hook cost unpaced ≤ 2× a C ring copy (p50)", v, v is not None and v <= 2,
            f"TradeTap {us(pct(tt, 'unpaced', 'hook_cost', 'p50'))} vs ring {us(pct(ring, 'unpaced', 'hook_cost', 'p50'))}"
