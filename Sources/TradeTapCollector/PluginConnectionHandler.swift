@@ -103,6 +103,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     if case .streaming(let serverId) = state {
       logger.info("plugin disconnected")
       if let id = reconcilerRegistration { environment.reconciler.disconnected(serverId: serverId, connection: id) }
+      environment.metrics.recordDisconnected(serverId: serverId)
       let ledger = environment.ledger
       NIOThreadPool.singleton.submit { _ in try? ledger.recordDisconnection(serverId: serverId) }
     }
@@ -152,7 +153,6 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     // Callbacks of this future run on the channel's event loop, where handler and context live.
     let bound = NIOLoopBound((handler: self, context: context, handshake: handshake), eventLoop: context.eventLoop)
     // The hello's server identity (name, platform, UTC offset) fills the `servers` row.
-      environment.metrics.recordDisconnected(serverId: serverId)
     let identity = handshake.authenticatedServerIdentity
     // Reading the resume point blocks on SQLite: off the event loop.
     NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
@@ -354,6 +354,11 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     }
   }
 
+  private var isStreaming: Bool {
+    if case .streaming = state { return true }
+    return false
+  }
+
   private func protocolViolation(_ text: String) -> Message {
     .error(ErrorMessage(code: .protocolViolation, message: text))
   }
@@ -361,6 +366,8 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   /// Sends the error frame, logs one line, closes this connection only.
   private func refuse(context: ChannelHandlerContext, _ message: Message, reason: String) {
     if case .closing = state { return }
+    let code: ErrorCode? = if case .error(let e) = message { e.code } else { nil }
+    environment.metrics.recordRefusal(code: code, beforeWelcome: !isStreaming)
     state = .closing
     if case .error(let e) = message {
       logger.info("\(reason): closing", metadata: ["tradetap.error_code": "\(e.code)", "tradetap.error": "\(e.message)"])
@@ -369,10 +376,3 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     context.writeAndFlush(wrapOutboundOut(message)).whenComplete { _ in channel.close(promise: nil) }
   }
 }
-  private var isStreaming: Bool {
-    if case .streaming = state { return true }
-    return false
-  }
-
-    let code: ErrorCode? = if case .error(let e) = message { e.code } else { nil }
-    environment.metrics.recordRefusal(code: code, beforeWelcome: !isStreaming)
