@@ -13,6 +13,7 @@ the C parts with cc into OUT/build (a peer whose library is missing is "not run"
      paced host, same deals, same rates, against its receiver (recv-*.c).
   4. TradeTap's replay of a backlog journaled while the collector was down.
 Writes OUT/results.json, OUT/latency.svg and OUT/table.txt and prints the table.
+BENCH_NATS_SERVER: the nats-server to run (default: nats-server on PATH).
 Large files (journals, ledgers, the JetStream store) go to a temporary folder removed
 at the end. Nothing here fails on a number: targets are reported as met / missed.
 """
@@ -150,7 +151,7 @@ def main():
         available = {}
         for name, (plugin, receiver, libs, package, server) in PEERS.items():
             reason = None
-            if server and not shutil.which(server):
+            if server and not shutil.which(os.environ.get("BENCH_NATS_SERVER", server)):
                 reason = f"not run: {server} not installed"
             if reason is None:
                 ok1, err1 = compile_(["-shared", "-fPIC", "-fvisibility=hidden", f"{peers_dir}/{plugin}",
@@ -213,7 +214,7 @@ def main():
             port = free_port()
             store = os.path.join(work, "jetstream")
             os.makedirs(store)
-            server = subprocess.Popen(["nats-server", "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+            server = subprocess.Popen([shutil.which(os.environ.get("BENCH_NATS_SERVER", "nats-server")), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
                                       stdout=open(os.path.join(logs, "nats-server.log"), "w"), stderr=subprocess.STDOUT)
             cleanup.append(server)
             nats_url = f"nats://127.0.0.1:{port}"
