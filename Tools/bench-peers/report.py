@@ -103,6 +103,15 @@ def derive(results):
                 ratios[f"{name}_p99_over_floor_p99@{k}"] = v / f99
     def r(a, b):
         return a / b if a and b else None
+    for k in [key(x) for x in results["config"]["rates"]] + ["unpaced"]:
+        for peer in ("naive", "zmq", "nats"):
+            for p in ("p50", "p99"):
+                v = r(pct(tt, k, "one_way", p), pct(s.get(peer), k, "one_way", p))
+                if v:
+                    ratios[f"tradetap_{p}_over_{peer}_{p}@{k}"] = v
+            v = r(pct(tt, k, "hook_cost", "p50"), pct(s.get(peer), k, "hook_cost", "p50"))
+            if v:
+                ratios[f"tradetap_hook_p50_over_{peer}@{k}"] = v
     ratios["tradetap_hook_p50_over_ring@unpaced"] = r(pct(tt, "unpaced", "hook_cost", "p50"), pct(ring, "unpaced", "hook_cost", "p50"))
     ratios["tradetap_hook_p50_over_zmq@1000"] = r(pct(tt, "1000", "hook_cost", "p50"), pct(zmq, "1000", "hook_cost", "p50"))
     results["ratios"] = {k: round(v, 4) for k, v in ratios.items() if v}
