@@ -35,6 +35,9 @@ public final class PostgresLedger: LedgerStore {
     url text: String, migrate: Bool = true, logger: Logger = Logger(label: "tradetap.ledger.postgres")
   ) async throws -> PostgresLedger {
     let url = try PostgresURL(text)
+    // The driver's own chatter (pool start-up, keep-alives) stays below errors.
+    var logger = logger
+    logger.logLevel = max(logger.logLevel, .error)
     let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
     let runner = Task { await client.run() }
     let ledger = PostgresLedger(url: url, client: client, runner: runner, logger: logger)

@@ -17,6 +17,10 @@ struct PostgresProjection {
   /// Reconciliation writes at the durable sequence: its upserts also replace rows of that same `updated_seq`.
   var correcting = false
   private var durable: [UInt32: UInt64] = [:]
+  /// Within ``apply(_:)``: deal and balance-operation rows waiting for one upsert per
+  /// table, by platform key, the newest event's row only (what row-by-row guarded
+  /// upserts would leave). nil: write at once (reconciliation).
+  private var deferred: [String: [Int64: PostgresRowImage]]? = nil
   private var offsets: [UInt32: Int32] = [:]
   var counts = LedgerCommit(
     durableSequence: [:], appliedEvents: 0, duplicateEvents: 0, quarantinedEvents: 0, gapsRecorded: 0)
@@ -28,23 +32,48 @@ struct PostgresProjection {
     self.correcting = correcting
   }
 
+  /// Applies one server's batch with a handful of statements whatever its size:
+  /// the audit rows in one multi-row insert, deals and their balance operations in
+  /// one upsert each (``PostgresRowImage/upsertMany(_:into:conflict:)``), every other
+  /// kind event by event, in sequence order. Round trips, not rows, bound the rate
+  /// of a networked database.
   mutating func apply(_ batch: LedgerBatch) async throws {
     let serverId = batch.serverId
     var last = try await durableSequence(of: serverId, utcOffsetMinutes: batch.events.first?.utcOffsetMinutes ?? 0)
-    let ordered = batch.events.indices.sorted { batch.events[$0].sequence < batch.events[$1].sequence }
+    let inOrder = batch.events.indices.dropFirst().allSatisfy {
+      batch.events[$0 - 1].sequence < batch.events[$0].sequence
+    }
+    let ordered = inOrder
+      ? Array(batch.events.indices) : batch.events.indices.sorted { batch.events[$0].sequence < batch.events[$1].sequence }
+    // Sequence 0 is a snapshot record (reconciliation applies those); at or below the
+    // durable sequence, or repeated in the batch: already applied.
+    var fresh: [Int] = []
+    var highest = last
     for index in ordered {
       let event = batch.events[index]
-      // Sequence 0 is a snapshot record: reconciliation applies those, not the stream.
-      guard event.serverId == serverId, event.sequence > last else {
+      guard event.serverId == serverId, event.sequence > highest else {
         counts.duplicateEvents += 1
         continue
       }
-      let encoded = index < batch.encodedEvents.count ? batch.encodedEvents[index] : nil
-      guard try await insertEventRow(event, encoded: encoded) else {
+      fresh.append(index)
+      highest = event.sequence
+    }
+    guard !fresh.isEmpty else {
+      durable[serverId] = last
+      return
+    }
+    let inserted = try await insertEventRows(fresh.map { index in
+      (batch.events[index], index < batch.encodedEvents.count ? batch.encodedEvents[index] : nil)
+    })
+    deferred = [:]
+    for index in fresh {
+      let event = batch.events[index]
+      guard inserted.contains(event.sequence) else {
         counts.duplicateEvents += 1
         continue
       }
       try await project(event)
+      // After the event, so that a gap event naming the same range keeps its own reason.
       if event.sequence > last + 1, last > 0,
         try await !gapIsKnown(serverId: serverId, first: last + 1, last: event.sequence - 1)
       {
@@ -54,6 +83,7 @@ struct PostgresProjection {
       last = event.sequence
       offsets[serverId] = event.utcOffsetMinutes
     }
+    try await flushDeferred()
     durable[serverId] = last
   }
 
@@ -100,17 +130,47 @@ struct PostgresProjection {
     return seq
   }
 
-  /// Inserts the audit row; `false` when `(server_id, seq)` is already there.
-  private func insertEventRow(_ event: Event, encoded: [UInt8]?) async throws -> Bool {
-    let time = event.body.primaryTime
-    let utc = time.map { UTCTime.text(millisecondsSinceEpoch: $0.utcMilliseconds) }
-    let body = encoded.map { ByteBuffer(bytes: $0) }
-    return try await run("""
+  /// Inserts the audit rows of one server in one statement, in sequence order (the
+  /// change feed's trigger appends in that order); returns the sequences inserted
+  /// (one already in `events` is skipped by `ON CONFLICT DO NOTHING`).
+  private func insertEventRows(_ events: [(Event, [UInt8]?)]) async throws -> Set<UInt64> {
+    guard let server = events.first.map({ Int64($0.0.serverId) }) else { return [] }
+    var seqs: [Int64] = [], kinds: [String] = [], hasTime: [Bool] = [], times: [Int64] = [], utcs: [String] = []
+    var summaries: [String] = [], hasBody: [Bool] = [], bodies: [ByteBuffer] = []
+    for (event, encoded) in events {
+      let time = event.body.primaryTime
+      seqs.append(Int64(truncatingIfNeeded: event.sequence))
+      kinds.append(event.ledgerKind)
+      hasTime.append(time != nil)
+      times.append(time?.brokerMilliseconds ?? 0)
+      utcs.append(time.map { UTCTime.text(millisecondsSinceEpoch: $0.utcMilliseconds) } ?? "")
+      summaries.append(event.summary)
+      hasBody.append(encoded != nil)
+      bodies.append(ByteBuffer(bytes: encoded ?? []))
+    }
+    var q = PostgresSQL("""
       INSERT INTO events (server_id, seq, kind, time_msc, time_utc, received_utc, summary, body)
-      VALUES (\(Int64(event.serverId)), \(Int64(truncatingIfNeeded: event.sequence)), \(event.ledgerKind),
-        \(time?.brokerMilliseconds), \(utc), \(receivedUtc), \(event.summary), \(body))
-      ON CONFLICT (server_id, seq) DO NOTHING RETURNING seq
-      """) > 0
+      SELECT 
+      """)
+    q.bind(.integer(server))
+    q.sql(", s, k, CASE WHEN ht THEN tm END, CASE WHEN ht THEN tu END, ")
+    q.bind(.text(receivedUtc))
+    q.sql(", sm, CASE WHEN hb THEN b END FROM unnest(")
+    try q.bindArray(seqs); q.sql("::bigint[], ")
+    try q.bindArray(kinds); q.sql("::text[], ")
+    try q.bindArray(hasTime); q.sql("::bool[], ")
+    try q.bindArray(times); q.sql("::bigint[], ")
+    try q.bindArray(utcs); q.sql("::text[], ")
+    try q.bindArray(summaries); q.sql("::text[], ")
+    try q.bindArray(hasBody); q.sql("::bool[], ")
+    try q.bindArray(bodies); q.sql("::bytea[]")
+    q.sql(") WITH ORDINALITY AS u(s, k, ht, tm, tu, sm, hb, b, n) ORDER BY n")
+    q.sql(" ON CONFLICT (server_id, seq) DO NOTHING RETURNING seq")
+    var inserted: Set<UInt64> = []
+    for try await seq in try await connection.query(q.query, logger: logger).decode(Int64.self) {
+      inserted.insert(UInt64(truncatingIfNeeded: seq))
+    }
+    return inserted
   }
 
   private func gapIsKnown(serverId: UInt32, first: UInt64, last: UInt64) async throws -> Bool {
@@ -169,11 +229,33 @@ struct PostgresProjection {
     }
   }
 
-  private func upsert(_ row: PostgresRowImage, into table: String, conflict: [String]) async throws {
+  private mutating func upsert(_ row: PostgresRowImage, into table: String, conflict: [String]) async throws {
+    // Only deals and balance operations: full rows, written by no other kind, so
+    // the order they are applied in does not change the result.
+    if deferred != nil, table == "deals" || table == "balance_operations",
+      case .integer(let key?) = row.values[1], case .integer(let seq?) = row.values.last
+    {
+      if let held = deferred?[table]?[key], case .integer(let heldSeq?) = held.values.last, heldSeq >= seq { return }
+      deferred?[table, default: [:]][key] = row
+      return
+    }
     try await run(row.upsert(into: table, conflict: conflict, correcting: correcting))
   }
 
-  private func upsertAccount(_ u: User, server: Int64, seq: Int64, deleted: Bool) async throws {
+  private mutating func flushDeferred() async throws {
+    guard let tables = deferred else { return }
+    deferred = nil
+    for (table, conflict) in [("deals", ["server_id", "deal"]), ("balance_operations", ["server_id", "ticket"])] {
+      guard let rows = tables[table], !rows.isEmpty else { continue }
+      if let query = try PostgresRowImage.upsertMany(Array(rows.values), into: table, conflict: conflict) {
+        try await run(query)
+      } else {
+        for row in rows.values { try await run(row.upsert(into: table, conflict: conflict)) }
+      }
+    }
+  }
+
+  private mutating func upsertAccount(_ u: User, server: Int64, seq: Int64, deleted: Bool) async throws {
     var r = PostgresRowImage()
     r.set("server_id", .integer(server)); r.set("login", .integer(Int64(truncatingIfNeeded: u.login)))
     r.set("group", .text(u.group)); r.set("name", .text(u.name)); r.set("email", .text(u.email))
@@ -187,7 +269,7 @@ struct PostgresProjection {
     try await upsert(r, into: "accounts", conflict: ["server_id", "login"])
   }
 
-  private func upsertDeal(_ d: Deal, server: Int64, seq: Int64, deleted: Bool) async throws {
+  private mutating func upsertDeal(_ d: Deal, server: Int64, seq: Int64, deleted: Bool) async throws {
     var r = PostgresRowImage()
     r.set("server_id", .integer(server)); r.set("deal", .integer(Int64(truncatingIfNeeded: d.deal)))
     r.set("external_id", .text(d.externalId)); r.set("login", .integer(Int64(truncatingIfNeeded: d.login)))
@@ -210,7 +292,7 @@ struct PostgresProjection {
     }
   }
 
-  private func upsertBalanceOperation(
+  private mutating func upsertBalanceOperation(
     server: Int64, ticket: Int64, source: String, login: Int64, type: BalanceOperationType, code: Int64,
     amount: ExactDecimal, time: BrokerTime, comment: String, deleted: Bool, seq: Int64
   ) async throws {
@@ -222,7 +304,7 @@ struct PostgresProjection {
     try await upsert(r, into: "balance_operations", conflict: ["server_id", "ticket"])
   }
 
-  private func upsertOrder(_ o: Order, server: Int64, seq: Int64, inHistory: Bool) async throws {
+  private mutating func upsertOrder(_ o: Order, server: Int64, seq: Int64, inHistory: Bool) async throws {
     var r = PostgresRowImage()
     r.set("server_id", .integer(server)); r.set("order", .integer(Int64(truncatingIfNeeded: o.order)))
     r.set("external_id", .text(o.externalId)); r.set("login", .integer(Int64(truncatingIfNeeded: o.login)))
@@ -239,7 +321,7 @@ struct PostgresProjection {
     try await upsert(r, into: "orders", conflict: ["server_id", "order"])
   }
 
-  private func upsertPosition(_ p: Position, server: Int64, seq: Int64) async throws {
+  private mutating func upsertPosition(_ p: Position, server: Int64, seq: Int64) async throws {
     let position = Int64(truncatingIfNeeded: p.position)
     // A position closed by a newer event stays closed.
     if let closedSeq = try await int(
@@ -270,7 +352,7 @@ struct PostgresProjection {
       """)
   }
 
-  private func upsertTrade(_ t: Trade, server: Int64, seq: Int64) async throws {
+  private mutating func upsertTrade(_ t: Trade, server: Int64, seq: Int64) async throws {
     let deleted = t.mode == .update(.delete)
     let isMoney = t.command == .balance || t.command == .credit
     let isOpen = !deleted && !isMoney && t.closeTime == nil

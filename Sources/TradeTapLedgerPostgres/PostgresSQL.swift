@@ -28,6 +28,11 @@ struct PostgresSQL {
     }
   }
 
+  /// Any encodable value (arrays for `unnest`).
+  mutating func bindEncodable<Value: PostgresThrowingDynamicTypeEncodable>(_ value: Value) throws {
+    try interpolation.appendInterpolation(value)
+  }
+
   var query: PostgresQuery { PostgresQuery(stringInterpolation: interpolation) }
 }
 
@@ -70,5 +75,63 @@ struct PostgresRowImage {
     q.sql(updates.joined(separator: ", "))
     q.sql(" WHERE excluded.updated_seq \(correcting ? ">=" : ">") \(table).updated_seq")
     return q.query
+  }
+}
+
+extension PostgresRowImage {
+  /// One statement for many rows of one table (the stream's deals, one batch at a
+  /// time): every column travels as one bound array, `unnest` turns them back into
+  /// rows. nil when a value is NULL (arrays here carry none): the caller upserts
+  /// row by row. The rows must have distinct conflict keys (one statement cannot
+  /// update a row twice); the `updated_seq` guard makes the result the same as
+  /// applying them one by one, in any order.
+  static func upsertMany(_ rows: [PostgresRowImage], into table: String, conflict: [String]) throws -> PostgresQuery? {
+    guard let first = rows.first else { return nil }
+    let columns = first.columns
+    var q = PostgresSQL("INSERT INTO \(table) (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) SELECT ")
+    var selects: [String] = []
+    var arrays: [(PostgresValue, [PostgresValue])] = []
+    for (index, template) in first.values.enumerated() {
+      let column = rows.map { $0.values[index] }
+      arrays.append((template, column))
+      if case .money = template { selects.append("c\(index)::numeric") } else { selects.append("c\(index)") }
+    }
+    q.sql(selects.joined(separator: ", ") + " FROM unnest(")
+    for (index, (template, column)) in arrays.enumerated() {
+      if index > 0 { q.sql(", ") }
+      switch template {
+      case .integer:
+        let values = column.compactMap { if case .integer(let v?) = $0 { v } else { nil } }
+        guard values.count == rows.count else { return nil }
+        try q.bindArray(values)
+        q.sql("::bigint[]")
+      case .text, .money:
+        let values = column.compactMap { value -> String? in
+          switch value {
+          case .text(let v?): v
+          case .money(let v?): v.description
+          default: nil
+          }
+        }
+        guard values.count == rows.count else { return nil }
+        try q.bindArray(values)
+        q.sql("::text[]")
+      case .bytes:
+        return nil
+      }
+    }
+    q.sql(") AS u(\(columns.indices.map { "c\($0)" }.joined(separator: ", ")))")
+    let updates = columns.filter { !conflict.contains($0) }.map { "\"\($0)\" = excluded.\"\($0)\"" }
+    q.sql(" ON CONFLICT (\(conflict.map { "\"\($0)\"" }.joined(separator: ", "))) DO UPDATE SET ")
+    q.sql(updates.joined(separator: ", "))
+    q.sql(" WHERE excluded.updated_seq > \(table).updated_seq")
+    return q.query
+  }
+}
+
+extension PostgresSQL {
+  /// One bound array (`$n`, the caller adds the cast).
+  mutating func bindArray<Element: PostgresArrayEncodable>(_ values: [Element]) throws {
+    try bindEncodable(values)
   }
 }

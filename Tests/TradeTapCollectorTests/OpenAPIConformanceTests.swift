@@ -42,11 +42,12 @@ struct OpenAPIConformanceTests {
     }
   }
 
-  @Test func everyDocumentedRouteAnswersAsDocumentedAndOthers404() async throws {
+  @Test(arguments: LedgerBackendKind.allCases)
+  func everyDocumentedRouteAnswersAsDocumentedAndOthers404(backend: LedgerBackendKind) async throws {
     let document = try Self.document()
     let paths = try #require(document["paths"] as? [String: Any])
     #expect(paths.count >= 10)
-    try await CRMAPITests.withSeededCollector { _, client, _ in
+    try await CRMAPITests.withSeededCollector(backend: backend) { _, client, _ in
       for (template, item) in paths.sorted(by: { $0.key < $1.key }) {
         let operation = try #require((item as? [String: Any])?["get"] as? [String: Any], "\(template): no GET")
         var path = template
