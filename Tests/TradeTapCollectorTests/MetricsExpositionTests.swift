@@ -102,6 +102,31 @@ struct MetricsExpositionTests {
     }
   }
 
+  @Test func twoServersStreamingAtOnceAreCountedPerServerExactly() async throws {
+    try await withCollector { harness in
+      // Concurrent batches of two servers share ledger transactions (group commit):
+      // the per-server split of the ledger's one total must still be exact.
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for (server, secret) in [(UInt32(7), Harness.secret), (UInt32(8), "another secret")] {
+          group.addTask {
+            let plugin = try await TestPlugin.connect(port: harness.port)
+            _ = try await plugin.handshake(serverId: server, secret: secret)
+            try await plugin.sendEvents(1...3_000, serverId: server, batchSize: 25)
+            _ = try await plugin.awaitAck(through: 3_000)
+            await plugin.close()
+          }
+        }
+        try await group.waitForAll()
+      }
+      let samples = try await Self.scrape(harness).samples
+      #expect(samples["tradetap_events_committed_total"] == 6_000)
+      #expect(samples["tradetap_server_events_committed_total{server_id=\"7\"}"] == 3_000)
+      #expect(samples["tradetap_server_events_committed_total{server_id=\"8\"}"] == 3_000)
+      #expect(samples["tradetap_gap_sequences_total"] == 0)
+      #expect(samples["tradetap_gaps_total"] == 0)
+    }
+  }
+
   @Test func twoCollectorsInOneProcessKeepTheirOwnCounts() async throws {
     try await withCollector { first in
       try await withCollector { second in
