@@ -404,9 +404,9 @@ def run_replay(bin_dir, host_bin, work, n, logs):
             text = urllib.request.urlopen(req, timeout=5).read().decode()
             got = {}
             for line in text.splitlines():
-                m = re.match(r"(tradetap_events_(received|committed)_total)\s+(\S+)", line)
+                m = re.match(r"tradetap_events_(received|committed)_total(\{\})?\s+(\S+)", line)
                 if m:
-                    got[m.group(2)] = float(m.group(3))
+                    got[m.group(1)] = float(m.group(3))
             samples.append((time.monotonic() - t_start, got.get("received", 0), got.get("committed", 0)))
             if got.get("committed", 0) >= n:
                 break
