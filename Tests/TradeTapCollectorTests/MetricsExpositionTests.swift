@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TradeTapCollector
 import TradeTapEvents
@@ -124,6 +125,40 @@ struct MetricsExpositionTests {
       #expect(samples["tradetap_server_events_committed_total{server_id=\"8\"}"] == 3_000)
       #expect(samples["tradetap_gap_sequences_total"] == 0)
       #expect(samples["tradetap_gaps_total"] == 0)
+    }
+  }
+
+  @Test func lagGrowsWhileTheLedgerCannotCommitAndFallsToZeroOnceItHas() async throws {
+    try await withCollector { harness in
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      _ = try await plugin.handshake(serverId: 7, secret: Harness.secret)
+      try await plugin.sendEvents(1...10, serverId: 7)
+      _ = try await plugin.awaitAck(through: 10)
+      // Another connection holds SQLite's write lock until released: commits wait.
+      let blocker = try DatabaseQueue(path: harness.folder + "/ledger.sqlite")
+      let locked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+      let holder = Task {
+        try await blocker.writeWithoutTransaction { db in
+          try db.inTransaction(.immediate) {
+            locked.signal()
+            release.wait()
+            return .commit
+          }
+        }
+      }
+      locked.wait()
+      try await plugin.sendEvents(11...20, serverId: 7)
+      try await Self.waitFor(harness) { ($0["tradetap_server_lag_seconds{server_id=\"7\"}"] ?? 0) >= 0.2 }
+      let stalled = try await Self.scrape(harness).samples
+      #expect(stalled["tradetap_events_committed_total"] == 10)
+      let lag = try #require(try await Self.servers(harness)[7] ?? nil)
+      #expect(lag >= 0.2)
+      release.signal()
+      try await holder.value
+      _ = try await plugin.awaitAck(through: 20)
+      try await Self.waitFor(harness) { $0["tradetap_server_lag_seconds{server_id=\"7\"}"] == 0 }
+      #expect(try await Self.servers(harness)[7] == .some(0))
+      await plugin.close()
     }
   }
 
