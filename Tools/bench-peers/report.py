@@ -62,7 +62,7 @@ def rate_between(samples, n, idx, lo=0.1, hi=0.9):
 
 def tradetap_system(tt):
     phases = {}
-    runs = [(key(int(r)), p) for r, p in tt["paced"].items()] + [("unpaced", tt["unpaced"])]
+    runs = [(key(int(r)), p) for r, p in tt["paced"].items()] + ([("unpaced", tt["unpaced"])] if tt["unpaced"] else [])
     for k, p in runs:
         n = p["events"]
         host_threads = sum(v for name, v in p["host_cpu"].items() if name != "paced-host")

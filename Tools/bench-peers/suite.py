@@ -6,12 +6,13 @@
 
 BIN holds `tradetap` and libTradeTapPlugin.so; TOOLS is the repository's Tools/. Compiles
 the C parts with cc into OUT/build (a peer whose library is missing is "not run"), then:
-  1. TradeTap and the loopback floor: Tools/bench-pipeline/driver.py as is (one real
-     collector, TLS 1.3, SQLite; floor then plugin at each rate, then unpaced).
-  2. The C ring copy (peer-ring.c) in the same paced host: the hook-cost floor.
-  3. Each peer plugin (naive blocking send, ZeroMQ PUSH, NATS JetStream) in the same
-     paced host, same deals, same rates, against its receiver (recv-*.c).
-  4. TradeTap's replay of a backlog journaled while the collector was down.
+  for each rate, then unpaced, in turn:
+  1. TradeTap and the loopback floor: Tools/bench-pipeline/driver.py as is (a real
+     collector, TLS 1.3, SQLite; the floor, then the plugin), one run per rate;
+  2. the C ring copy (peer-ring.c) in the same paced host: the hook-cost floor;
+  3. each peer plugin (naive blocking send, ZeroMQ PUSH, NATS JetStream) in the same
+     paced host, same deals, same rate, against its receiver (recv-*.c);
+  then TradeTap's replay of a backlog journaled while the collector was down.
 Writes OUT/results.json, OUT/latency.svg and OUT/table.txt and prints the table.
 BENCH_NATS_SERVER: the nats-server to run (default: nats-server on PATH).
 Large files (journals, ledgers, the JetStream store) go to a temporary folder removed
@@ -183,38 +184,37 @@ def main():
         open(f"{work}/plugin-secret", "w").write(secret + "\n")
         open(f"{work}/token", "w").write(os.urandom(32).hex() + "\n")
         os.umask(old)
-        log(f"bench: TradeTap and the floor (driver.py), rates {rates}, {seconds} s each, {unpaced} unpaced")
-        env = dict(os.environ, BENCH_RATES=",".join(map(str, rates)), BENCH_SECONDS=str(seconds),
-                   BENCH_UNPACED_EVENTS=str(unpaced))
-        with open(os.path.join(logs, "driver.txt"), "w") as driver_out:
-            r = subprocess.run([sys.executable, f"{pipeline}/driver.py", o.bin, work, f"{build}/floor", host_bin],
-                               env=env, stdout=driver_out)
-        for f in ("collector.log", "host.log", "metrics-final.txt"):
-            if os.path.exists(f"{work}/{f}"):
-                shutil.copy(f"{work}/{f}", os.path.join(logs, f"tradetap-{f}"))
-        if r.returncode == 0:
-            tt = json.load(open(f"{work}/results.json"))
-            results["systems"]["floor"] = report.floor_system(tt)
-            results["systems"]["tradetap"] = report.tradetap_system(tt)
-        else:
-            results["systems"]["tradetap"] = {"status": f"failed: driver.py exited {r.returncode} (logs/driver.txt)"}
+        # One rate at a time, every system in turn (floor, TradeTap, ring, peers), so that
+        # the machine's load drifts as little as possible between the systems compared.
+        def run_driver(rate):
+            """TradeTap and the floor at one rate (0: TradeTap unpaced) through driver.py as is,
+            with a fresh collector and ledger in a folder of its own."""
+            tag = report.key(rate)
+            sub = os.path.join(work, f"tradetap-{tag}")
+            os.makedirs(sub)
+            for f in ("cert.pem", "key.pem", "secrets", "plugin-secret", "token"):
+                shutil.copy(f"{work}/{f}", f"{sub}/{f}")
+            env = dict(os.environ, BENCH_RATES=str(rate) if rate else "", BENCH_SECONDS=str(seconds),
+                       BENCH_UNPACED_EVENTS="0" if rate else str(unpaced))
+            with open(os.path.join(logs, f"driver-{tag}.txt"), "w") as driver_out:
+                r = subprocess.run([sys.executable, f"{pipeline}/driver.py", o.bin, sub, f"{build}/floor", host_bin],
+                                   env=env, stdout=driver_out)
+            for f in ("collector.log", "host.log", "metrics-final.txt"):
+                if os.path.exists(f"{sub}/{f}"):
+                    shutil.copy(f"{sub}/{f}", os.path.join(logs, f"tradetap-{tag}-{f}"))
+            tt = json.load(open(f"{sub}/results.json")) if r.returncode == 0 else None
+            shutil.rmtree(sub, ignore_errors=True)
+            if tt is None:
+                log(f"bench: TradeTap at {tag}: driver.py exited {r.returncode} (logs/driver-{tag}.txt)")
+            return tt
 
-        # ---- hook-cost floor: the C ring copy ------------------------------------------
-        ring = {"status": "run", "config": "copy into a 512-byte-slot ring in memory (one atomic add), nothing sent",
-                "phases": {}}
-        for rate in ([1000] if 1000 in rates else rates[:1]) + [0]:
-            n = int(rate * seconds) if rate else unpaced
-            ring["phases"][report.key(rate)] = run_peer_phase(host_bin, f"{build}/peer-ring.so", rate, n, warmup,
-                                                              params=["Peer.Endpoint=memory"], receiver=None)
-        results["systems"]["ring"] = ring
-
-        # ---- peers -----------------------------------------------------------------------
         nats_url = None
         if available.get("nats") is None:
             port = free_port()
             store = os.path.join(work, "jetstream")
             os.makedirs(store)
-            server = subprocess.Popen([shutil.which(os.environ.get("BENCH_NATS_SERVER", "nats-server")), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
+            server = subprocess.Popen([shutil.which(os.environ.get("BENCH_NATS_SERVER", "nats-server")), "-js",
+                                       "-a", "127.0.0.1", "-p", str(port), "-sd", store],
                                       stdout=open(os.path.join(logs, "nats-server.log"), "w"), stderr=subprocess.STDOUT)
             cleanup.append(server)
             nats_url = f"nats://127.0.0.1:{port}"
@@ -232,26 +232,52 @@ def main():
             "nats": "js_PublishAsync, natsOptions_SetSendAsap(true), no echo, MaxPending 262,144; stream file storage "
                     "(nats-server -js, default sync); consumer: ephemeral push, DeliverNew, AckNone, NextMsg",
         }
+        ring = {"status": "run", "config": "copy into a 512-byte-slot ring in memory (one atomic add), nothing sent",
+                "phases": {}}
+        ring_rates = ([1000] if 1000 in rates else rates[:1]) + [0]
+        merged = {"floor": {}, "paced": {}, "unpaced": None}
+        tt_failures = []
         for name in PEERS:
-            if available[name]:
-                results["systems"][name] = {"status": available[name]}
-                continue
-            system = {"status": "run", "config": configs[name], "phases": {}}
-            for rate in rates + [0]:
-                n = int(rate * seconds) if rate else unpaced
+            results["systems"][name] = ({"status": available[name]} if available[name] else
+                                        {"status": "run", "config": configs[name], "phases": {}})
+        for rate in rates + [0]:
+            k = report.key(rate)
+            n = int(rate * seconds) if rate else unpaced
+            log(f"bench: {k}: TradeTap and the floor (driver.py)")
+            tt = run_driver(rate)
+            if tt is None:
+                tt_failures.append(k)
+            else:
+                merged["floor"].update(tt["floor"])
+                merged["paced"].update(tt["paced"])
+                if tt.get("unpaced"):
+                    merged["unpaced"] = tt["unpaced"]
+            if rate in ring_rates:
+                ring["phases"][k] = run_peer_phase(host_bin, f"{build}/peer-ring.so", rate, n, warmup,
+                                                   params=["Peer.Endpoint=memory"], receiver=None)
+            for name in PEERS:
+                if available[name]:
+                    continue
                 endpoint = {"naive": "127.0.0.1:0", "zmq": f"tcp://127.0.0.1:{free_port()}", "nats": nats_url}[name]
                 params = ["Peer.SkipAcks=%d" % int((rate or 1000) * warmup)]
-                log(f"bench: {name} at {report.key(rate)}")
+                log(f"bench: {k}: {name}")
                 try:
-                    system["phases"][report.key(rate)] = run_peer_phase(
+                    results["systems"][name]["phases"][k] = run_peer_phase(
                         host_bin, f"{build}/peer-{name}.so", rate, n, warmup, params=params,
                         receiver=(f"{build}/recv-{name}", endpoint),
                         extra_pid=results.get("nats_server_pid") if name == "nats" else None,
                         log_path=os.path.join(logs, f"{name}-host.log"))
                 except RuntimeError as e:
-                    system["phases"][report.key(rate)] = {"status": f"failed: {e}"}
-                    log(f"bench: {name} at {report.key(rate)} failed: {e}")
-            results["systems"][name] = system
+                    results["systems"][name]["phases"][k] = {"status": f"failed: {e}"}
+                    log(f"bench: {name} at {k} failed: {e}")
+        results["systems"]["ring"] = ring
+        if merged["paced"] or merged["unpaced"]:
+            results["systems"]["floor"] = report.floor_system(merged)
+            results["systems"]["tradetap"] = report.tradetap_system(merged)
+            if tt_failures:
+                results["systems"]["tradetap"]["failed_phases"] = tt_failures
+        else:
+            results["systems"]["tradetap"] = {"status": "failed: driver.py (logs/driver-*.txt)"}
 
         # ---- TradeTap replay of a backlog -------------------------------------------------
         if "tradetap" in results["systems"] and results["systems"]["tradetap"].get("status") == "run":
