@@ -10,9 +10,6 @@ enum LedgerBackend {
     guard let url = configuration.postgresURL else {
       return try Ledger(path: configuration.databasePath, configuration: configuration.ledger)
     }
-    guard configuration.reconcileInterval == nil else {
-      throw LedgerError.unsupportedFeature("postgres: reconciliation not supported yet (use --reconcile-every 0)")
-    }
     return try await PostgresLedger.open(url: url, logger: logger)
   }
 

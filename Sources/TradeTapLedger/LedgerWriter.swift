@@ -109,12 +109,15 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
   case unsupportedDatabase(String)
   /// A feature this backend does not have yet (the text says which).
   case unsupportedFeature(String)
+  /// A database that could not be reached or migrated (the text says which and why).
+  case unavailableDatabase(String)
 
   public var description: String {
     switch self {
     case .mixedServers: "a batch must hold the events of one server"
     case .unsupportedDatabase(let url): "database \(url) is not supported: use sqlite:PATH or postgres://user:pass@host:port/db"
     case .unsupportedFeature(let text): text
+    case .unavailableDatabase(let text): "cannot open the ledger \(text)"
     }
   }
 }

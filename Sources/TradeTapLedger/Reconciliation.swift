@@ -59,6 +59,17 @@ public struct ReconciliationDivergence: Sendable, Hashable, CustomStringConverti
   public var platformValue: String?
   public var correction: Correction
 
+  public init(
+    subject: Subject, key: Int64, field: String, ledgerValue: String?, platformValue: String?, correction: Correction
+  ) {
+    self.subject = subject
+    self.key = key
+    self.field = field
+    self.ledgerValue = ledgerValue
+    self.platformValue = platformValue
+    self.correction = correction
+  }
+
   public var description: String {
     "\(subject.rawValue) \(key) \(field): ledger \(ledgerValue ?? "-") platform \(platformValue ?? "-") → \(correction.rawValue)"
   }
@@ -77,6 +88,11 @@ public struct ReconciliationOutcome: Sendable {
   public var divergences: [ReconciliationDivergence] = []
   /// Open gaps at or below the earliest scope point marked healed.
   public var gapsHealed = 0
+
+  public init(sweepId: Int64, durableSequence: UInt64) {
+    self.sweepId = sweepId
+    self.durableSequence = durableSequence
+  }
 }
 
 extension LedgerWriter {

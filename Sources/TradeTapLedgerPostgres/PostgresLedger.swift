@@ -35,6 +35,11 @@ public final class PostgresLedger: LedgerStore {
     url text: String, migrate: Bool = true, logger: Logger = Logger(label: "tradetap.ledger.postgres")
   ) async throws -> PostgresLedger {
     let url = try PostgresURL(text)
+    do {
+      try await url.probe(logger: logger)
+    } catch {
+      throw LedgerError.unavailableDatabase("\(url): \(String(reflecting: error))")
+    }
     // The driver's own chatter (pool start-up, keep-alives) stays below errors.
     var logger = logger
     logger.logLevel = max(logger.logLevel, .error)
@@ -49,7 +54,8 @@ public final class PostgresLedger: LedgerStore {
       }
     } catch {
       await ledger.close()
-      throw error
+      // The driver's own description hides the cause; its reflection names it (no password).
+      throw LedgerError.unavailableDatabase("\(url): \(String(reflecting: error))")
     }
     return ledger
   }
@@ -137,12 +143,6 @@ public final class PostgresLedger: LedgerStore {
 
   public func platform(serverId: UInt32) throws -> Int? {
     try blocking { try await self.scalar("SELECT platform FROM servers WHERE id = \(Int64(serverId))").map { Int($0) } }
-  }
-
-  public func reconcile(_ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?) throws
-    -> ReconciliationOutcome?
-  {
-    throw LedgerError.unsupportedDatabase("postgres: reconciliation not supported yet")
   }
 
   // MARK: - Readers

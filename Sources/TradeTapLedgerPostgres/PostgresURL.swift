@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOSSL
 import PostgresNIO
 import TradeTapLedger
@@ -48,6 +49,22 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
   static func redacted(_ url: String) -> String {
     guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://") else { return url }
     return String(url[..<scheme.upperBound]) + "***" + String(url[at...])
+  }
+
+  /// One direct connection, closed at once: an unreachable server or a refused
+  /// login fails here with its cause, instead of a pool that retries forever.
+  func probe(logger: Logger) async throws {
+    let tls: PostgresConnection.Configuration.TLS =
+      switch sslMode {
+      case "disable": .disable
+      case "require": .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+      default: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+      }
+    var configuration = PostgresConnection.Configuration(
+      host: host, port: port, username: username, password: password, database: database, tls: tls)
+    configuration.options.connectTimeout = .seconds(10)
+    let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+    try await connection.close()
   }
 
   var clientConfiguration: PostgresClient.Configuration {

@@ -18,11 +18,14 @@ final class CollectorProcess {
   }
 
   /// Starts the collector on port 0 and waits for its `listening ...` line.
-  init(folder: String, extraArguments: [String] = [], tls: Bool = false, listenPort: Int = 0) throws {
+  /// - Parameter database: the `--database` URL; default `sqlite:FOLDER/ledger.sqlite`.
+  init(
+    folder: String, extraArguments: [String] = [], tls: Bool = false, listenPort: Int = 0, database: String? = nil
+  ) throws {
     process.executableURL = URL(fileURLWithPath: try Self.executable())
     process.arguments = [
       "collector", "--listen", "127.0.0.1:\(listenPort)", "--http", "127.0.0.1:0",
-      "--database", "sqlite:\(folder)/ledger.sqlite", "--secrets", folder + "/secrets",
+      "--database", database ?? "sqlite:\(folder)/ledger.sqlite", "--secrets", folder + "/secrets",
       "--api-token-file", folder + "/token",
     ] + (tls ? [] : ["--no-tls"]) + extraArguments
     process.standardOutput = stdout
@@ -56,6 +59,7 @@ final class CollectorProcess {
     try secrets.write(toFile: folder + "/secrets", atomically: true, encoding: .utf8)
     chmod(folder + "/secrets", 0o600)
     try token.write(toFile: folder + "/token", atomically: true, encoding: .utf8)
+    chmod(folder + "/token", 0o600)
     FileManager.default.createFile(atPath: folder + "/collector.log", contents: nil)
   }
 

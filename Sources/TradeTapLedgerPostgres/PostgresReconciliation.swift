@@ -1,0 +1,295 @@
+import Logging
+import PostgresNIO
+import TradeTapEvents
+import TradeTapLedger
+
+extension PostgresLedger {
+  public func reconcile(_ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?) throws
+    -> ReconciliationOutcome?
+  {
+    try blocking { try await self.reconcileAsync(snapshot, caughtUpThrough: caughtUpThrough, startedUtc: startedUtc) }
+  }
+
+  /// The SQLite ledger's reconciliation (`LedgerWriter.reconcile`, docs/reconciliation.md),
+  /// rule for rule, in one PostgreSQL transaction: compare on platform ids, record
+  /// every divergence, correct through the live projection at the snapshot's point.
+  /// nil when the ledger is not yet durable through `caughtUpThrough`.
+  public func reconcileAsync(_ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String? = nil)
+    async throws -> ReconciliationOutcome?
+  {
+    let now = UTCTime.now()
+    let logger = self.logger
+    return try await client.withTransaction(logger: logger) { connection -> ReconciliationOutcome? in
+      let server = Int64(snapshot.serverId)
+      var sweep = PostgresReconciliationSweep(
+        server: server, serverId: snapshot.serverId, sequence: caughtUpThrough,
+        projection: PostgresProjection(connection: connection, logger: logger, receivedUtc: now, correcting: true))
+      try await sweep.projection.run(
+        "INSERT INTO servers (id, utc_offset_minutes) VALUES (\(server), \(Int64(0))) ON CONFLICT DO NOTHING")
+      let durable = UInt64(max(0, try await sweep.projection.int("SELECT last_seq FROM servers WHERE id = \(server)") ?? 0))
+      guard durable >= caughtUpThrough else { return nil }
+      func point(_ scope: UInt64?) -> UInt64 { min(scope ?? caughtUpThrough, caughtUpThrough) }
+      if let accounts = snapshot.accounts {
+        sweep.sequence = point(snapshot.accountsThrough)
+        try await sweep.compareAccounts(accounts)
+      }
+      if let positions = snapshot.positions {
+        sweep.sequence = point(snapshot.positionsThrough)
+        try await sweep.comparePositions(positions)
+      }
+      if let deals = snapshot.deals {
+        sweep.sequence = point(snapshot.dealsThrough)
+        try await sweep.compareDeals(deals, window: snapshot.dealWindow)
+      }
+      if let trades = snapshot.trades {
+        sweep.sequence = point(snapshot.tradesThrough)
+        try await sweep.compareTrades(trades)
+      }
+      let healedThrough = [snapshot.accountsThrough, snapshot.positionsThrough, snapshot.dealsThrough,
+                           snapshot.tradesThrough].compactMap { $0 }.min().map(point) ?? caughtUpThrough
+      var outcome = sweep.outcome
+      outcome.durableSequence = durable
+      let from = snapshot.deals == nil ? nil : snapshot.dealWindow.lowerBound
+      let to = snapshot.deals == nil ? nil : snapshot.dealWindow.upperBound
+      outcome.sweepId = try await sweep.projection.int("""
+        INSERT INTO reconciliation_sweeps (server_id, started_utc, finished_utc, snapshot_seq, deal_window_from_msc,
+          deal_window_to_msc, accounts_compared, positions_compared, deals_compared, trades_compared, divergences)
+        VALUES (\(server), \(startedUtc ?? now), \(now), \(Int64(truncatingIfNeeded: caughtUpThrough)), \(from), \(to),
+          \(Int64(outcome.accountsCompared)), \(Int64(outcome.positionsCompared)), \(Int64(outcome.dealsCompared)),
+          \(Int64(outcome.tradesCompared)), \(Int64(outcome.divergences.count)))
+        RETURNING id
+        """) ?? 0
+      for d in outcome.divergences {
+        try await sweep.projection.run("""
+          INSERT INTO reconciliation_divergences (sweep_id, server_id, subject, "key", field, ledger_value,
+            platform_value, correction, detected_utc)
+          VALUES (\(outcome.sweepId), \(server), \(d.subject.rawValue), \(d.key), \(d.field), \(d.ledgerValue),
+            \(d.platformValue), \(d.correction.rawValue), \(now))
+          """)
+      }
+      // Whatever the stream lost up to here is now corrected from the platform.
+      outcome.gapsHealed = try await sweep.projection.run("""
+        UPDATE gaps SET healed_utc = \(now) WHERE server_id = \(server) AND healed_utc IS NULL
+          AND last_seq <= \(Int64(truncatingIfNeeded: healedThrough)) RETURNING id
+        """)
+      try await sweep.projection.run("UPDATE servers SET last_reconciled_utc = \(now) WHERE id = \(server)")
+      return outcome
+    }
+  }
+}
+
+/// One sweep's comparison inside the transaction (the SQLite ledger's
+/// `ReconciliationSweep`, on ``LedgerRecord``s read from PostgreSQL).
+struct PostgresReconciliationSweep {
+  let server: Int64
+  let serverId: UInt32
+  /// The snapshot's point in the stream: `updated_seq` of every correction.
+  var sequence: UInt64
+  var projection: PostgresProjection
+  var outcome = ReconciliationOutcome(sweepId: 0, durableSequence: 0)
+
+  struct Check {
+    var fields: [(String, String?, String?)] = []
+    mutating func exact<T: Equatable>(_ field: String, ledger: T?, platform: T) {
+      if ledger != platform { fields.append((field, ledger.map { "\($0)" }, "\(platform)")) }
+    }
+    mutating func decimal(_ field: String, ledger: String?, platform: ExactDecimal) {
+      if ledger.flatMap({ ExactDecimal($0) }) != platform { fields.append((field, ledger, platform.description)) }
+    }
+  }
+
+  private mutating func record(
+    _ subject: ReconciliationDivergence.Subject, _ key: Int64, _ field: String, _ ledger: String?, _ platform: String?,
+    _ correction: ReconciliationDivergence.Correction
+  ) {
+    outcome.divergences.append(ReconciliationDivergence(
+      subject: subject, key: key, field: field, ledgerValue: ledger, platformValue: platform, correction: correction))
+  }
+
+  private mutating func correct(
+    _ subject: ReconciliationDivergence.Subject, _ key: Int64, exists: Bool, check: Check, kind: RecordKind,
+    body: EventBody
+  ) async throws {
+    if !exists {
+      record(subject, key, "missing", nil, "present", .inserted)
+    } else if check.fields.isEmpty {
+      return
+    } else {
+      for (field, ledger, platform) in check.fields { record(subject, key, field, ledger, platform, .updated) }
+    }
+    try await projection.project(Event(
+      serverId: serverId, sequence: sequence, kind: kind, hookTimestampNanos: 0, utcOffsetMinutes: 0, body: body))
+  }
+
+  private func isNewer(_ row: LedgerRecord) -> Bool {
+    (row.integer("updated_seq") ?? 0) > Int64(truncatingIfNeeded: sequence)
+  }
+
+  private func rows(_ query: PostgresQuery, key: String) async throws -> [Int64: LedgerRecord] {
+    var rows: [Int64: LedgerRecord] = [:]
+    for try await row in try await projection.connection.query(query, logger: projection.logger) {
+      let record = try LedgerRecord(postgres: row)
+      if let id = record.integer(key) { rows[id] = record }
+    }
+    return rows
+  }
+
+  // MARK: Accounts
+
+  mutating func compareAccounts(_ accounts: [User]) async throws {
+    var rows = try await rows(
+      #"SELECT login, "group", balance, credit, deleted, updated_seq FROM accounts WHERE server_id = \#(server)"#,
+      key: "login")
+    for user in accounts {
+      let key = Int64(truncatingIfNeeded: user.login)
+      let row = rows.removeValue(forKey: key)
+      if let row, isNewer(row) { continue }
+      var check = Check()
+      if let row {
+        check.decimal("balance", ledger: row.text("balance"), platform: user.balance)
+        check.decimal("credit", ledger: row.text("credit"), platform: user.credit)
+        check.exact("group", ledger: row.text("group"), platform: user.group)
+        check.exact("deleted", ledger: row.integer("deleted"), platform: 0)
+      }
+      try await correct(.account, key, exists: row != nil, check: check, kind: .userUpdate, body: .user(user))
+    }
+    outcome.accountsCompared = accounts.count
+    for (login, row) in rows where row.integer("deleted") == 0 && !isNewer(row) {
+      record(.account, login, "unexpected", "present", nil, .markedDeleted)
+      try await projection.run("UPDATE accounts SET deleted = 1 WHERE server_id = \(server) AND login = \(login)")
+    }
+  }
+
+  // MARK: MT5 positions
+
+  mutating func comparePositions(_ positions: [Position]) async throws {
+    var rows = try await rows("""
+      SELECT position, login, symbol, action, volume_ext, price_open, storage, updated_seq FROM positions
+      WHERE server_id = \(server)
+      """, key: "position")
+    for p in positions {
+      let key = Int64(truncatingIfNeeded: p.position)
+      let row = rows.removeValue(forKey: key)
+      if let row, isNewer(row) { continue }
+      // Closed by an event after the snapshot: the snapshot's "open" is older.
+      if row == nil,
+        let closed = try await projection.int(
+          "SELECT closed_seq FROM position_closures WHERE server_id = \(server) AND position = \(key)"),
+        closed > Int64(truncatingIfNeeded: sequence)
+      {
+        continue
+      }
+      var check = Check()
+      if let row {
+        check.exact("login", ledger: row.integer("login"), platform: Int64(truncatingIfNeeded: p.login))
+        check.exact("symbol", ledger: row.text("symbol"), platform: p.symbol)
+        check.exact("action", ledger: row.integer("action"), platform: Int64(p.action.rawValue))
+        check.exact("volume_ext", ledger: row.integer("volume_ext"), platform: Int64(truncatingIfNeeded: p.volumeExt))
+        check.decimal("price_open", ledger: row.text("price_open"), platform: p.priceOpen)
+        check.decimal("storage", ledger: row.text("storage"), platform: p.storage)
+      }
+      try await correct(.position, key, exists: row != nil, check: check, kind: .positionUpdate, body: .position(p))
+    }
+    outcome.positionsCompared = positions.count
+    for (position, row) in rows where !isNewer(row) {
+      record(.position, position, "unexpected", "open", nil, .removed)
+      try await projection.run("DELETE FROM positions WHERE server_id = \(server) AND position = \(position)")
+    }
+  }
+
+  // MARK: MT5 deals
+
+  static let dealColumns = """
+    SELECT deal, login, "order", position_id, action, entry, symbol, price, volume_ext, profit, commission,
+           storage, fee, time_msc, comment, deleted, updated_seq FROM deals
+    """
+
+  mutating func compareDeals(_ deals: [Deal], window: Range<Int64>) async throws {
+    var rows = try await rows("""
+      \(unescaped: Self.dealColumns) WHERE server_id = \(server) AND time_msc >= \(window.lowerBound)
+        AND time_msc < \(window.upperBound)
+      """, key: "deal")
+    for d in deals {
+      let key = Int64(truncatingIfNeeded: d.deal)
+      // A deal the ledger holds outside the window (its time changed) is still this deal.
+      var row = rows.removeValue(forKey: key)
+      if row == nil {
+        row = try await self.rows(
+          "\(unescaped: Self.dealColumns) WHERE server_id = \(server) AND deal = \(key)", key: "deal")[key]
+      }
+      if let row, isNewer(row) { continue }
+      var check = Check()
+      if let row {
+        check.exact("login", ledger: row.integer("login"), platform: Int64(truncatingIfNeeded: d.login))
+        check.exact("order", ledger: row.integer("order"), platform: Int64(truncatingIfNeeded: d.order))
+        check.exact("position_id", ledger: row.integer("position_id"), platform: Int64(truncatingIfNeeded: d.positionId))
+        check.exact("action", ledger: row.integer("action"), platform: Int64(d.action.rawValue))
+        check.exact("entry", ledger: row.integer("entry"), platform: Int64(d.entry.rawValue))
+        check.exact("symbol", ledger: row.text("symbol"), platform: d.symbol)
+        check.decimal("price", ledger: row.text("price"), platform: d.price)
+        check.exact("volume_ext", ledger: row.integer("volume_ext"), platform: Int64(truncatingIfNeeded: d.volumeExt))
+        check.decimal("profit", ledger: row.text("profit"), platform: d.profit)
+        check.decimal("commission", ledger: row.text("commission"), platform: d.commission)
+        check.decimal("storage", ledger: row.text("storage"), platform: d.storage)
+        check.decimal("fee", ledger: row.text("fee"), platform: d.fee)
+        check.exact("time_msc", ledger: row.integer("time_msc"), platform: d.time.brokerMilliseconds)
+        check.exact("comment", ledger: row.text("comment"), platform: d.comment)
+        check.exact("deleted", ledger: row.integer("deleted"), platform: 0)
+      }
+      try await correct(.deal, key, exists: row != nil, check: check, kind: .dealUpdate, body: .deal(d))
+    }
+    outcome.dealsCompared = deals.count
+    for (deal, row) in rows where row.integer("deleted") == 0 && !isNewer(row) {
+      record(.deal, deal, "unexpected", "present", nil, .markedDeleted)
+      try await projection.run("UPDATE deals SET deleted = 1 WHERE server_id = \(server) AND deal = \(deal)")
+      try await projection.run("""
+        UPDATE balance_operations SET deleted = 1 WHERE server_id = \(server) AND ticket = \(deal) AND source = 'mt5_deal'
+        """)
+    }
+  }
+
+  // MARK: MT4 trades
+
+  mutating func compareTrades(_ trades: [Trade]) async throws {
+    var rows = try await rows("""
+      SELECT ticket, login, symbol, cmd, volume, open_price, close_price, close_time, sl, tp, commission, storage,
+             profit, comment, is_open, deleted, updated_seq
+      FROM trades WHERE server_id = \(server)
+      """, key: "ticket")
+    for t in trades {
+      let key = Int64(t.ticket)
+      let row = rows.removeValue(forKey: key)
+      if let row, isNewer(row) { continue }
+      var check = Check()
+      if let row {
+        let isMoney = t.command == .balance || t.command == .credit
+        check.exact("login", ledger: row.integer("login"), platform: Int64(t.login))
+        check.exact("symbol", ledger: row.text("symbol"), platform: t.symbol)
+        check.exact("cmd", ledger: row.integer("cmd"), platform: Int64(t.command.rawValue))
+        check.exact("volume", ledger: row.integer("volume"), platform: Int64(t.volume))
+        check.exact("comment", ledger: row.text("comment"), platform: t.comment)
+        if !isMoney { check.decimal("open_price", ledger: row.text("open_price"), platform: t.openPrice) }
+        check.exact("close_time", ledger: row.integer("close_time"), platform: (t.closeTime?.brokerMilliseconds ?? 0) / 1000)
+        if t.closeTime != nil, !isMoney {
+          check.decimal("close_price", ledger: row.text("close_price"), platform: t.closePrice)
+        }
+        if t.closeTime == nil {
+          check.decimal("sl", ledger: row.text("sl"), platform: t.sl)
+          check.decimal("tp", ledger: row.text("tp"), platform: t.tp)
+        }
+        check.decimal("commission", ledger: row.text("commission"), platform: t.commission)
+        check.decimal("storage", ledger: row.text("storage"), platform: t.storage)
+        check.decimal("profit", ledger: row.text("profit"), platform: t.profit)
+      }
+      try await correct(.trade, key, exists: row != nil, check: check, kind: .tradeSnapshot, body: .trade(t))
+    }
+    outcome.tradesCompared = trades.count
+    for (ticket, row) in rows where row.integer("deleted") == 0 && !isNewer(row) {
+      record(.trade, ticket, "unexpected", "present", nil, .markedDeleted)
+      try await projection.run("UPDATE trades SET deleted = 1, is_open = 0 WHERE server_id = \(server) AND ticket = \(ticket)")
+      try await projection.run("""
+        UPDATE balance_operations SET deleted = 1 WHERE server_id = \(server) AND ticket = \(ticket) AND source = 'mt4_trade'
+        """)
+    }
+  }
+}
