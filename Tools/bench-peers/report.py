@@ -165,6 +165,8 @@ def table(results):
     lines = [f"tradetap bench {'--smoke ' if results['config']['smoke'] else ''}{results['started_utc']}: "
              f"{m['nproc']} × {m['cpu_model']}, kernel {m['kernel']}, load {' '.join(results['load_average_start'])} "
              f"at start, {' '.join(results.get('load_average_end', []))} at end; {results.get('wall_seconds')} s",
+             "binaries: " + ", ".join(f"{f} built {b['built']} sha256 {(b['sha256'] or '?')[:12]}"
+                                      for f, b in results.get("binaries", {}).items()),
              f"record {results['config']['record_bytes']} bytes (hook stamp + ts_deal); {results['config']['seconds']} s "
              f"per rate; µs; quantiles are histogram bucket upper edges (≤ 3.1 % high)", ""]
     for name, system in s.items():

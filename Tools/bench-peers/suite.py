@@ -172,6 +172,17 @@ def main():
             results["config"]["record_bytes"] = int(subprocess.run([f"{build}/record-size"], capture_output=True,
                                                                    text=True).stdout)
         host_bin = f"{build}/paced-host"
+        # The collector and the plugin are copied first: a shared build folder may be rebuilt
+        # while the suite runs, and every phase must measure the same binaries.
+        frozen = os.path.join(build, "bin")
+        os.makedirs(frozen, exist_ok=True)
+        results["binaries"] = {}
+        for f in ("tradetap", "libTradeTapPlugin.so"):
+            shutil.copy2(os.path.join(o.bin, f), os.path.join(frozen, f))
+            digest = subprocess.run(["sha256sum", os.path.join(frozen, f)], capture_output=True, text=True).stdout.split()
+            results["binaries"][f] = {"built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(os.path.getmtime(
+                os.path.join(o.bin, f)))), "sha256": digest[0] if digest else None}
+        o.bin = frozen
 
         # ---- TradeTap + floor: driver.py as is ---------------------------------------
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
