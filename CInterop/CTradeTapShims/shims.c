@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 #include <errno.h>
+#include <sys/prctl.h>
 
 int tt_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
   struct timespec ts, *tsp = 0;
@@ -43,4 +44,9 @@ int tt_poll_nanoseconds(struct pollfd *fds, unsigned long count, int64_t timeout
     tsp = &ts;
   }
   return ppoll(fds, (nfds_t)count, tsp, 0);
+}
+
+int tt_set_timer_slack(uint64_t nanoseconds) {
+  /* 0 would mean "back to the thread's default": ask for at least 1 ns. */
+  return prctl(PR_SET_TIMERSLACK, (unsigned long)(nanoseconds ? nanoseconds : 1), 0, 0, 0);
 }

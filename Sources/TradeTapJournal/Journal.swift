@@ -65,6 +65,11 @@ public final class Journal: @unchecked Sendable {
   private var clock = HookClock()
   /// The released point as it was at ``close()``: the header is unmapped after it.
   private var releasedAtClose: UInt64 = 0
+  /// The adaptive wait's memory: the read position at the previous wait and when
+  /// it last moved (monotonic ns), and the thread whose timer slack is already low.
+  private var readPositionAtLastWait: UInt64
+  private var lastRecordSeenAt: UInt64 = 0
+  private var preciseSleepThread: pthread_t = 0
 
   private init(file: JournalFile, wakeDescriptor: Int32, recovery: JournalRecovery) {
     self.file = file
@@ -73,6 +78,7 @@ public final class Journal: @unchecked Sendable {
       header: file.header, slots: file.slots, slotCount: file.slotCount, wakeDescriptor: wakeDescriptor)
     self.recovery = recovery
     self.readPosition = recovery.resumeSequence
+    self.readPositionAtLastWait = recovery.resumeSequence
     let origin = clock.origin
     tt_store_release_u64(file.header + JournalLayout.clockCyclesOffset, origin.cycles)
     tt_store_release_u64(file.header + JournalLayout.clockNanosecondsOffset, origin.nanoseconds)
@@ -247,16 +253,72 @@ public final class Journal: @unchecked Sendable {
 
   /// Waits until the record at ``nextSequenceToRead`` is committed, one of
   /// `descriptors` is readable (e.g. the collector's socket), `timeoutNanoseconds`
-  /// passed, or ``wakeConsumer()`` was called. Spins first (`spinIterations`
-  /// pauses), then sets the `parked` flag and `ppoll`s the journal's eventfd with
-  /// `descriptors`: the hook that commits next sees the flag and signals the eventfd once.
+  /// passed, or ``wakeConsumer()`` was called (it may also return with nothing ready,
+  /// e.g. after a late wake signal: callers loop).
+  ///
+  /// Three phases, so that hooks of a steady stream never make a system call:
+  /// 1. spin `spinIterations` pauses re-checking the next commit;
+  /// 2. *warm*, while this consumer read a record less than `warmWindowNanoseconds`
+  ///    ago: `ppoll` the journal's eventfd and `descriptors` for `warmPollNanoseconds`
+  ///    at a time WITHOUT setting `parked`, re-checking the commit after each poll (the
+  ///    thread's timer slack is lowered once so such sleeps are honoured); hooks see
+  ///    `parked == 0`: commit and return, no system call;
+  /// 3. *parked*, once the warm window has passed: set `parked`, re-check, `ppoll`
+  ///    for the rest of the timeout; the first hook that commits sees the flag and
+  ///    signals the eventfd once.
+  /// With `warmWindowNanoseconds == 0` (the default) phase 2 is skipped.
+  ///
+  /// No lost wake-up: a record is lost to a sleep only if the consumer sleeps past its
+  /// commit with nothing to end the sleep.
+  /// - Phase 2: every sleep ends by itself after at most `warmPollNanoseconds` and the
+  ///   commit word is then re-read, so a commit made meanwhile is seen within one poll
+  ///   interval without any signal.
+  /// - Phase 3 is Dekker's protocol on two words, under the single total order S of
+  ///   sequentially consistent operations. Hook: `store(commit) seq_cst;
+  ///   load(parked) seq_cst`. Consumer: `exchange(parked, 1) seq_cst; fence seq_cst;
+  ///   load(commit)`. If the consumer's load misses the commit, that load (hence its
+  ///   exchange) precedes the hook's commit store in S, so the hook's load, later in S,
+  ///   reads 1, or 0 stored by another hook whose `exchange(parked, 0)` returned 1.
+  ///   Exactly that one hook writes the eventfd, which stays readable until drained:
+  ///   a write before the consumer's `ppoll` starts still ends it. If the load sees
+  ///   the commit, the consumer returns without sleeping.
+  /// - Phase 2 → 3 goes through the same exchange, fence and re-check, so a commit
+  ///   made during the last warm poll is found there; 3 → return clears `parked`.
+  /// - A late signal (a hook that saw `parked == 1` just before the consumer cleared
+  ///   it) leaves the eventfd readable: the next poll of either phase returns at once
+  ///   and drains it (one spurious return, never a lost record).
+  /// - ``wakeConsumer()`` signals the eventfd unconditionally: it ends the current
+  ///   poll of either phase, or the next one.
   public func waitForRecord(
-    spinIterations: Int = 2000, timeoutNanoseconds: Int64, orReadable descriptors: [Int32]
+    spinIterations: Int = 2000, timeoutNanoseconds: Int64, orReadable descriptors: [Int32],
+    warmWindowNanoseconds: Int64 = 0, warmPollNanoseconds: Int64 = 50_000
   ) -> JournalWait {
     guard file != nil else { return JournalWait(recordReady: false, readableDescriptors: 0) }
     for _ in 0..<spinIterations {
       if hasRecordToRead { return JournalWait(recordReady: true, readableDescriptors: 0) }
       tt_cpu_relax()
+    }
+    var timeout = max(0, timeoutNanoseconds)
+    if warmWindowNanoseconds > 0 {
+      var now = tt_monotonic_ns()
+      if readPosition != readPositionAtLastWait {
+        readPositionAtLastWait = readPosition
+        lastRecordSeenAt = now
+      }
+      let deadline = now &+ UInt64(timeout)
+      if now &- lastRecordSeenAt < UInt64(warmWindowNanoseconds) { lowerTimerSlack() }
+      // Polled here rather than by returning to the caller after each poll: a poll
+      // is then one system call, not a turn of the caller's loop.
+      while now &- lastRecordSeenAt < UInt64(warmWindowNanoseconds) {
+        guard now < deadline else { return JournalWait(recordReady: false, readableDescriptors: 0) }
+        let sleep = min(Int64(deadline &- now), warmPollNanoseconds)
+        let (readable, signalled) = poll(descriptors, timeoutNanoseconds: sleep)
+        if hasRecordToRead || readable != 0 || signalled {
+          return JournalWait(recordReady: hasRecordToRead, readableDescriptors: readable)
+        }
+        now = tt_monotonic_ns()
+      }
+      timeout = now < deadline ? Int64(deadline &- now) : 0
     }
     let parked = (producer.header + JournalLayout.parkedOffset).assumingMemoryBound(to: UInt32.self)
     _ = tt_exchange_u32(parked, 1)
@@ -265,29 +327,57 @@ public final class Journal: @unchecked Sendable {
       tt_store_release_u32(parked, 0)
       return JournalWait(recordReady: true, readableDescriptors: 0)
     }
-    let wake = producer.wakeDescriptor
-    let readable = withUnsafeTemporaryAllocation(of: pollfd.self, capacity: descriptors.count + 1) { fds -> UInt32 in
-      fds[0] = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
-      for (index, fd) in descriptors.enumerated() { fds[index + 1] = pollfd(fd: fd, events: Int16(POLLIN), revents: 0) }
-      // EINTR or a timeout: the caller loops anyway.
-      let count = tt_poll_nanoseconds(fds.baseAddress, UInt(fds.count), max(0, timeoutNanoseconds))
+    let (readable, _) = poll(descriptors, timeoutNanoseconds: timeout) {
       tt_store_release_u32(parked, 0)
-      guard count > 0 else { return 0 }
-      // A hook that saw `parked` just before it was cleared may signal late: the
-      // next wait then returns at once and drains it (level-triggered, never lost).
-      if fds[0].revents != 0 { _ = tt_wake_drain(wake) }
-      var mask: UInt32 = 0
-      for index in descriptors.indices where fds[index + 1].revents != 0 && index < 32 { mask |= 1 << UInt32(index) }
-      return mask
     }
     return JournalWait(recordReady: hasRecordToRead, readableDescriptors: readable)
   }
 
-  /// Wakes a consumer parked in ``waitForRecord(spinIterations:timeoutNanoseconds:)``
-  /// (to stop it). Any thread.
+  /// One `ppoll` of the wake eventfd and `descriptors`; `afterPoll` runs as soon as
+  /// it returns. Drains the eventfd if it was signalled.
+  /// - Returns: the readable mask of `descriptors`, and whether the eventfd was signalled.
+  private func poll(
+    _ descriptors: [Int32], timeoutNanoseconds: Int64, afterPoll: () -> Void = {}
+  ) -> (readable: UInt32, signalled: Bool) {
+    let wake = producer.wakeDescriptor
+    return withUnsafeTemporaryAllocation(of: pollfd.self, capacity: descriptors.count + 1) { fds in
+      fds[0] = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
+      for (index, fd) in descriptors.enumerated() { fds[index + 1] = pollfd(fd: fd, events: Int16(POLLIN), revents: 0) }
+      // EINTR or a timeout: the caller loops anyway.
+      let count = tt_poll_nanoseconds(fds.baseAddress, UInt(fds.count), timeoutNanoseconds)
+      afterPoll()
+      guard count > 0 else { return (0, false) }
+      // A hook that saw `parked` just before it was cleared may signal late: the
+      // next wait then returns at once and drains it (level-triggered, never lost).
+      let signalled = fds[0].revents != 0
+      if signalled { _ = tt_wake_drain(wake) }
+      var mask: UInt32 = 0
+      for index in descriptors.indices where fds[index + 1].revents != 0 && index < 32 { mask |= 1 << UInt32(index) }
+      return (mask, signalled)
+    }
+  }
+
+  /// Warm polls are a few tens of µs: the default 50 µs timer slack would double
+  /// them. Once per consumer thread (the slack is a per-thread setting).
+  private func lowerTimerSlack() {
+    let thread = pthread_self()
+    guard pthread_equal(thread, preciseSleepThread) == 0 else { return }
+    preciseSleepThread = thread
+    _ = tt_set_timer_slack(Self.warmTimerSlackNanoseconds)
+  }
+
+  /// Timer slack of a thread that has made a warm poll.
+  static let warmTimerSlackNanoseconds: UInt64 = 1_000
+
+  /// Ends the consumer's current or next wait in ``waitForRecord(spinIterations:timeoutNanoseconds:)``
+  /// (to stop it or make it re-read its parameters), parked or warm. Any thread.
+  /// Signals the eventfd whether or not the consumer has parked (not on the hook
+  /// path: a stop or a reconfiguration): the signal stays until a poll drains it, so
+  /// one made while the consumer is between polls is not lost either.
   public func wakeConsumer() {
     guard file != nil else { return }
-    producer.wakeConsumer()
+    tt_store_release_u32(producer.header + JournalLayout.parkedOffset, 0)
+    _ = tt_wake_signal(producer.wakeDescriptor)
   }
 
   /// Counters for `/metrics` (all zero once closed). Any thread.

@@ -89,8 +89,9 @@ public struct JournalProducer: @unchecked Sendable {
   /// Completes a claimed slot: writes its header, then publishes it with one
   /// sequentially consistent store of the commit word.
   ///
-  /// Wake-up: if the consumer has parked (it does so only after spinning idle; it
-  /// then polls the journal's eventfd together with its socket), the first hook to
+  /// Wake-up: if the consumer has parked (it does so only after a quiet window with
+  /// no records, during which it polls in short slices without parking; parked, it
+  /// polls the journal's eventfd together with its socket), the first hook to
   /// see the `parked` flag clears it and issues one eventfd `write` system call. While the consumer is awake this costs one load
   /// of a cache line the consumer rarely writes, and no system call.
   @inlinable @inline(__always)

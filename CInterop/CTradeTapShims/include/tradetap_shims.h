@@ -84,6 +84,9 @@ int tt_wake_signal(int fd);
 int tt_wake_drain(int fd);
 /* ppoll(2) with a nanosecond timeout (< 0: none); -1 with errno on failure. */
 int tt_poll_nanoseconds(struct pollfd *fds, unsigned long count, int64_t timeout_ns);
+/* prctl(PR_SET_TIMERSLACK): how late the kernel may end this thread's timed sleeps
+ * (default 50 µs, which would double a 50 µs poll). 0 on success. */
+int tt_set_timer_slack(uint64_t nanoseconds);
 
 /* CLOCK_MONOTONIC in nanoseconds (vDSO: no syscall). */
 static inline uint64_t tt_monotonic_ns(void) {

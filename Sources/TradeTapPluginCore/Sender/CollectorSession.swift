@@ -8,7 +8,9 @@ import TradeTapWire
 /// Waiting: one `ppoll` on the journal's wake eventfd, the socket and the stop
 /// signal is the only sleep, until the next heartbeat or snapshot chunk is due. A
 /// hook's commit (which signals the eventfd when the thread is parked) and any frame
-/// from the collector (an ack above all) wake it at once.
+/// from the collector (an ack above all) wake it at once. For ``warmWindowNanoseconds``
+/// after the last record that poll is cut into ``warmPollNanoseconds`` slices without
+/// parking, so a steady stream's hooks make no system call.
 struct CollectorSession {
   /// Bound on hello → welcome.
   static let handshakeTimeoutMilliseconds: Int64 = 10_000
@@ -19,6 +21,12 @@ struct CollectorSession {
   static let batchesAheadBeforeHolding = 4
   static let holdNanoseconds: UInt64 = 1_000_000
   static let holdUntilEvents: UInt64 = 256
+  /// Once the journal is drained the sender polls it every ``warmPollNanoseconds``
+  /// without parking, for ``warmWindowNanoseconds`` after the last record, so hooks of
+  /// a steady stream never make the wake-up system call (docs/sender.md, "Waiting for
+  /// records"); then it parks, and the first hook after the quiet period wakes it.
+  static let warmWindowNanoseconds: Int64 = 20_000_000
+  static let warmPollNanoseconds: Int64 = 50_000
 
   let stream: CollectorStream
   let journal: Journal
@@ -199,7 +207,8 @@ struct CollectorSession {
         continue
       }
       let woke = journal.waitForRecord(
-        spinIterations: inFlight ? 100 : 200, timeoutNanoseconds: park, orReadable: watched)
+        spinIterations: inFlight ? 100 : 200, timeoutNanoseconds: park, orReadable: watched,
+        warmWindowNanoseconds: Self.warmWindowNanoseconds, warmPollNanoseconds: Self.warmPollNanoseconds)
       socketReadable = woke.readableDescriptors & 1 != 0
     }
   }
