@@ -35,6 +35,16 @@ public struct CollectorConfiguration: Sendable {
   public var apiToken: [UInt8] = []
   /// Heartbeat interval; a peer silent for three intervals is dropped. Default 5 s.
   public var heartbeatInterval: TimeAmount = .seconds(5)
+  /// Most connections in the handshake (connected, not yet authenticated) at once;
+  /// one more is answered `server busy` and closed, so a flood of idle or dripping
+  /// sockets cannot exhaust the collector. Authenticated plugins do not count.
+  /// Default 1,024 (`--max-handshakes`). While a flood fills it, a plugin that
+  /// connects anew waits (server busy, backoff) until a slot frees: at most the
+  /// handshake timeout.
+  public var maxHandshakingConnections: Int = 1_024
+  /// Bound on connect → authenticated (`--handshake-timeout`); nil: three heartbeat
+  /// intervals (the default).
+  public var handshakeTimeout: TimeAmount? = nil
   /// Most events one ledger transaction takes (group commit). Default 65,536.
   public var maxEventsPerCommit: Int = 65_536
   /// Decoded events a connection may have waiting for commit before the collector

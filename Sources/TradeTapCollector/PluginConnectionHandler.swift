@@ -14,6 +14,27 @@ final class ConnectionEnvironment: Sendable {
   let metrics: CollectorMetrics
   let logger: Logger
   let replayGuard = Mutex(NonceReplayGuard())
+  /// Connections in the handshake now (capped by `maxHandshakingConnections`).
+  let handshaking = Atomic<Int>(0)
+  /// Refusals over the handshake cap: logged at most once a second, with a count.
+  private let busyRefusals = Mutex((lastLogged: NIODeadline.uptimeNanoseconds(0), unlogged: 0))
+
+  /// A connection refused over the handshake cap (one log line a second at most).
+  func noteBusyRefusal(peer: String) {
+    let now = NIODeadline.now()
+    let toLog: Int? = busyRefusals.withLock { state in
+      state.unlogged += 1
+      guard now - state.lastLogged >= .seconds(1) else { return nil }
+      state.lastLogged = now
+      defer { state.unlogged = 0 }
+      return state.unlogged
+    }
+    if let count = toLog {
+      logger.warning("connection refused: server busy, \(configuration.maxHandshakingConnections) connections already in the handshake", metadata: [
+        "tradetap.peer": "\(peer)", "tradetap.refused_since_last_line": "\(count)",
+      ])
+    }
+  }
   /// Reconciliation sweeps (off unless `reconcileInterval` is set).
   let reconciler: Reconciler
 
@@ -71,6 +92,9 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   private var draining = false
   /// This connection's registration with the reconciler.
   private var reconcilerRegistration: UInt64?
+  /// Whether this connection counts in `environment.handshaking`.
+  private var holdsHandshakeSlot = false
+  private let peer: String
 
   init(environment: ConnectionEnvironment, serverNonce: [UInt8], peer: String) throws {
     self.environment = environment
@@ -78,27 +102,52 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     var logger = environment.logger
     logger[metadataKey: "tradetap.peer"] = "\(peer)"
     self.logger = logger
+    self.peer = peer
   }
 
   func channelActive(context: ChannelHandlerContext) {
     environment.metrics.connectionsOpen.add(1)
-    // A peer must authenticate within three heartbeat intervals. The idle handler alone
-    // cannot bound this: a peer dripping one byte at a time is never idle (slowloris).
+    // At most maxHandshakingConnections unauthenticated peers at once: one more is
+    // refused at once, before any handshake work (bounded descriptors and memory).
+    let inHandshake = environment.handshaking.wrappingAdd(1, ordering: .relaxed).newValue
+    holdsHandshakeSlot = true
+    guard inHandshake <= environment.configuration.maxHandshakingConnections else {
+      releaseHandshakeSlot()
+      environment.noteBusyRefusal(peer: peer)
+      environment.metrics.recordRefusal(code: .serverBusy, beforeWelcome: true)
+      state = .closing
+      let channel = context.channel
+      let busy = Message.error(ErrorMessage(code: .serverBusy, message: "too many connections in the handshake"))
+      context.writeAndFlush(wrapOutboundOut(busy)).whenComplete { _ in channel.close(promise: nil) }
+      context.fireChannelActive()
+      return
+    }
+    // A peer must authenticate within the handshake timeout (three heartbeat intervals
+    // by default). The idle handler alone cannot bound this: a peer dripping one byte
+    // at a time is never idle (slowloris).
     let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
     let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-    context.eventLoop.scheduleTask(in: environment.configuration.heartbeatInterval * 3) {
+    let timeout = environment.configuration.handshakeTimeout ?? environment.configuration.heartbeatInterval * 3
+    context.eventLoop.scheduleTask(in: timeout) {
       handler.value.handshakeDeadlinePassed(context: bound.value)
     }
     context.fireChannelActive()
   }
 
+  private func releaseHandshakeSlot() {
+    guard holdsHandshakeSlot else { return }
+    holdsHandshakeSlot = false
+    environment.handshaking.wrappingSubtract(1, ordering: .relaxed)
+  }
+
   private func handshakeDeadlinePassed(context: ChannelHandlerContext) {
     guard case .handshaking = state, context.channel.isActive else { return }
-    refuse(context: context, protocolViolation("handshake not completed within three heartbeat intervals"),
+    refuse(context: context, protocolViolation("handshake not completed within the handshake timeout"),
            reason: "handshake timeout")
   }
 
   func channelInactive(context: ChannelHandlerContext) {
+    releaseHandshakeSlot()
     environment.metrics.connectionsOpen.add(-1)
     if case .streaming(let serverId) = state {
       logger.info("plugin disconnected")
@@ -129,6 +178,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
         case .send(let reply):
           context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
         case .authenticated(let serverId):
+          releaseHandshakeSlot()
           state = .lookingUpResumePoint
           welcome(context: context, serverId: serverId, handshake: handshake)
         }

@@ -11,19 +11,20 @@ final class CollectorUnderTest {
   private let stdout = Pipe()
   private(set) var port = 0
 
-  init(heartbeat: String = "1s") throws {
+  init(heartbeat: String = "1s", extraArguments: [String] = []) throws {
     folder = try Artifacts.temporaryFolder()
     let secretsText = Self.secrets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
     try secretsText.write(toFile: folder + "/secrets", atomically: true, encoding: .utf8)
     chmod(folder + "/secrets", 0o600)
     try "token-fault-tests\n".write(toFile: folder + "/token", atomically: true, encoding: .utf8)
+    chmod(folder + "/token", 0o600)
     FileManager.default.createFile(atPath: folder + "/collector.log", contents: nil)
     process.executableURL = URL(fileURLWithPath: try Artifacts.path("tradetap"))
     process.arguments = [
       "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--no-tls",
       "--database", "sqlite:\(folder)/ledger.sqlite", "--secrets", folder + "/secrets",
       "--api-token-file", folder + "/token", "--heartbeat", heartbeat,
-    ]
+    ] + extraArguments
     process.standardOutput = stdout
     process.standardError = FileHandle(forWritingAtPath: folder + "/collector.log")
     try process.run()
