@@ -156,6 +156,9 @@ public final class Collector: Service, Sendable {
   }
 
   private static func makeTLSContext(_ files: CollectorConfiguration.TLSFiles) throws -> NIOSSLContext {
+    if let problem = PrivateFile.problem(path: files.privateKeyPath) {
+      throw CollectorError.tls("private key \(files.privateKeyPath): \(problem)")
+    }
     do {
       let chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
       let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)

@@ -12,17 +12,8 @@ public enum SecretsFile {
   /// - Returns: the secret of each server id.
   /// - Throws: ``CollectorError/secretsFile(path:reason:)`` naming the line or the mode.
   public static func load(path: String) throws -> [UInt32: [UInt8]] {
-    var info = stat()
-    guard stat(path, &info) == 0 else {
-      throw CollectorError.secretsFile(path: path, reason: String(cString: strerror(errno)))
-    }
-    guard info.st_mode & S_IFMT == S_IFREG else {
-      throw CollectorError.secretsFile(path: path, reason: "not a regular file")
-    }
-    guard info.st_mode & 0o077 == 0 else {
-      let mode = String(info.st_mode & 0o777, radix: 8)
-      throw CollectorError.secretsFile(
-        path: path, reason: "mode \(mode) lets group or others read it; run chmod 600 \(path)")
+    if let problem = PrivateFile.problem(path: path) {
+      throw CollectorError.secretsFile(path: path, reason: problem)
     }
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
     else { throw CollectorError.secretsFile(path: path, reason: "cannot be read as UTF-8 text") }
@@ -52,10 +43,31 @@ public enum SecretsFile {
   }
 }
 
-/// Reads a one-line token file (`--api-token-file`): the first line, trimmed.
+/// The check every file holding a secret passes (`--secrets`, `--api-token-file`,
+/// `--tls-key`): a regular file that neither group nor others may read or write.
+public enum PrivateFile {
+  /// Why the file at `path` must not be used, or nil when it is private.
+  public static func problem(path: String) -> String? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return String(cString: strerror(errno)) }
+    guard info.st_mode & S_IFMT == S_IFREG else { return "not a regular file" }
+    guard info.st_mode & 0o077 == 0 else {
+      let mode = String(info.st_mode & 0o777, radix: 8)
+      return "mode \(mode) lets group or others read it; run chmod 600 \(path)"
+    }
+    return nil
+  }
+}
+
+/// Reads a one-line token file (`--api-token-file`): the first line, trimmed. Like
+/// the secrets file, it must be private (``PrivateFile``).
 public enum TokenFile {
-  /// - Throws: ``CollectorError/tokenFile(path:reason:)`` when unreadable or empty.
+  /// - Throws: ``CollectorError/tokenFile(path:reason:)`` when unreadable, empty or
+  ///   readable by group or others.
   public static func load(path: String) throws -> [UInt8] {
+    if let problem = PrivateFile.problem(path: path) {
+      throw CollectorError.tokenFile(path: path, reason: problem)
+    }
     guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
     else { throw CollectorError.tokenFile(path: path, reason: "cannot be read") }
     let token = text.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""

@@ -41,6 +41,12 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(name: .customLong("heartbeat"), help: "Heartbeat interval; a peer silent for three intervals is dropped.")
   var heartbeat = "5s"
 
+  @Option(name: .customLong("max-handshakes"), help: "Most connections in the handshake (not yet authenticated) at once; more are refused as server busy.")
+  var maxHandshakes = 1024
+
+  @Option(name: .customLong("handshake-timeout"), help: "Bound on connect to authenticated (e.g. 5s); default three heartbeat intervals.")
+  var handshakeTimeout: String?
+
   @Option(help: "SQLite durability: full (survives power loss) or normal (survives a process crash).")
   var durability = "full"
 
@@ -53,6 +59,9 @@ struct CollectorCommand: AsyncParsableCommand {
   }
 
   private func serve() async throws {
+    // Everything the collector creates (the SQLite ledger, its -wal and -shm) is
+    // private to its account: 0600 (SECURITY.md, "Ledger file").
+    umask(0o077)
     var config = CollectorConfiguration()
     (config.listenHost, config.listenPort) = try Self.hostPort(listen)
     let (httpHost, httpPort) = try Self.hostPort(http)
@@ -66,6 +75,13 @@ struct CollectorCommand: AsyncParsableCommand {
     config.secrets = try SecretsFile.load(path: secrets)
     config.apiToken = try TokenFile.load(path: apiTokenFile)
     config.heartbeatInterval = .nanoseconds(try Self.durationNanoseconds(heartbeat))
+    guard maxHandshakes >= 1 else { throw ValidationFailure("--max-handshakes must be at least 1") }
+    config.maxHandshakingConnections = maxHandshakes
+    if let handshakeTimeout {
+      let nanoseconds = try Self.durationNanoseconds(handshakeTimeout)
+      guard nanoseconds > 0 else { throw ValidationFailure("--handshake-timeout must be above 0") }
+      config.handshakeTimeout = .nanoseconds(nanoseconds)
+    }
     let reconcileNanoseconds = try Self.durationNanoseconds(reconcileEvery)
     config.reconcileInterval = reconcileNanoseconds > 0 ? .nanoseconds(reconcileNanoseconds) : nil
     switch durability {
@@ -88,6 +104,10 @@ struct CollectorCommand: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "tradetap.collector")
+    var ledgerFile = stat()
+    if stat(config.databasePath, &ledgerFile) == 0, ledgerFile.st_mode & 0o077 != 0 {
+      logger.warning("ledger \(config.databasePath) has mode \(String(ledgerFile.st_mode & 0o777, radix: 8)): group or others can read account data; run chmod 600 on it (new ledgers are created 0600)")
+    }
     let collector = try await Collector.start(configuration: config, logger: logger)
     print("listening protocol=\(collector.protocolEndpoint) http=\(collector.httpEndpoint ?? "off")")
     fflush(nil)  // the line must reach a pipe before serving
