@@ -10,6 +10,7 @@ final class CollectorUnderTest {
   let process = Process()
   private let stdout = Pipe()
   private(set) var port = 0
+  private(set) var httpPort = 0
 
   init(heartbeat: String = "1s", extraArguments: [String] = []) throws {
     folder = try Artifacts.temporaryFolder()
@@ -41,6 +42,7 @@ final class CollectorUnderTest {
       let port = field.split(separator: ":").last.flatMap({ Int($0) })
     else { throw Artifacts.Missing(path: "collector did not start: \(text)") }
     self.port = port
+    httpPort = text.split(separator: " ").last.flatMap { $0.split(separator: ":").last.flatMap { Int($0) } } ?? 0
   }
 
   var log: String { (try? String(contentsOfFile: folder + "/collector.log", encoding: .utf8)) ?? "" }
