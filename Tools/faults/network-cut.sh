@@ -49,6 +49,25 @@ for cut in $(seq "$cuts"); do
   ms=$(( caught - restored )); [ "$ms" -gt "$worst" ] && worst=$ms
   echo "cut $cut under load: ${cut_s}s; hooks $hooks_at_cut -> $hooks_at_restore meanwhile; caught up $ms ms after the restore; reconnections $(( $(connections) - before ))"
 done
+# Lossy link under load: the namespace drops LOSS_PCT % of packets at random, both
+# ways, for LOSS_S seconds (iptables `statistic`; `tc netem` is not in this kernel).
+loss_pct=${LOSS_PCT:-10}; loss_s=${LOSS_S:-5}; lossy=skipped
+if command -v iptables >/dev/null && ip netns exec "$ns" iptables -A INPUT -i "$inside" -m statistic --mode random \
+    --probability "$(awk "BEGIN{print $loss_pct/100}")" -j DROP 2>"$work/iptables.err"; then
+  ip netns exec "$ns" iptables -A OUTPUT -o "$inside" -m statistic --mode random \
+    --probability "$(awk "BEGIN{print $loss_pct/100}")" -j DROP
+  before=$(connections); hooks_at_cut=$(progress_total "$work/progress" $threads); durable_at_cut=$(durable_seq)
+  sleep "$loss_s"
+  hooks_at_restore=$(progress_total "$work/progress" $threads); durable_at_restore=$(durable_seq)
+  ip netns exec "$ns" iptables -F; restored=$(now_ms)
+  caught=
+  for _ in $(seq 600); do [ "$(durable_seq)" -ge "$hooks_at_restore" ] && { caught=$(now_ms); break; }; sleep 0.05; done
+  [ -n "$caught" ] || { echo "FAIL lossy link: not caught up 30 s after the loss stopped"; status=1; caught=$(now_ms); }
+  lossy="${loss_pct}% for ${loss_s}s: hooks $(( hooks_at_restore - hooks_at_cut )), durable $(( durable_at_restore - durable_at_cut )) during the loss, caught up $(( caught - restored )) ms after it, reconnections $(( $(connections) - before ))"
+  echo "lossy link under load: $lossy"
+else
+  echo "lossy link: skipped (iptables statistic unavailable: $(cat "$work/iptables.err" 2>/dev/null | head -1))"
+fi
 kill -9 "$host"; wait "$host" 2>/dev/null || true
 returned=$(progress_counts "$work/progress" $threads | tr '\n' ' ')
 # Idle: a host with nothing to send (everything acknowledged) while the link is cut.
@@ -70,6 +89,6 @@ echo "ledger: events rows/distinct/max = $rows; gaps: $(sql 'SELECT count(*) FRO
 printf '%s\n1 0\n' "$returned" > "$work/returned"
 check_returned_hooks_landed "$work/returned" || status=1
 kill -TERM "$collector_pid"; wait "$collector_pid" 2>/dev/null || true; collector_pid=
-echo "figures: network cut: cuts_under_load=$cuts idle_cuts=1 cut_s=$cut_s events=$3 catch_up_max_ms=$worst idle_reconnect_ms=$(( reconnected - restored ))"
+echo "figures: network cut: cuts_under_load=$cuts idle_cuts=1 cut_s=$cut_s events=$3 catch_up_max_ms=$worst idle_reconnect_ms=$(( reconnected - restored )) lossy=\"$lossy\""
 [ "$status" = 0 ] && echo "PASS network-cut" || echo "FAIL network-cut (work folder $work)"
 exit $status
