@@ -20,6 +20,7 @@ at the end. Nothing here fails on a number: targets are reported as met / missed
 """
 import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ in the repository's Tools/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report  # noqa: E402  (table, targets, SVG)
 
