@@ -239,7 +239,7 @@ def svg(results):
     acknowledged (dashed: TradeTap ack at the plugin, JetStream publish ack)."""
     s = results["systems"]
     keys = [key(r) for r in results["config"]["rates"]] + ["unpaced"]
-    W, H, pad = 330, 300, 50
+    W, H, pad = 330, 300, 56
     width = W * len(keys) + 20
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{H + 90}" font-family="sans-serif" font-size="11">',
            f'<rect width="100%" height="100%" fill="white"/>',
@@ -265,7 +265,8 @@ def svg(results):
         for e in range(lo, hi + 1):
             y = y0 + ph - (e - lo) / (hi - lo) * ph
             out.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + pw}" y2="{y:.1f}" stroke="#eee"/>')
-            out.append(f'<text x="{x0 - 4}" y="{y + 4:.1f}" text-anchor="end">{10 ** e:g}</text>')
+            tick = f"{10 ** e:g} µs" if e < 3 else f"{10 ** (e - 3):g} ms" if e < 6 else f"{10 ** (e - 6):g} s"
+            out.append(f'<text x="{x0 - 4}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>')
         for j, p in enumerate(["50", "90", "99", "99.9", "max"]):
             x = x0 + j / 4 * pw
             out.append(f'<text x="{x:.1f}" y="{y0 + ph + 14}" text-anchor="middle">{p}</text>')
