@@ -173,13 +173,28 @@ struct CHostTests {
     #expect(!FileManager.default.fileExists(atPath: setup.journalPath + "/journal.ttj"))
   }
 
-  @Test func startupRefusesAnUnusableJournalWithAnIOError() throws {
+  @Test func aDamagedJournalIsMovedAsideWithOneLogLineAndThePluginStarts() throws {
     let setup = CHost.Setup()
     try FileManager.default.createDirectory(atPath: setup.journalPath, withIntermediateDirectories: true)
-    FileManager.default.createFile(atPath: setup.journalPath + "/journal.ttj", contents: Data(repeating: 1, count: 4096))
+    let damaged = Data(repeating: 1, count: 4096)
+    FileManager.default.createFile(atPath: setup.journalPath + "/journal.ttj", contents: damaged)
+    let result = try CHost.launch(setup, [])
+    #expect(hostValues(result.stdout, "startup") == ["0"])
+    #expect(result.stderr.contains("was damaged (bad magic): moved aside to \(setup.journalPath)/journal.ttj.damaged-"), "\(result.stderr)")
+    let aside = try FileManager.default.contentsOfDirectory(atPath: setup.journalPath).filter { $0.hasPrefix("journal.ttj.damaged-") }
+    #expect(aside.count == 1)
+    #expect(FileManager.default.contents(atPath: setup.journalPath + "/" + (aside.first ?? "")) == damaged)
+  }
+
+  @Test func startupRefusesAnUnusableJournalPathWithAnIOError() throws {
+    let setup = CHost.Setup()
+    // Journal.Path names a regular file: no journal can be created under it.
+    let parent = (setup.journalPath as NSString).deletingLastPathComponent
+    try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+    FileManager.default.createFile(atPath: setup.journalPath, contents: Data([1]))
     let result = try CHost.launch(setup, [])
     #expect(hostValues(result.stdout, "startup") == ["\(TS_ERR_IO)"])
-    #expect(result.stderr.contains("is not a usable journal: bad magic"), "\(result.stderr)")
+    #expect(result.stderr.contains("startup refused: journal: open("), "\(result.stderr)")
   }
 
   @Test func startupRefusesAHostOfAnotherAPIVersion() throws {
