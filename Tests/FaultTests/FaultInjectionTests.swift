@@ -57,6 +57,8 @@ struct FaultInjectionTests {
     // A lock shorter than the ledger's busy timeout (10 s) is waited out, never a failed commit.
     #expect(output.contains("locked_errors=0 "), "\(output)")
     #expect(output.contains("missing 0, doubled 0"), "\(output)")
+    // The lossy-link phase needs iptables (CI installs it): its absence fails, never skips.
+    #expect(!output.contains("lossy link: skipped"), "\(output)")
   }
 }
 
@@ -87,5 +89,7 @@ struct NetworkCutTests {
     let (status, output) = try FaultDriver.run("network-cut.sh", ["2", "4"])
     #expect(status == 0, "\(output)")
     #expect(output.contains("missing 0, doubled 0"), "\(output)")
+    // The lossy-link phase needs iptables (CI installs it): its absence fails, never skips.
+    #expect(!output.contains("lossy link: skipped"), "\(output)")
   }
 }

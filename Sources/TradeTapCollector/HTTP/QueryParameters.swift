@@ -59,6 +59,15 @@ struct QueryParameters {
     return id
   }
 
+  /// Days in a Gregorian month: 2025-02-30 is refused, never rolled into March.
+  static func daysInMonth(_ year: Int64, _ month: Int64) -> Int64 {
+    switch month {
+    case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+    case 4, 6, 9, 11: 30
+    default: 31
+    }
+  }
+
   /// `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS[.f{1,3}]Z`, strictly; milliseconds since the epoch.
   static func utcMilliseconds(_ text: String) -> Int64? {
     let b = Array(text.utf8)
@@ -72,7 +81,7 @@ struct QueryParameters {
       return v
     }
     guard b.count >= 10, let y = num(0, 4), b[4] == UInt8(ascii: "-"), let mo = num(5, 2), b[7] == UInt8(ascii: "-"),
-      let d = num(8, 2), (1...12).contains(mo), (1...31).contains(d)
+      let d = num(8, 2), (1...12).contains(mo), (1...daysInMonth(y, mo)).contains(d)
     else { return nil }
     var msOfDay: Int64 = 0
     if b.count > 10 {
