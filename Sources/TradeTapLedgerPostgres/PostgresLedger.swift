@@ -42,7 +42,7 @@ public final class PostgresLedger: LedgerStore {
     }
     // The driver's own chatter (pool start-up, keep-alives) stays below errors.
     var logger = logger
-    logger.logLevel = max(logger.logLevel, .error)
+    logger.logLevel = ProcessInfo.processInfo.environment["TRADETAP_POSTGRES_TRACE"] == "1" ? .trace : max(logger.logLevel, .error)
     let client = PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger)
     let runner = Task { await client.run() }
     let ledger = PostgresLedger(url: url, client: client, runner: runner, logger: logger)
@@ -99,12 +99,25 @@ public final class PostgresLedger: LedgerStore {
     let receivedUtc = UTCTime.now()
     let logger = self.logger
     return try await client.withTransaction(logger: logger) { connection in
+      try await Self.lockWriter(connection, logger: logger)
       var projection = PostgresProjection(connection: connection, logger: logger, receivedUtc: receivedUtc)
       for notice in reportedGaps { try await projection.recordGap(notice) }
       for batch in batches { try await projection.apply(batch) }
       return try await projection.finish()
     }
   }
+
+  /// One writer at a time, like SQLite's: every write transaction (a group commit, a
+  /// reconciliation sweep) first takes this transaction-scoped lock. So a sweep
+  /// compares a ledger no commit changes under it, two transactions never deadlock
+  /// on the same rows, and change ids are handed out in commit order even with two
+  /// collectors on one database.
+  static func lockWriter(_ connection: PostgresConnection, logger: Logger) async throws {
+    try await connection.query("SELECT pg_advisory_xact_lock(\(Self.writerLockKey))", logger: logger).drain()
+  }
+
+  /// The advisory lock key of the ledger's writer (any constant no other code uses).
+  static let writerLockKey: Int64 = 0x7472_6164_6574_6170  // "tradetap"
 
   public func durableSequence(serverId: UInt32) throws -> UInt64 {
     try blocking { try await self.durableSequenceAsync(serverId: serverId) }
@@ -147,9 +160,13 @@ public final class PostgresLedger: LedgerStore {
 
   // MARK: - Readers
 
+  /// The first column of the first row (every row is read, see ``PostgresProjection/int(_:)``).
   func scalar(_ query: PostgresQuery) async throws -> Int64? {
-    for try await value in try await client.query(query, logger: logger).decode(Int64?.self) { return value }
-    return nil
+    var first: Int64?? = nil
+    for try await value in try await client.query(query, logger: logger).decode(Int64?.self) where first == nil {
+      first = value
+    }
+    return first ?? nil
   }
 
   /// Read access for SQL, as ``LedgerRecord``s (NUMERIC as exact decimal text).

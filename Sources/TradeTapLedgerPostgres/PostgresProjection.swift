@@ -21,6 +21,10 @@ struct PostgresProjection {
   /// table, by platform key, the newest event's row only (what row-by-row guarded
   /// upserts would leave). nil: write at once (reconciliation).
   private var deferred: [String: [Int64: PostgresRowImage]]? = nil
+  /// Within ``apply(_:)``: positions closed in the batch, by position, the newest close.
+  private var deferredClosures: [Int64: Int64] = [:]
+  private var serverOfDeferred: Int64? = nil
+
   private var offsets: [UInt32: Int32] = [:]
   var counts = LedgerCommit(
     durableSequence: [:], appliedEvents: 0, duplicateEvents: 0, quarantinedEvents: 0, gapsRecorded: 0)
@@ -66,6 +70,8 @@ struct PostgresProjection {
       (batch.events[index], index < batch.encodedEvents.count ? batch.encodedEvents[index] : nil)
     })
     deferred = [:]
+    deferredClosures = [:]
+    serverOfDeferred = Int64(serverId)
     for index in fresh {
       let event = batch.events[index]
       guard inserted.contains(event.sequence) else {
@@ -114,9 +120,14 @@ struct PostgresProjection {
     return rows
   }
 
+  /// The first column of the first row. Every row is read: a row stream left
+  /// unfinished would hold the connection (the next statement would wait forever).
   func int(_ query: PostgresQuery) async throws -> Int64? {
-    for try await value in try await connection.query(query, logger: logger).decode(Int64?.self) { return value }
-    return nil
+    var first: Int64?? = nil
+    for try await value in try await connection.query(query, logger: logger).decode(Int64?.self) where first == nil {
+      first = value
+    }
+    return first ?? nil
   }
 
   private mutating func durableSequence(of serverId: UInt32, utcOffsetMinutes: Int32) async throws -> UInt64 {
@@ -204,6 +215,17 @@ struct PostgresProjection {
       try await upsertDeal(deal, server: server, seq: seq, deleted: event.kind == .dealDelete)
     case .order(let order):
       try await upsertOrder(order, server: server, seq: seq, inHistory: event.kind == .orderDelete)
+    case .position(let position) where deferred != nil:
+      let key = Int64(truncatingIfNeeded: position.position)
+      if event.kind == .positionDelete {
+        // The newest close wins; an open older than it is dropped now (it would be deleted).
+        deferredClosures[key] = max(deferredClosures[key] ?? seq, seq)
+        if let held = deferred?["positions"]?[key], case .integer(let heldSeq?) = held.values.last, heldSeq < seq {
+          deferred?["positions"]?[key] = nil
+        }
+      } else {
+        try await upsertPosition(position, server: server, seq: seq)
+      }
     case .position(let position):
       if event.kind == .positionDelete {
         try await closePosition(position, server: server, seq: seq)
@@ -230,27 +252,101 @@ struct PostgresProjection {
   }
 
   private mutating func upsert(_ row: PostgresRowImage, into table: String, conflict: [String]) async throws {
-    // Only deals and balance operations: full rows, written by no other kind, so
-    // the order they are applied in does not change the result.
-    if deferred != nil, table == "deals" || table == "balance_operations",
+    // Tables whose every write is a guarded upsert: within a batch (every event newer
+    // than the rows it meets), applying them one by one leaves the newest row per key,
+    // so one upsert of that row per key does the same. An MT4 trade writes part of an
+    // account row: merged into the row held for that login, as applying it after would.
+    if deferred != nil, Self.deferrable[table] != nil,
       case .integer(let key?) = row.values[1], case .integer(let seq?) = row.values.last
     {
-      if let held = deferred?[table]?[key], case .integer(let heldSeq?) = held.values.last, heldSeq >= seq { return }
+      if let held = deferred?[table]?[key], case .integer(let heldSeq?) = held.values.last {
+        guard seq > heldSeq || (correcting && seq == heldSeq) else { return }
+        if row.columns.count < held.columns.count {
+          var merged = held
+          for (column, value) in zip(row.columns, row.values) {
+            if let at = merged.columns.firstIndex(of: column) { merged.values[at] = value }
+          }
+          deferred?[table]?[key] = merged
+          return
+        }
+      }
       deferred?[table, default: [:]][key] = row
       return
     }
     try await run(row.upsert(into: table, conflict: conflict, correcting: correcting))
   }
 
-  private mutating func flushDeferred() async throws {
+  /// Tables written in one statement per batch, with their conflict keys.
+  static let deferrable: [String: [String]] = [
+    "deals": ["server_id", "deal"], "balance_operations": ["server_id", "ticket"], "orders": ["server_id", "order"],
+    "accounts": ["server_id", "login"], "positions": ["server_id", "position"], "trades": ["server_id", "ticket"],
+  ]
+
+  /// Holds upserts for one statement per table until ``flushDeferred()`` (a sweep's corrections).
+  mutating func deferWrites(server: Int64) {
+    deferred = [:]
+    deferredClosures = [:]
+    serverOfDeferred = server
+  }
+
+  mutating func flushDeferred() async throws {
     guard let tables = deferred else { return }
     deferred = nil
-    for (table, conflict) in [("deals", ["server_id", "deal"]), ("balance_operations", ["server_id", "ticket"])] {
+    let closures = deferredClosures
+    deferredClosures = [:]
+    if !closures.isEmpty, let server = serverOfDeferred {
+      // Positions closed in this batch: the closure (newest seq), then the row when
+      // older than the close, exactly as closing them one by one does.
+      let keys = Array(closures.keys), seqs = keys.map { closures[$0]! }
+      var q = PostgresSQL("INSERT INTO position_closures (server_id, position, closed_seq) SELECT ")
+      q.bind(.integer(server))
+      q.sql(", p, c FROM unnest(")
+      try q.bindArray(keys); q.sql("::bigint[], ")
+      try q.bindArray(seqs); q.sql("::bigint[]) AS u(p, c)")
+      q.sql(" ON CONFLICT (server_id, position) DO UPDATE SET")
+      q.sql(" closed_seq = greatest(position_closures.closed_seq, excluded.closed_seq)")
+      try await run(q.query)
+      var d = PostgresSQL("DELETE FROM positions USING unnest(")
+      try d.bindArray(keys); d.sql("::bigint[], ")
+      try d.bindArray(seqs); d.sql("::bigint[]) AS u(p, c) WHERE positions.server_id = ")
+      d.bind(.integer(server))
+      d.sql(" AND positions.position = u.p AND positions.updated_seq < u.c")
+      try await run(d.query)
+    }
+    for table in ["deals", "balance_operations", "orders", "accounts", "positions", "trades"] {
+      let conflict = Self.deferrable[table]!
       guard let rows = tables[table], !rows.isEmpty else { continue }
-      if let query = try PostgresRowImage.upsertMany(Array(rows.values), into: table, conflict: conflict) {
+      // A position closed by a newer event (now, or in an earlier batch) stays closed.
+      let filter = table == "positions"
+        ? "NOT EXISTS (SELECT 1 FROM position_closures pc WHERE pc.server_id = u.c0 AND pc.position = u.c1 AND pc.closed_seq > u.c\(rows.values.first!.values.count - 1))"
+        : nil
+      // Rows of one shape per statement (accounts: full user rows, and MT4 partial ones).
+      let shapes = Dictionary(grouping: rows.values, by: { $0.columns.count }).values
+      if shapes.count > 1 {
+        for shape in shapes {
+          if let query = try PostgresRowImage.upsertMany(
+            shape, into: table, conflict: conflict, filter: filter, correcting: correcting)
+          {
+            try await run(query)
+          } else {
+            for row in shape { try await run(row.upsert(into: table, conflict: conflict, correcting: correcting)) }
+          }
+        }
+        continue
+      }
+      if let query = try PostgresRowImage.upsertMany(
+        Array(rows.values), into: table, conflict: conflict, filter: filter, correcting: correcting)
+      {
         try await run(query)
       } else {
-        for row in rows.values { try await run(row.upsert(into: table, conflict: conflict)) }
+        for row in rows.values {
+          if table == "positions" {
+            guard let server = serverOfDeferred, case .integer(let key?) = row.values[1], case .integer(let seq?) = row.values.last,
+              (try await int("SELECT closed_seq FROM position_closures WHERE server_id = \(server) AND position = \(key)") ?? -1) <= seq
+            else { continue }
+          }
+          try await run(row.upsert(into: table, conflict: conflict, correcting: correcting))
+        }
       }
     }
   }
@@ -323,8 +419,8 @@ struct PostgresProjection {
 
   private mutating func upsertPosition(_ p: Position, server: Int64, seq: Int64) async throws {
     let position = Int64(truncatingIfNeeded: p.position)
-    // A position closed by a newer event stays closed.
-    if let closedSeq = try await int(
+    // A position closed by a newer event stays closed (deferred: the batched upsert's filter checks).
+    if deferred == nil, let closedSeq = try await int(
       "SELECT closed_seq FROM position_closures WHERE server_id = \(server) AND position = \(position)"),
       closedSeq > seq
     {

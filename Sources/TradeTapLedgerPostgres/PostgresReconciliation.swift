@@ -20,6 +20,7 @@ extension PostgresLedger {
     let now = UTCTime.now()
     let logger = self.logger
     return try await client.withTransaction(logger: logger) { connection -> ReconciliationOutcome? in
+      try await Self.lockWriter(connection, logger: logger)
       let server = Int64(snapshot.serverId)
       var sweep = PostgresReconciliationSweep(
         server: server, serverId: snapshot.serverId, sequence: caughtUpThrough,
@@ -28,6 +29,10 @@ extension PostgresLedger {
         "INSERT INTO servers (id, utc_offset_minutes) VALUES (\(server), \(Int64(0))) ON CONFLICT DO NOTHING")
       let durable = UInt64(max(0, try await sweep.projection.int("SELECT last_seq FROM servers WHERE id = \(server)") ?? 0))
       guard durable >= caughtUpThrough else { return nil }
+      // Corrections are guarded upserts keyed on platform ids: one statement per table
+      // at the end of the comparison leaves what writing them one by one would (each
+      // scope reads its rows before it corrects any).
+      sweep.projection.deferWrites(server: server)
       func point(_ scope: UInt64?) -> UInt64 { min(scope ?? caughtUpThrough, caughtUpThrough) }
       if let accounts = snapshot.accounts {
         sweep.sequence = point(snapshot.accountsThrough)
@@ -45,6 +50,7 @@ extension PostgresLedger {
         sweep.sequence = point(snapshot.tradesThrough)
         try await sweep.compareTrades(trades)
       }
+      try await sweep.projection.flushDeferred()
       let healedThrough = [snapshot.accountsThrough, snapshot.positionsThrough, snapshot.dealsThrough,
                            snapshot.tradesThrough].compactMap { $0 }.min().map(point) ?? caughtUpThrough
       var outcome = sweep.outcome

@@ -85,7 +85,12 @@ extension PostgresRowImage {
   /// row by row. The rows must have distinct conflict keys (one statement cannot
   /// update a row twice); the `updated_seq` guard makes the result the same as
   /// applying them one by one, in any order.
-  static func upsertMany(_ rows: [PostgresRowImage], into table: String, conflict: [String]) throws -> PostgresQuery? {
+  /// - Parameter filter: SQL over the unnested columns `u.c0, u.c1, ...` that a row
+  ///   must pass to be written (constant text, no values).
+  static func upsertMany(
+    _ rows: [PostgresRowImage], into table: String, conflict: [String], filter: String? = nil,
+    correcting: Bool = false
+  ) throws -> PostgresQuery? {
     guard let first = rows.first else { return nil }
     let columns = first.columns
     var q = PostgresSQL("INSERT INTO \(table) (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) SELECT ")
@@ -121,10 +126,11 @@ extension PostgresRowImage {
       }
     }
     q.sql(") AS u(\(columns.indices.map { "c\($0)" }.joined(separator: ", ")))")
+    if let filter { q.sql(" WHERE \(filter)") }
     let updates = columns.filter { !conflict.contains($0) }.map { "\"\($0)\" = excluded.\"\($0)\"" }
     q.sql(" ON CONFLICT (\(conflict.map { "\"\($0)\"" }.joined(separator: ", "))) DO UPDATE SET ")
     q.sql(updates.joined(separator: ", "))
-    q.sql(" WHERE excluded.updated_seq > \(table).updated_seq")
+    q.sql(" WHERE excluded.updated_seq \(correcting ? ">=" : ">") \(table).updated_seq")
     return q.query
   }
 }

@@ -21,12 +21,30 @@ struct ReconciliationPipelineTests {
     return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
-  static func run(platform: String, extraSimArguments: [String] = [], verifies: Bool = true) async throws -> String {
+  /// The integers of the first column of `sql` on either backend's ledger.
+  static func integers(_ ledger: CrashTests.ProcessLedger, _ sql: String) async throws -> [Int64] {
+    try await ledger.inspect { store in
+      try await TestLedgerReader.records(store, sql).compactMap { record in
+        record.fields.first.flatMap { if case .integer(let v) = $0.value { v } else { nil } }
+      }
+    }
+  }
+
+  static func integer(_ ledger: CrashTests.ProcessLedger, _ sql: String) async throws -> Int64? {
+    try await integers(ledger, sql).first
+  }
+
+  static func run(
+    platform: String, backend: LedgerBackendKind, extraSimArguments: [String] = [], verifies: Bool = true,
+    then inspect: (CrashTests.ProcessLedger) async throws -> Void = { _ in }
+  ) async throws {
     let folder = try Harness.folder()
     try CollectorProcess.prepare(folder: folder, secrets: "1 reconcile-secret\n", token: Harness.token)
     try "reconcile-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
     chmod(folder + "/plugin-secret", 0o600)
-    let collector = try CollectorProcess(folder: folder, extraArguments: ["--reconcile-every", "1s"])
+    try await CrashTests.ProcessLedger.with(backend, folder: folder) { ledger in
+    let collector = try CollectorProcess(
+      folder: folder, extraArguments: ["--reconcile-every", "1s"], database: ledger.url)
     let (simStatus, simOutput) = try PipelineTests.tradetap([
       "sim", "--plugin", try PipelineTests.artifact("libTradeTapPlugin.so"),
       "--param", "Collector=127.0.0.1:\(collector.protocolPort)", "--param", "SecretFile=\(folder)/plugin-secret",
@@ -38,9 +56,8 @@ struct ReconciliationPipelineTests {
     let missed = simOutput.firstMatch(of: /, (\d+) missed/).flatMap { Int($0.1) } ?? 0
     #expect(missed > 100, "the run must actually lose hooks: \(simOutput)")
 
-    let ledgerPath = folder + "/ledger.sqlite"
     let (status, verifyOutput) = try PipelineTests.tradetap([
-      "verify", "--state", folder + "/state.json", "--database", "sqlite:\(ledgerPath)",
+      "verify", "--state", folder + "/state.json", "--database", ledger.url,
     ])
     let metrics = try await CRMClient(port: collector.httpPort).get("/metrics").body
     collector.signal(SIGTERM)
@@ -48,30 +65,37 @@ struct ReconciliationPipelineTests {
     if verifies { #expect(status == 0 && verifyOutput.contains(" 0 divergences"), "\(verifyOutput)") }
 
     // Every sweep at the final sequence: the first corrected everything, the later ones found nothing.
-    let sweeps = try sqlite(ledgerPath, """
-      SELECT group_concat(divergences) FROM (SELECT divergences FROM reconciliation_sweeps
-       WHERE snapshot_seq = (SELECT last_seq FROM servers WHERE id = 1) ORDER BY id)
-      """).split(separator: ",").compactMap { Int($0) }
+    let sweeps = try await integers(ledger, """
+      SELECT divergences FROM reconciliation_sweeps
+       WHERE snapshot_seq = (SELECT last_seq FROM servers WHERE id = 1) ORDER BY id
+      """)
     #expect(sweeps.count >= 1, "a sweep ran after the last event")
-    let total = Int(try sqlite(ledgerPath, "SELECT count(*) FROM reconciliation_divergences")) ?? 0
+    let total = Int(try await integer(ledger, "SELECT count(*) FROM reconciliation_divergences") ?? 0)
     #expect(total > 0, "the missed hooks were found")
     #expect(sweeps.dropFirst().allSatisfy { $0 == 0 }, "one sweep at the final state corrects everything: \(sweeps)")
-    let inserted = try sqlite(ledgerPath, """
+    let inserted = try await integer(ledger, """
       SELECT count(*) FROM reconciliation_divergences WHERE field = 'missing' AND correction = 'inserted'
       """)
-    #expect((Int(inserted) ?? 0) > 0, "rows the stream never carried were inserted")
-    #expect(try sqlite(ledgerPath, "SELECT last_reconciled_utc IS NOT NULL FROM servers WHERE id = 1") == "1")
+    #expect((inserted ?? 0) > 0, "rows the stream never carried were inserted")
+    #expect(try await integer(ledger, "SELECT count(*) FROM servers WHERE id = 1 AND last_reconciled_utc IS NOT NULL") == 1)
     let metric = metrics.split(separator: "\n").first { $0.hasPrefix("tradetap_reconciliation_divergences_total ") }
     #expect(metric.flatMap { Int($0.split(separator: " ").last ?? "") } == total, "\(metric ?? "no metric")")
-    return ledgerPath
+    try await inspect(ledger)
+    }
   }
 
-  @Test func anMT5RunMissingThreePercentOfHooksVerifiesCleanAndTheDivergencesAreRecorded() async throws {
-    _ = try await Self.run(platform: "mt5")
+  @Test(arguments: LedgerBackendKind.allCases)
+  func anMT5RunMissingThreePercentOfHooksVerifiesCleanAndTheDivergencesAreRecorded(backend: LedgerBackendKind)
+    async throws
+  {
+    try await Self.run(platform: "mt5", backend: backend)
   }
 
-  @Test func anMT4RunMissingThreePercentOfHooksVerifiesCleanAndTheDivergencesAreRecorded() async throws {
-    _ = try await Self.run(platform: "mt4")
+  @Test(arguments: LedgerBackendKind.allCases)
+  func anMT4RunMissingThreePercentOfHooksVerifiesCleanAndTheDivergencesAreRecorded(backend: LedgerBackendKind)
+    async throws
+  {
+    try await Self.run(platform: "mt4", backend: backend)
   }
 
   @Test func aSweepWhileEventsStreamLeavesNoWrongCorrectionBehind() async throws {
@@ -102,13 +126,17 @@ struct ReconciliationPipelineTests {
     #expect(status == 0 && verifyOutput.contains(" 0 divergences"), "\(verifyOutput)")
   }
 
-  @Test func accountsExcludedByGroupsNeverEnterTheLedgerThroughASnapshot() async throws {
+  @Test(arguments: LedgerBackendKind.allCases)
+  func accountsExcludedByGroupsNeverEnterTheLedgerThroughASnapshot(backend: LedgerBackendKind) async throws {
     // Mixed margin: odd logins are in real\hedging, which the plugin's Groups excludes.
-    let ledger = try await Self.run(
-      platform: "mt5", extraSimArguments: ["--margin", "mixed", "--param", "Groups=*,!real\\hedging"], verifies: false)
-    #expect(try Self.sqlite(ledger, "SELECT count(*) FROM accounts WHERE login % 2 = 1") == "0")
-    #expect(try Self.sqlite(ledger, "SELECT count(*) FROM deals WHERE login % 2 = 1") == "0")
-    #expect(try Self.sqlite(ledger, "SELECT count(*) FROM positions WHERE login % 2 = 1") == "0")
-    #expect(try Self.sqlite(ledger, "SELECT count(*) FROM accounts WHERE login % 2 = 0") == "50")
+    try await Self.run(
+      platform: "mt5", backend: backend, extraSimArguments: ["--margin", "mixed", "--param", "Groups=*,!real\\hedging"],
+      verifies: false
+    ) { (ledger: CrashTests.ProcessLedger) async throws in
+      #expect(try await Self.integer(ledger, "SELECT count(*) FROM accounts WHERE login % 2 = 1") == 0)
+      #expect(try await Self.integer(ledger, "SELECT count(*) FROM deals WHERE login % 2 = 1") == 0)
+      #expect(try await Self.integer(ledger, "SELECT count(*) FROM positions WHERE login % 2 = 1") == 0)
+      #expect(try await Self.integer(ledger, "SELECT count(*) FROM accounts WHERE login % 2 = 0") == 50)
+    }
   }
 }
