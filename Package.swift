@@ -102,6 +102,7 @@ let package = Package(
       name: "tradetap",
       dependencies: [
         "TradeTapCollector", "TradeTapSimulator", "TradeTapVerify", "TradeTapLedger", "TradeTapLedgerPostgres",
+        .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -108,9 +108,15 @@ struct SimCommand: ParsableCommand {
       say("sim: \(plugins.count - loaded) plugin(s) failed to load; reasons are in the journal")
     }
 
+    // SIGINT stops the run early and also ends a --linger at once (`tradetap demo`
+    // lingers long and interrupts once its ledger has caught up).
     signal(SIGINT, SIG_IGN)
+    let interrupted = DispatchSemaphore(value: 0)
     let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-    interrupt.setEventHandler { server.requestStop() }
+    interrupt.setEventHandler {
+      server.requestStop()
+      interrupted.signal()
+    }
     interrupt.resume()
 
     let summary: SimulationSummary
@@ -131,8 +137,12 @@ struct SimCommand: ParsableCommand {
       }
     }
     if let seconds = SimDuration.seconds(linger), seconds > 0, loaded > 0 {
-      say("sim: lingering \(linger) before plugin cleanup")
-      Thread.sleep(forTimeInterval: seconds)
+      // A SIGINT that ended the run does not also skip the linger; one during it ends it.
+      while interrupted.wait(timeout: .now()) == .success {}
+      say("sim: lingering \(linger) before plugin cleanup (SIGINT ends it): \(summary.eventsFired) events fired")
+      if interrupted.wait(timeout: .now() + seconds) == .success {
+        say("sim: linger ended by SIGINT")
+      }
     }
     server.unloadPlugins()
     say("sim: done: \(summary.eventsFired) events fired, \(summary.eventsMissed) missed, "

@@ -56,6 +56,18 @@ final class ChildProcess: Sendable {
     while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
   }
 
+  /// Sends SIGINT (`tradetap sim` ends its run or its linger and unloads its plugins).
+  func interrupt() {
+    if process.isRunning { process.interrupt() }
+  }
+
+  /// Waits for the process to exit, at most `timeout`; true when it has.
+  func waitForExit(timeout: Duration) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+    return !process.isRunning
+  }
+
   /// SIGTERM (graceful shutdown), then SIGKILL if it has not exited in time.
   func terminate(grace: Duration = .seconds(10)) async {
     guard process.isRunning else { return }

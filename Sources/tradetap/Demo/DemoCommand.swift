@@ -79,28 +79,36 @@ struct DemoCommand: AsyncParsableCommand {
         "--param", "Journal.Path=\(files.journal)", "--param", "Journal.SizeMB=64",
         "--platform", platform, "--server-id", String(serverID), "--accounts", String(accounts),
         "--rate", String(rate), "--duration", duration, "--threads", String(threads), "--seed", String(seed),
-        "--state-out", files.state, "--journal", files.hostLog, "--linger", "3s",
+        "--state-out", files.state, "--journal", files.hostLog, "--linger", "10m",
       ],
       logFile: files.folder.appendingPathComponent("sim.stderr").path)
     say("demo: trade server (\(platform), \(accounts) accounts) trading for \(duration) at \(rate == 0 ? "full speed" : "\(rate) events/s")")
 
     let progress = DemoProgress(probe: probe)
-    while sim.isRunning {
+    // The sim writes its state, then lingers (plugin loaded, answering reconciliation)
+    // until the ledger has caught up; then the demo interrupts it.
+    var lingering = false
+    while sim.isRunning && !lingering {
       try await Task.sleep(for: .seconds(1))
-      progress.observe(simLines: sim.takeLines())
+      let lines = sim.takeLines()
+      lingering = lines.contains { $0.hasPrefix("sim: lingering ") }
+      progress.observe(simLines: lines)
       say(progress.line())
     }
+    var catchUp: LedgerCatchUp?
+    if lingering {
+      catchUp = try await waitForLedger(progress: progress, sim: sim, ledger: files.ledger, serverID: serverID)
+      sim.interrupt()
+      if await !sim.waitForExit(timeout: .seconds(60)) {
+        say("demo: tradetap sim did not exit 60 s after SIGINT; terminating it")
+        await sim.terminate()
+      }
+    }
+    try await Task.sleep(for: .milliseconds(100))  // the last lines still in the pipe
     progress.observe(simLines: sim.takeLines())
     guard sim.exitStatus == 0 else {
       await collector.terminate()
       throw DemoFailure("tradetap sim failed with status \(sim.exitStatus); see \(files.hostLog)")
-    }
-    // The plugin drains its journal before the server unloads it; wait for the
-    // ledger to hold every event the hooks received.
-    let drainDeadline = ContinuousClock.now + .seconds(60)
-    while progress.durable < progress.fired && ContinuousClock.now < drainDeadline {
-      try await Task.sleep(for: .milliseconds(250))
-      progress.observe(simLines: [])
     }
     say(progress.line())
 
@@ -118,6 +126,10 @@ struct DemoCommand: AsyncParsableCommand {
     say("")
     say("== TradeTap demo summary")
     say(progress.summary())
+    if let catchUp, catchUp.refused > 0 {
+      say("journal overflow: \(catchUp.refused) events refused by the plugin's full journal (Journal.SizeMB=64) in "
+        + "\(catchUp.gaps) gap(s), \(catchUp.openGaps == 0 ? "all healed by reconciliation" : "\(catchUp.openGaps) not healed")")
+    }
     say(report.summary)
     say("ledger (SQLite, the schema is in docs/ledger.md):  sqlite3 \(files.ledger) 'select * from accounts limit 5'")
     say("collector log: \(files.collectorLog)    trade server journal: \(files.hostLog)")
@@ -133,6 +145,47 @@ struct DemoCommand: AsyncParsableCommand {
       await collector.terminate()
     }
     if !report.divergences.isEmpty { throw ExitCode(1) }
+  }
+
+  /// Waits until the ledger accounts for every event the hooks received (the
+  /// plugin's journal is drained: each one is an `events` row or inside an overflow
+  /// gap) and no gap is still open (the sweep the collector runs after a gap has
+  /// healed it). Returns the last reading; after `timeout` it says what was missing
+  /// and returns, so the verify below shows the consequences.
+  private func waitForLedger(
+    progress: DemoProgress, sim: ChildProcess, ledger: String, serverID: UInt32, timeout: Duration = .seconds(120)
+  ) async throws -> LedgerCatchUp? {
+    let deadline = ContinuousClock.now + timeout
+    var nextLine = ContinuousClock.now + .seconds(1)
+    while true {
+      progress.observe(simLines: sim.takeLines())
+      let catchUp = LedgerCatchUp.read(ledger: ledger, serverID: Int64(serverID))
+      var missing: [String] = []
+      if let catchUp {
+        if catchUp.accounted < progress.fired {
+          missing.append("the plugin's journal to drain (\(progress.fired - catchUp.accounted) events not yet in the ledger)")
+        }
+        if catchUp.openGaps > 0 {
+          missing.append("reconciliation to heal a gap of \(catchUp.openGapEvents) events"
+            + (catchUp.openGaps > 1 ? " (\(catchUp.openGaps) gaps)" : ""))
+        }
+      } else {
+        missing.append("the ledger to be readable")
+      }
+      if missing.isEmpty { return catchUp }
+      guard sim.isRunning else {
+        throw DemoFailure("tradetap sim exited while the demo was waiting for \(missing.joined(separator: " and ")); see \(ledger)")
+      }
+      if ContinuousClock.now >= deadline {
+        say("demo: the ledger did not catch up in \(timeout): still waiting for \(missing.joined(separator: " and ")); verifying anyway")
+        return catchUp
+      }
+      if ContinuousClock.now >= nextLine {
+        say(progress.line() + "  waiting for " + missing.joined(separator: " and "))
+        nextLine = ContinuousClock.now + .seconds(1)
+      }
+      try await Task.sleep(for: .milliseconds(250))
+    }
   }
 
   private func locatePlugin() throws -> String {

@@ -19,6 +19,8 @@ final class DemoProgress {
   func observe(simLines: [String]) {
     for line in simLines {
       if line.hasPrefix("sim: done: "), let n = Self.leadingInt(line.dropFirst("sim: done: ".count)) { fired = n }
+      else if line.hasPrefix("sim: lingering "), let colon = line.lastIndex(of: ":"),
+        let n = Self.leadingInt(line[line.index(after: colon)...].drop(while: { $0 == " " })) { fired = n }
       else if line.hasPrefix("sim: "), line.contains("events fired"), let n = Self.leadingInt(line.dropFirst(5)) { fired = n }
     }
     let sample = probe.read()
