@@ -105,7 +105,9 @@ struct DemoCommand: AsyncParsableCommand {
       }
     }
     try await Task.sleep(for: .milliseconds(100))  // the last lines still in the pipe
-    progress.observe(simLines: sim.takeLines())
+    // The summary needs a fresh sample (a busy collector may miss the probe's 2 s).
+    var sampled = progress.observe(simLines: sim.takeLines())
+    for _ in 0..<5 where !sampled { sampled = progress.observe(simLines: []) }
     guard sim.exitStatus == 0 else {
       await collector.terminate()
       throw DemoFailure("tradetap sim failed with status \(sim.exitStatus); see \(files.hostLog)")
@@ -153,9 +155,13 @@ struct DemoCommand: AsyncParsableCommand {
   /// healed it). Returns the last reading; after `timeout` it says what was missing
   /// and returns, so the verify below shows the consequences.
   private func waitForLedger(
-    progress: DemoProgress, sim: ChildProcess, ledger: String, serverID: UInt32, timeout: Duration = .seconds(120)
+    progress: DemoProgress, sim: ChildProcess, ledger: String, serverID: UInt32, timeout: Duration = .seconds(180)
   ) async throws -> LedgerCatchUp? {
+    // 180 s: the collector gives a snapshot 120 s (docs/reconciliation.md), and the
+    // sweep after the last gap may start a little after the linger does.
     let deadline = ContinuousClock.now + timeout
+    let failedSweeps = "tradetap_reconciliation_sweeps_failed_total"
+    let failedAtStart = progress.metric(failedSweeps) ?? 0
     var nextLine = ContinuousClock.now + .seconds(1)
     while true {
       progress.observe(simLines: sim.takeLines())
@@ -166,8 +172,10 @@ struct DemoCommand: AsyncParsableCommand {
           missing.append("the plugin's journal to drain (\(progress.fired - catchUp.accounted) events not yet in the ledger)")
         }
         if catchUp.openGaps > 0 {
+          let failed = Int((progress.metric(failedSweeps) ?? 0) - failedAtStart)
           missing.append("reconciliation to heal a gap of \(catchUp.openGapEvents) events"
-            + (catchUp.openGaps > 1 ? " (\(catchUp.openGaps) gaps)" : ""))
+            + (catchUp.openGaps > 1 ? " (\(catchUp.openGaps) gaps)" : "")
+            + (failed > 0 ? "; \(failed) sweep(s) abandoned meanwhile, see collector.log" : ""))
         }
       } else {
         missing.append("the ledger to be readable")

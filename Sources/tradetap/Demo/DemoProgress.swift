@@ -15,8 +15,13 @@ final class DemoProgress {
 
   init(probe: MetricsProbe) { self.probe = probe }
 
+  /// The last value read of one collector series (`name{labels}` as exposed).
+  func metric(_ name: String) -> Double? { metrics[name] }
+
   /// Takes the simulator's progress lines ("sim: N events fired, ...") and a fresh metrics sample.
-  func observe(simLines: [String]) {
+  /// Returns false when the collector's /metrics could not be read (the last sample stays).
+  @discardableResult
+  func observe(simLines: [String]) -> Bool {
     for line in simLines {
       if line.hasPrefix("sim: done: "), let n = Self.leadingInt(line.dropFirst("sim: done: ".count)) { fired = n }
       else if line.hasPrefix("sim: lingering "), let colon = line.lastIndex(of: ":"),
@@ -24,7 +29,7 @@ final class DemoProgress {
       else if line.hasPrefix("sim: "), line.contains("events fired"), let n = Self.leadingInt(line.dropFirst(5)) { fired = n }
     }
     let sample = probe.read()
-    guard !sample.isEmpty else { return }
+    guard !sample.isEmpty else { return false }
     metrics = sample
     durable = Int(sample["tradetap_events_committed_total"] ?? 0)
     let now = ContinuousClock.now
@@ -34,6 +39,7 @@ final class DemoProgress {
       lastDurable = durable
       lastSample = now
     }
+    return true
   }
 
   func line() -> String {
