@@ -20,8 +20,11 @@ public final class Reconciler: Sendable {
   /// from the newest deal time seen minus this (broker time): late, backdated or
   /// concurrent deals are still covered without re-reading the whole history.
   static let dealLookbackMilliseconds: Int64 = 3_600_000
-  /// A snapshot not complete within this is abandoned (the sweep fails; the next one retries).
-  static let snapshotTimeout: Duration = .seconds(120)
+  /// A snapshot whose plugin sent no chunk for this long is abandoned (the sweep
+  /// fails; the next one retries). A silence limit, not a cap on the whole answer:
+  /// the plugin paces its chunks to spare the trade server, so a large book (hundreds
+  /// of thousands of deals after a journal overflow) legitimately takes minutes.
+  static let snapshotTimeout: Duration = .seconds(60)
   /// The ledger must reach the snapshot's point in the stream within this.
   static let catchUpTimeout: Duration = .seconds(30)
   /// How often the loop looks for due sweeps.
@@ -36,7 +39,7 @@ public final class Reconciler: Sendable {
     var description: String {
       switch self {
       case .disconnected: "the plugin disconnected"
-      case .timedOut: "snapshot not complete within \(Reconciler.snapshotTimeout)"
+      case .timedOut: "no snapshot chunk for \(Reconciler.snapshotTimeout)"
       case .stopped: "collector stopping"
       case .snapshot(let scope, let status): "\(scope) snapshot answered \(status)"
       case .chunkOutOfOrder(let expected, let got): "snapshot chunk \(got) where \(expected) was expected"
@@ -59,6 +62,8 @@ public final class Reconciler: Sendable {
     var records: [Event] = []
     var nextChunk: UInt32 = 0
     var caughtUpThrough: UInt64 = 0
+    /// When the request went out or the last chunk arrived (the silence timer's origin).
+    var lastProgress = ContinuousClock.now
   }
 
   private struct Connection {
@@ -153,6 +158,7 @@ public final class Reconciler: Sendable {
       // live batches go out between later chunks, after the walk: the point is chunk 0's.
       if p.nextChunk == 0 { p.caughtUpThrough = caughtUpThrough }
       p.nextChunk += 1
+      p.lastProgress = ContinuousClock.now
       p.records.append(contentsOf: chunk.records.lazy.filter { $0.serverId == serverId && $0.sequence == 0 })
       guard chunk.isFinal else {
         s.pending[chunk.requestId] = p
@@ -283,8 +289,13 @@ public final class Reconciler: Sendable {
   /// Sends a snapshot request on the server's connection and awaits every chunk.
   func request(_ template: SnapshotRequest, serverId: UInt32) async throws -> Answer {
     let timeout = Task { [weak self] in
-      guard (try? await Task.sleep(for: Self.snapshotTimeout)) != nil else { return }
-      self?.failAll(serverId: serverId, with: .timedOut)
+      while (try? await Task.sleep(for: .seconds(1))) != nil {
+        guard let self else { return }
+        if self.silentLongerThan(Self.snapshotTimeout, serverId: serverId) {
+          self.failAll(serverId: serverId, with: .timedOut)
+          return
+        }
+      }
     }
     defer { timeout.cancel() }
     return try await withCheckedThrowingContinuation { continuation in
@@ -301,6 +312,14 @@ public final class Reconciler: Sendable {
         return
       }
       channel.writeAndFlush(Message.snapshotRequest(request), promise: nil)
+    }
+  }
+
+  /// Whether a pending snapshot of this server has had no chunk for `limit`.
+  private func silentLongerThan(_ limit: Duration, serverId: UInt32) -> Bool {
+    let now = ContinuousClock.now
+    return state.withLock { s in
+      s.pending.values.contains { $0.serverId == serverId && now - $0.lastProgress > limit }
     }
   }
 

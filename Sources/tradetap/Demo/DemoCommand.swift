@@ -155,10 +155,11 @@ struct DemoCommand: AsyncParsableCommand {
   /// healed it). Returns the last reading; after `timeout` it says what was missing
   /// and returns, so the verify below shows the consequences.
   private func waitForLedger(
-    progress: DemoProgress, sim: ChildProcess, ledger: String, serverID: UInt32, timeout: Duration = .seconds(180)
+    progress: DemoProgress, sim: ChildProcess, ledger: String, serverID: UInt32, timeout: Duration = .seconds(300)
   ) async throws -> LedgerCatchUp? {
-    // 180 s: the collector gives a snapshot 120 s (docs/reconciliation.md), and the
-    // sweep after the last gap may start a little after the linger does.
+    // 300 s: after a full-speed run the sweep that heals the overflow reads and
+    // corrects hundreds of thousands of deals (minutes; docs/reconciliation.md), and
+    // it may start a little after the linger does.
     let deadline = ContinuousClock.now + timeout
     let failedSweeps = "tradetap_reconciliation_sweeps_failed_total"
     let failedAtStart = progress.metric(failedSweeps) ?? 0
