@@ -95,9 +95,13 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   /// Whether this connection counts in `environment.handshaking`.
   private var holdsHandshakeSlot = false
   private let peer: String
+  /// This connection's identity at the group committer: once one of its commits
+  /// fails, its later batches are never committed (no hole in the ledger).
+  private let stream: UInt64
 
   init(environment: ConnectionEnvironment, serverNonce: [UInt8], peer: String) throws {
     self.environment = environment
+    self.stream = environment.committer.openStream()
     self.state = .handshaking(try ServerHandshake(serverNonce: serverNonce))
     var logger = environment.logger
     logger[metadataKey: "tradetap.peer"] = "\(peer)"
@@ -289,7 +293,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     let events = batch?.events.count ?? 0
     pendingBatches += 1
     pendingEvents += events
-    environment.committer.submit(.init(batch: batch, reportedGaps: gaps, promise: promise))
+    environment.committer.submit(.init(batch: batch, reportedGaps: gaps, promise: promise, stream: stream))
     let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
     promise.futureResult.whenComplete { result in
       let (handler, context) = bound.value
