@@ -60,6 +60,18 @@ struct FaultInjectionTests {
     // The lossy-link phase needs iptables (CI installs it): its absence fails, never skips.
     #expect(!output.contains("lossy link: skipped"), "\(output)")
   }
+
+  /// The driver starts its own PostgreSQL 15 cluster (Tools/postgres/cluster.sh) and
+  /// fails, never skips, where /usr/lib/postgresql/15/bin is missing.
+  @Test func aPostgresLedgerStoppedAndStartedUnderLoadNeverHoldsUpTheHostAndLosesNothing() throws {
+    let (status, output) = try FaultDriver.run("postgres-restart.sh", ["2", "4"])
+    #expect(status == 0, "\(output)")
+    #expect(output.contains("outages=2 "), "\(output)")
+    // Before the fix in GroupCommitter, the batches queued behind the failed commit
+    // committed after the restart: a hole, recorded as a gap, the journal past it.
+    #expect(output.contains("gaps: 0"), "\(output)")
+    #expect(output.contains("missing 0, doubled 0"), "\(output)")
+  }
 }
 
 /// Whether this machine lets us create network namespaces (root, `ip` present).
