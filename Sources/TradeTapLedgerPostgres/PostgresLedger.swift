@@ -76,21 +76,42 @@ public final class PostgresLedger: LedgerStore {
 
   /// Runs `body` on the Swift concurrency pool and waits for it on this thread.
   /// Callers are the group committer's thread and NIO's thread pool, never a task.
-  func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+  /// - Parameter deadline: with one, gives up (cancels `body`, throws
+  ///   ``LedgerError/unavailableDatabase(_:)``) when PostgreSQL has not answered in time.
+  func blocking<T: Sendable>(
+    deadline: Duration? = nil, _ body: @escaping @Sendable () async throws -> T
+  ) throws -> T {
     let result = Mutex<Result<T, any Error>?>(nil)
     let done = DispatchSemaphore(value: 0)
-    Task {
+    let task = Task {
       let outcome: Result<T, any Error>
       do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
       result.withLock { $0 = outcome }
       done.signal()
     }
-    done.wait()
+    if let deadline {
+      let (seconds, attoseconds) = deadline.components
+      let wait = DispatchTimeInterval.milliseconds(Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
+      if done.wait(timeout: .now() + wait) == .timedOut {
+        task.cancel()
+        throw LedgerError.unavailableDatabase("\(url): no answer within \(deadline)")
+      }
+    } else {
+      done.wait()
+    }
     return try result.withLock { $0! }.get()
   }
 
+  /// How long a group commit may wait for PostgreSQL. Seen with the server stopped and
+  /// started under load (Tools/faults/postgres-restart.sh): a transaction whose pooled
+  /// connection died could wait forever, the writer thread with it, and the ledger
+  /// never caught up. Past the deadline the commit fails like any other: its plugin
+  /// connections are refused and resend from the durable point (a late commit of the
+  /// abandoned transaction is harmless: resent events are deduplicated).
+  static let commitDeadline: Duration = .seconds(20)
+
   public func commit(_ batches: [LedgerBatch], reportedGaps: [ReportedGap]) throws -> LedgerCommit {
-    try blocking { try await self.commitAsync(batches, reportedGaps: reportedGaps) }
+    try blocking(deadline: Self.commitDeadline) { try await self.commitAsync(batches, reportedGaps: reportedGaps) }
   }
 
   /// One transaction: gaps first (a notice names sequences before the events that
