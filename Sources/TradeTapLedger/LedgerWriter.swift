@@ -111,6 +111,8 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
   case unsupportedFeature(String)
   /// A database that could not be reached or migrated (the text says which and why).
   case unavailableDatabase(String)
+  /// A write the database did not answer in time (the text says which database and how long).
+  case writeTimedOut(String)
 
   public var description: String {
     switch self {
@@ -118,6 +120,7 @@ public enum LedgerError: Error, Equatable, CustomStringConvertible {
     case .unsupportedDatabase(let url): "database \(url) is not supported: use sqlite:PATH or postgres://user:pass@host:port/db"
     case .unsupportedFeature(let text): text
     case .unavailableDatabase(let text): "cannot open the ledger \(text)"
+    case .writeTimedOut(let text): "ledger write abandoned: \(text)"
     }
   }
 }

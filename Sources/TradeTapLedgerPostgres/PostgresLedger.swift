@@ -77,7 +77,7 @@ public final class PostgresLedger: LedgerStore {
   /// Runs `body` on the Swift concurrency pool and waits for it on this thread.
   /// Callers are the group committer's thread and NIO's thread pool, never a task.
   /// - Parameter deadline: with one, gives up (cancels `body`, throws
-  ///   ``LedgerError/unavailableDatabase(_:)``) when PostgreSQL has not answered in time.
+  ///   ``LedgerError/writeTimedOut(_:)``) when PostgreSQL has not answered in time.
   func blocking<T: Sendable>(
     deadline: Duration? = nil, _ body: @escaping @Sendable () async throws -> T
   ) throws -> T {
@@ -94,7 +94,7 @@ public final class PostgresLedger: LedgerStore {
       let wait = DispatchTimeInterval.milliseconds(Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
       if done.wait(timeout: .now() + wait) == .timedOut {
         task.cancel()
-        throw LedgerError.unavailableDatabase("\(url): no answer within \(deadline)")
+        throw LedgerError.writeTimedOut("\(url): no answer within \(deadline)")
       }
     } else {
       done.wait()

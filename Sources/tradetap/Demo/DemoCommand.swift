@@ -16,8 +16,8 @@ struct DemoCommand: AsyncParsableCommand {
 
   @Option(help: "Working folder (recreated on each run).")
   var dir = "./tradetap-demo"
-  @Option(help: "How long the trade server trades (500ms, 30s, 5m).")
-  var duration = "10s"
+  @Option(help: "How long the trade server trades (500ms, 30s, 5m). Default 10s, or 1s with --rate 0.")
+  var duration: String?
   @Option(help: "Events per second offered to the hooks; 0 = as fast as possible.")
   var rate = 5000
   @Option(help: "Server dialect: mt4 or mt5.")
@@ -33,10 +33,16 @@ struct DemoCommand: AsyncParsableCommand {
   @Flag(help: "Keep the collector (and its HTTP API) running after the summary, until Ctrl-C.")
   var serve = false
 
+  /// At full speed the simulated server offers ~1 M events/s, far above what a ledger
+  /// makes durable: the journal overflows and reconciliation heals the rest from the
+  /// server's state, which takes minutes for a multi-million-deal book. One second
+  /// shows that path in about a minute; a longer --duration is the user's choice.
+  var tradingTime: String { duration ?? (rate == 0 ? "1s" : "10s") }
+
   func validate() throws {
     guard ["mt4", "mt5"].contains(platform) else { throw ValidationError("--platform must be mt4 or mt5") }
     guard rate >= 0 else { throw ValidationError("--rate must be 0 or positive") }
-    guard DemoDuration.seconds(duration) != nil else { throw ValidationError("--duration takes 500ms, 30s or 5m") }
+    guard DemoDuration.seconds(tradingTime) != nil else { throw ValidationError("--duration takes 500ms, 30s or 5m") }
   }
 
   func run() async throws {
@@ -78,11 +84,11 @@ struct DemoCommand: AsyncParsableCommand {
         "--param", "TLS=on", "--param", "TLS.CAFile=\(files.certificate)", "--param", "TLS.ServerName=localhost",
         "--param", "Journal.Path=\(files.journal)", "--param", "Journal.SizeMB=64",
         "--platform", platform, "--server-id", String(serverID), "--accounts", String(accounts),
-        "--rate", String(rate), "--duration", duration, "--threads", String(threads), "--seed", String(seed),
+        "--rate", String(rate), "--duration", tradingTime, "--threads", String(threads), "--seed", String(seed),
         "--state-out", files.state, "--journal", files.hostLog, "--linger", "10m",
       ],
       logFile: files.folder.appendingPathComponent("sim.stderr").path)
-    say("demo: trade server (\(platform), \(accounts) accounts) trading for \(duration) at \(rate == 0 ? "full speed" : "\(rate) events/s")")
+    say("demo: trade server (\(platform), \(accounts) accounts) trading for \(tradingTime) at \(rate == 0 ? "full speed" : "\(rate) events/s")")
 
     let progress = DemoProgress(probe: probe)
     // The sim writes its state, then lingers (plugin loaded, answering reconciliation)
