@@ -193,16 +193,6 @@ private struct ReconciliationSweep {
   var projection: LedgerProjection
   var outcome = ReconciliationOutcome(sweepId: 0, durableSequence: 0)
 
-  /// Field differences of one row.
-  struct Check {
-    var fields: [(String, String?, String?)] = []
-    mutating func exact<T: Equatable>(_ field: String, ledger: T?, platform: T) {
-      if ledger != platform { fields.append((field, ledger.map { "\($0)" }, "\(platform)")) }
-    }
-    mutating func decimal(_ field: String, ledger: String?, platform: ExactDecimal) {
-      if ledger.flatMap({ ExactDecimal($0) }) != platform { fields.append((field, ledger, platform.description)) }
-    }
-  }
 
   private mutating func record(
     _ subject: ReconciliationDivergence.Subject, _ key: Int64, _ field: String, _ ledger: String?, _ platform: String?,
@@ -220,7 +210,7 @@ private struct ReconciliationSweep {
 
   /// Records a missing row, or the differing fields of one, then writes the platform record.
   private mutating func correct(
-    _ subject: ReconciliationDivergence.Subject, _ key: Int64, exists: Bool, check: Check, kind: RecordKind,
+    _ subject: ReconciliationDivergence.Subject, _ key: Int64, exists: Bool, check: ReconciliationFieldCheck, kind: RecordKind,
     body: EventBody
   ) throws {
     if !exists {
@@ -254,13 +244,7 @@ private struct ReconciliationSweep {
       let key = Int64(truncatingIfNeeded: user.login)
       let row = rows.removeValue(forKey: key)
       if let row, isNewer(row) { continue }
-      var check = Check()
-      if let row {
-        check.decimal("balance", ledger: row["balance"], platform: user.balance)
-        check.decimal("credit", ledger: row["credit"], platform: user.credit)
-        check.exact("group", ledger: row["group"] as String?, platform: user.group)
-        check.exact("deleted", ledger: row["deleted"] as Int64?, platform: 0)
-      }
+      let check = ReconciliationRules.account(row, user)
       try correct(.account, key, exists: row != nil, check: check, kind: .userUpdate, body: .user(user))
     }
     outcome.accountsCompared = accounts.count
@@ -286,15 +270,7 @@ private struct ReconciliationSweep {
       {
         continue
       }
-      var check = Check()
-      if let row {
-        check.exact("login", ledger: row["login"] as Int64?, platform: Int64(truncatingIfNeeded: p.login))
-        check.exact("symbol", ledger: row["symbol"] as String?, platform: p.symbol)
-        check.exact("action", ledger: row["action"] as Int64?, platform: Int64(p.action.rawValue))
-        check.exact("volume_ext", ledger: row["volume_ext"] as Int64?, platform: Int64(truncatingIfNeeded: p.volumeExt))
-        check.decimal("price_open", ledger: row["price_open"], platform: p.priceOpen)
-        check.decimal("storage", ledger: row["storage"], platform: p.storage)
-      }
+      let check = ReconciliationRules.position(row, p)
       try correct(.position, key, exists: row != nil, check: check, kind: .positionUpdate, body: .position(p))
     }
     outcome.positionsCompared = positions.count
@@ -324,24 +300,7 @@ private struct ReconciliationSweep {
                  storage, fee, time_msc, comment, deleted, updated_seq FROM deals WHERE server_id = ? AND deal = ?
           """, arguments: [server, key])
       if let row, isNewer(row) { continue }
-      var check = Check()
-      if let row {
-        check.exact("login", ledger: row["login"] as Int64?, platform: Int64(truncatingIfNeeded: d.login))
-        check.exact("order", ledger: row["order"] as Int64?, platform: Int64(truncatingIfNeeded: d.order))
-        check.exact("position_id", ledger: row["position_id"] as Int64?, platform: Int64(truncatingIfNeeded: d.positionId))
-        check.exact("action", ledger: row["action"] as Int64?, platform: Int64(d.action.rawValue))
-        check.exact("entry", ledger: row["entry"] as Int64?, platform: Int64(d.entry.rawValue))
-        check.exact("symbol", ledger: row["symbol"] as String?, platform: d.symbol)
-        check.decimal("price", ledger: row["price"], platform: d.price)
-        check.exact("volume_ext", ledger: row["volume_ext"] as Int64?, platform: Int64(truncatingIfNeeded: d.volumeExt))
-        check.decimal("profit", ledger: row["profit"], platform: d.profit)
-        check.decimal("commission", ledger: row["commission"], platform: d.commission)
-        check.decimal("storage", ledger: row["storage"], platform: d.storage)
-        check.decimal("fee", ledger: row["fee"], platform: d.fee)
-        check.exact("time_msc", ledger: row["time_msc"] as Int64?, platform: d.time.brokerMilliseconds)
-        check.exact("comment", ledger: row["comment"] as String?, platform: d.comment)
-        check.exact("deleted", ledger: row["deleted"] as Int64?, platform: 0)
-      }
+      let check = ReconciliationRules.deal(row, d)
       try correct(.deal, key, exists: row != nil, check: check, kind: .dealUpdate, body: .deal(d))
     }
     outcome.dealsCompared = deals.count
@@ -366,25 +325,7 @@ private struct ReconciliationSweep {
       let key = Int64(t.ticket)
       let row = rows.removeValue(forKey: key)
       if let row, isNewer(row) { continue }
-      var check = Check()
-      if let row {
-        let isMoney = t.command == .balance || t.command == .credit
-        check.exact("login", ledger: row["login"] as Int64?, platform: Int64(t.login))
-        check.exact("symbol", ledger: row["symbol"] as String?, platform: t.symbol)
-        check.exact("cmd", ledger: row["cmd"] as Int64?, platform: Int64(t.command.rawValue))
-        check.exact("volume", ledger: row["volume"] as Int64?, platform: Int64(t.volume))
-        check.exact("comment", ledger: row["comment"] as String?, platform: t.comment)
-        if !isMoney { check.decimal("open_price", ledger: row["open_price"], platform: t.openPrice) }
-        check.exact("close_time", ledger: row["close_time"] as Int64?, platform: (t.closeTime?.brokerMilliseconds ?? 0) / 1000)
-        if t.closeTime != nil, !isMoney { check.decimal("close_price", ledger: row["close_price"], platform: t.closePrice) }
-        if t.closeTime == nil {
-          check.decimal("sl", ledger: row["sl"], platform: t.sl)
-          check.decimal("tp", ledger: row["tp"], platform: t.tp)
-        }
-        check.decimal("commission", ledger: row["commission"], platform: t.commission)
-        check.decimal("storage", ledger: row["storage"], platform: t.storage)
-        check.decimal("profit", ledger: row["profit"], platform: t.profit)
-      }
+      let check = ReconciliationRules.trade(row, t)
       try correct(.trade, key, exists: row != nil, check: check, kind: .tradeSnapshot, body: .trade(t))
     }
     outcome.tradesCompared = trades.count

@@ -94,15 +94,6 @@ struct PostgresReconciliationSweep {
   var projection: PostgresProjection
   var outcome = ReconciliationOutcome(sweepId: 0, durableSequence: 0)
 
-  struct Check {
-    var fields: [(String, String?, String?)] = []
-    mutating func exact<T: Equatable>(_ field: String, ledger: T?, platform: T) {
-      if ledger != platform { fields.append((field, ledger.map { "\($0)" }, "\(platform)")) }
-    }
-    mutating func decimal(_ field: String, ledger: String?, platform: ExactDecimal) {
-      if ledger.flatMap({ ExactDecimal($0) }) != platform { fields.append((field, ledger, platform.description)) }
-    }
-  }
 
   private mutating func record(
     _ subject: ReconciliationDivergence.Subject, _ key: Int64, _ field: String, _ ledger: String?, _ platform: String?,
@@ -113,7 +104,7 @@ struct PostgresReconciliationSweep {
   }
 
   private mutating func correct(
-    _ subject: ReconciliationDivergence.Subject, _ key: Int64, exists: Bool, check: Check, kind: RecordKind,
+    _ subject: ReconciliationDivergence.Subject, _ key: Int64, exists: Bool, check: ReconciliationFieldCheck, kind: RecordKind,
     body: EventBody
   ) async throws {
     if !exists {
@@ -150,13 +141,7 @@ struct PostgresReconciliationSweep {
       let key = Int64(truncatingIfNeeded: user.login)
       let row = rows.removeValue(forKey: key)
       if let row, isNewer(row) { continue }
-      var check = Check()
-      if let row {
-        check.decimal("balance", ledger: row.text("balance"), platform: user.balance)
-        check.decimal("credit", ledger: row.text("credit"), platform: user.credit)
-        check.exact("group", ledger: row.text("group"), platform: user.group)
-        check.exact("deleted", ledger: row.integer("deleted"), platform: 0)
-      }
+      let check = ReconciliationRules.account(row, user)
       try await correct(.account, key, exists: row != nil, check: check, kind: .userUpdate, body: .user(user))
     }
     outcome.accountsCompared = accounts.count
@@ -185,15 +170,7 @@ struct PostgresReconciliationSweep {
       {
         continue
       }
-      var check = Check()
-      if let row {
-        check.exact("login", ledger: row.integer("login"), platform: Int64(truncatingIfNeeded: p.login))
-        check.exact("symbol", ledger: row.text("symbol"), platform: p.symbol)
-        check.exact("action", ledger: row.integer("action"), platform: Int64(p.action.rawValue))
-        check.exact("volume_ext", ledger: row.integer("volume_ext"), platform: Int64(truncatingIfNeeded: p.volumeExt))
-        check.decimal("price_open", ledger: row.text("price_open"), platform: p.priceOpen)
-        check.decimal("storage", ledger: row.text("storage"), platform: p.storage)
-      }
+      let check = ReconciliationRules.position(row, p)
       try await correct(.position, key, exists: row != nil, check: check, kind: .positionUpdate, body: .position(p))
     }
     outcome.positionsCompared = positions.count
@@ -224,24 +201,7 @@ struct PostgresReconciliationSweep {
           "\(unescaped: Self.dealColumns) WHERE server_id = \(server) AND deal = \(key)", key: "deal")[key]
       }
       if let row, isNewer(row) { continue }
-      var check = Check()
-      if let row {
-        check.exact("login", ledger: row.integer("login"), platform: Int64(truncatingIfNeeded: d.login))
-        check.exact("order", ledger: row.integer("order"), platform: Int64(truncatingIfNeeded: d.order))
-        check.exact("position_id", ledger: row.integer("position_id"), platform: Int64(truncatingIfNeeded: d.positionId))
-        check.exact("action", ledger: row.integer("action"), platform: Int64(d.action.rawValue))
-        check.exact("entry", ledger: row.integer("entry"), platform: Int64(d.entry.rawValue))
-        check.exact("symbol", ledger: row.text("symbol"), platform: d.symbol)
-        check.decimal("price", ledger: row.text("price"), platform: d.price)
-        check.exact("volume_ext", ledger: row.integer("volume_ext"), platform: Int64(truncatingIfNeeded: d.volumeExt))
-        check.decimal("profit", ledger: row.text("profit"), platform: d.profit)
-        check.decimal("commission", ledger: row.text("commission"), platform: d.commission)
-        check.decimal("storage", ledger: row.text("storage"), platform: d.storage)
-        check.decimal("fee", ledger: row.text("fee"), platform: d.fee)
-        check.exact("time_msc", ledger: row.integer("time_msc"), platform: d.time.brokerMilliseconds)
-        check.exact("comment", ledger: row.text("comment"), platform: d.comment)
-        check.exact("deleted", ledger: row.integer("deleted"), platform: 0)
-      }
+      let check = ReconciliationRules.deal(row, d)
       try await correct(.deal, key, exists: row != nil, check: check, kind: .dealUpdate, body: .deal(d))
     }
     outcome.dealsCompared = deals.count
@@ -266,27 +226,7 @@ struct PostgresReconciliationSweep {
       let key = Int64(t.ticket)
       let row = rows.removeValue(forKey: key)
       if let row, isNewer(row) { continue }
-      var check = Check()
-      if let row {
-        let isMoney = t.command == .balance || t.command == .credit
-        check.exact("login", ledger: row.integer("login"), platform: Int64(t.login))
-        check.exact("symbol", ledger: row.text("symbol"), platform: t.symbol)
-        check.exact("cmd", ledger: row.integer("cmd"), platform: Int64(t.command.rawValue))
-        check.exact("volume", ledger: row.integer("volume"), platform: Int64(t.volume))
-        check.exact("comment", ledger: row.text("comment"), platform: t.comment)
-        if !isMoney { check.decimal("open_price", ledger: row.text("open_price"), platform: t.openPrice) }
-        check.exact("close_time", ledger: row.integer("close_time"), platform: (t.closeTime?.brokerMilliseconds ?? 0) / 1000)
-        if t.closeTime != nil, !isMoney {
-          check.decimal("close_price", ledger: row.text("close_price"), platform: t.closePrice)
-        }
-        if t.closeTime == nil {
-          check.decimal("sl", ledger: row.text("sl"), platform: t.sl)
-          check.decimal("tp", ledger: row.text("tp"), platform: t.tp)
-        }
-        check.decimal("commission", ledger: row.text("commission"), platform: t.commission)
-        check.decimal("storage", ledger: row.text("storage"), platform: t.storage)
-        check.decimal("profit", ledger: row.text("profit"), platform: t.profit)
-      }
+      let check = ReconciliationRules.trade(row, t)
       try await correct(.trade, key, exists: row != nil, check: check, kind: .tradeSnapshot, body: .trade(t))
     }
     outcome.tradesCompared = trades.count
