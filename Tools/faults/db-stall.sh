@@ -33,13 +33,11 @@ for stall in $(seq "$stalls"); do
   wait "$locker"; released_at=$(now_ms)
   hooks_at_release=$(progress_total "$work/progress" $threads)
   # Every sample higher than the one before: the host was never held up.
-  previous=$hooks_at_lock
-  for s in $samples; do [ "$s" -gt "$previous" ] || { echo "FAIL the host stalled: hooks $previous then $s"; status=1; }; previous=$s; done
+  # shellcheck disable=SC2086  # one argument per sample
+  check_host_kept_going "$hooks_at_lock" $samples || status=1
   # Caught up = the ledger holds what was journaled when the lock went.
-  caught=
-  for _ in $(seq 600); do [ "$(durable_seq)" -ge "$hooks_at_release" ] && { caught=$(now_ms); break; }; sleep 0.05; done
-  [ -n "$caught" ] || { echo "FAIL the ledger did not catch up within 30 s"; status=1; caught=$(now_ms); }
-  ms=$(( caught - released_at )); recover_total=$(( recover_total + ms )); [ "$ms" -gt "$recover_max" ] && recover_max=$ms
+  wait_durable_through "$hooks_at_release" 30 || { echo "FAIL the ledger did not catch up within 30 s"; status=1; }
+  ms=$(( caught_ms - released_at )); recover_total=$(( recover_total + ms )); [ "$ms" -gt "$recover_max" ] && recover_max=$ms
   stalled_hooks=$(( stalled_hooks + hooks_at_release - hooks_at_lock ))
   echo "stall $stall: ${hold}s lock; durable $durable_at_lock -> $durable_in_lock during it; hooks $hooks_at_lock ->$samples -> $hooks_at_release; caught up $ms ms after the release"
   sleep 1

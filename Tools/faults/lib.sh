@@ -101,3 +101,19 @@ build_c_host() {
 # progress_total FILE THREADS: sum of the C host's per-thread returned-hook counters.
 progress_counts() { od -An -tu8 -N $(( $2 * 8 )) "$1" 2>/dev/null | tr -s ' ' '\n' | grep -v '^$' || true; }
 progress_total() { local s=0 v; for v in $(progress_counts "$1" "$2"); do s=$((s + v)); done; echo $s; }
+
+# The host was never held up: every progress sample ($2...) is higher than the one
+# before it, starting from $1. Prints a FAIL line and returns 1 otherwise.
+check_host_kept_going() {
+  local previous=$1 s ok=0; shift
+  for s in "$@"; do [ "$s" -gt "$previous" ] || { echo "FAIL the host stalled: hooks $previous then $s"; ok=1; }; previous=$s; done
+  return $ok
+}
+
+# Waits up to $2 seconds for the ledger to be durable through $1; sets caught_ms
+# (now_ms when it was, or when it gave up) and returns 1 when it gave up.
+wait_durable_through() {
+  local target=$1 tries=$(( $2 * 20 ))
+  for _ in $(seq "$tries"); do [ "$(durable_seq)" -ge "$target" ] && { caught_ms=$(now_ms); return 0; }; sleep 0.05; done
+  caught_ms=$(now_ms); return 1
+}

@@ -42,11 +42,9 @@ for cut in $(seq "$cuts"); do
   sleep "$cut_s"
   hooks_at_restore=$(progress_total "$work/progress" $threads)
   ip link set "$outside" up; restored=$(now_ms)
-  caught=
-  for _ in $(seq 600); do [ "$(durable_seq)" -ge "$hooks_at_restore" ] && { caught=$(now_ms); break; }; sleep 0.05; done
-  [ -n "$caught" ] || { echo "FAIL cut $cut: not caught up 30 s after the restore"; status=1; caught=$(now_ms); }
+  wait_durable_through "$hooks_at_restore" 30 || { echo "FAIL cut $cut: not caught up 30 s after the restore"; status=1; }
   [ "$hooks_at_restore" -gt "$hooks_at_cut" ] || { echo "FAIL the host stalled during the cut"; status=1; }
-  ms=$(( caught - restored )); [ "$ms" -gt "$worst" ] && worst=$ms
+  ms=$(( caught_ms - restored )); [ "$ms" -gt "$worst" ] && worst=$ms
   echo "cut $cut under load: ${cut_s}s; hooks $hooks_at_cut -> $hooks_at_restore meanwhile; caught up $ms ms after the restore; reconnections $(( $(connections) - before ))"
 done
 # Lossy link under load: the namespace drops LOSS_PCT % of packets at random, both
@@ -60,10 +58,8 @@ if command -v iptables >/dev/null && ip netns exec "$ns" iptables -A INPUT -i "$
   sleep "$loss_s"
   hooks_at_restore=$(progress_total "$work/progress" $threads); durable_at_restore=$(durable_seq)
   ip netns exec "$ns" iptables -F; restored=$(now_ms)
-  caught=
-  for _ in $(seq 600); do [ "$(durable_seq)" -ge "$hooks_at_restore" ] && { caught=$(now_ms); break; }; sleep 0.05; done
-  [ -n "$caught" ] || { echo "FAIL lossy link: not caught up 30 s after the loss stopped"; status=1; caught=$(now_ms); }
-  lossy="${loss_pct}% for ${loss_s}s: hooks $(( hooks_at_restore - hooks_at_cut )), durable $(( durable_at_restore - durable_at_cut )) during the loss, caught up $(( caught - restored )) ms after it, reconnections $(( $(connections) - before ))"
+  wait_durable_through "$hooks_at_restore" 30 || { echo "FAIL lossy link: not caught up 30 s after the loss stopped"; status=1; }
+  lossy="${loss_pct}% for ${loss_s}s: hooks $(( hooks_at_restore - hooks_at_cut )), durable $(( durable_at_restore - durable_at_cut )) during the loss, caught up $(( caught_ms - restored )) ms after it, reconnections $(( $(connections) - before ))"
   echo "lossy link under load: $lossy"
 else
   echo "lossy link: skipped (iptables statistic unavailable: $(cat "$work/iptables.err" 2>/dev/null | head -1))"

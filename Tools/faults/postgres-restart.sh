@@ -49,13 +49,11 @@ for outage in $(seq "$outages"); do
   pg_start; started_at=$(now_ms)
   hooks_at_start=$(progress_total "$work/progress" $threads)
   # Every sample higher than the one before: the host was never held up.
-  previous=$hooks_at_stop
-  for s in $samples; do [ "$s" -gt "$previous" ] || { echo "FAIL the host stalled: hooks $previous then $s"; status=1; }; previous=$s; done
+  # shellcheck disable=SC2086  # one argument per sample
+  check_host_kept_going "$hooks_at_stop" $samples || status=1
   # Caught up = the ledger holds what was journaled when PostgreSQL came back.
-  caught=
-  for _ in $(seq 1200); do [ "$(durable_seq)" -ge "$hooks_at_start" ] && { caught=$(now_ms); break; }; sleep 0.05; done
-  [ -n "$caught" ] || { echo "FAIL the ledger did not catch up within 60 s of the restart"; status=1; caught=$(now_ms); }
-  ms=$(( caught - started_at )); recover_total=$(( recover_total + ms )); [ "$ms" -gt "$recover_max" ] && recover_max=$ms
+  wait_durable_through "$hooks_at_start" 60 || { echo "FAIL the ledger did not catch up within 60 s of the restart"; status=1; }
+  ms=$(( caught_ms - started_at )); recover_total=$(( recover_total + ms )); [ "$ms" -gt "$recover_max" ] && recover_max=$ms
   outage_hooks=$(( outage_hooks + hooks_at_start - hooks_at_stop ))
   echo "outage $outage: down $(( started_at - stopped_at )) ms; durable $durable_at_stop at the stop; hooks $hooks_at_stop ->$samples -> $hooks_at_start; caught up $ms ms after the start"
   sleep 1
