@@ -27,6 +27,13 @@ struct CollectorSession {
   /// records"); then it parks, and the first hook after the quiet period wakes it.
   static let warmWindowNanoseconds: Int64 = 20_000_000
   static let warmPollNanoseconds: Int64 = 50_000
+  /// No sequence a plugin uses comes near this (2^62: 146,000 years at a million
+  /// events a second), so arithmetic on a claim below it cannot wrap; a welcome or
+  /// ack above it is a lie.
+  static let maximumSequence: UInt64 = 1 << 62
+  /// The collector's heartbeat interval is honoured within these bounds: a hostile
+  /// 1 ms would make this thread send a frame every millisecond inside the host.
+  static let heartbeatBoundsMilliseconds: ClosedRange<Int64> = 100...86_400_000
 
   let stream: CollectorStream
   let journal: Journal
@@ -42,8 +49,11 @@ struct CollectorSession {
   private(set) var heartbeatMilliseconds: Int64
   private var lastSent = Deadline.now()
   private var lastReceived = Deadline.now()
-  /// Highest wire sequence acknowledged.
+  /// Highest wire sequence the collector holds: its welcome's word, then acks of what this session sent.
   private(set) var acknowledged: UInt64 = 0
+  /// Highest wire sequence sent in this session (0: none yet). Nothing above it is
+  /// ever released, whatever the collector says (docs/sender.md, "What an ack may release").
+  private var highestSent: UInt64 = 0
   /// Next wire sequence to send.
   private var nextToSend: UInt64 = 1
   /// Wire sequence = journal sequence + 1 + this (the journal's, settled at the first welcome).
@@ -57,7 +67,7 @@ struct CollectorSession {
   /// When the current hold for the collector's ack began (0: not holding).
   private var holdingSince: UInt64 = 0
   /// Reconciliation snapshots being answered (docs/reconciliation.md).
-  private var snapshots = SnapshotResponder()
+  var snapshots = SnapshotResponder()
 
   init(stream: CollectorStream, journal: Journal, log: HostLog, serverId: UInt32, identity: ServerIdentity? = nil,
        heartbeatSeconds: Int, stop: StopSignal) {
@@ -92,8 +102,10 @@ struct CollectorSession {
       switch step {
       case .send(let reply): try send(reply)
       case .established(let welcome):
-        if welcome.heartbeatMillis > 0 { heartbeatMilliseconds = Int64(welcome.heartbeatMillis) }
-        resume(after: welcome.lastDurableSequence)
+        if welcome.heartbeatMillis > 0 {
+          heartbeatMilliseconds = Int64(welcome.heartbeatMillis).clamped(to: Self.heartbeatBoundsMilliseconds)
+        }
+        try resume(after: welcome.lastDurableSequence)
         return welcome
       }
     }
@@ -102,15 +114,33 @@ struct CollectorSession {
   private static func describe(_ error: HandshakeError) -> String {
     switch error {
     case .wrongSecret: return "wrong secret (the collector's proof does not verify, or it refused ours)"
-    case .rejected(let code, let text): return "error \(code): \(text)"
+    case .rejected(let code, let text): return "error \(code): \(peerText(text))"
     default: return "handshake: \(error)"
     }
   }
 
-  /// The collector holds everything through wire sequence `durable`.
-  private mutating func resume(after durable: UInt64) {
-    if journal.freshness != .settled { settleFreshJournal(collectorDurable: durable) }
+  /// Highest wire sequence this journal has ever held (a fresh journal's replacement
+  /// gap included): nothing above it can be durable on this server's account.
+  /// Bounded by ``maximumSequence`` plus the journal's record count: never wraps.
+  var highestJournaled: UInt64 { journal.wireOffset &+ journal.statistics.nextSequence }
+
+  /// The collector says it holds everything through wire sequence `durable`. Nothing
+  /// is skipped or released on that word alone: delivery resumes at the journal's
+  /// released point and only an ack of what this session sent releases (``handle(_:)``).
+  /// - Throws: `.protocolViolation` when `durable` is beyond anything this journal
+  ///   has held (or beyond ``maximumSequence`` for a journal still to be settled):
+  ///   the sender logs it, closes and backs off; the journal is untouched.
+  mutating func resume(after durable: UInt64) throws(SenderError) {
+    guard durable <= Self.maximumSequence else {
+      throw .protocolViolation("the welcome claims sequence \(durable) is durable, beyond any sequence a plugin uses: nothing released")
+    }
+    if journal.freshness != .settled {
+      settleFreshJournal(collectorDurable: durable)
+    } else if durable > highestJournaled {
+      throw .protocolViolation("the collector claims it holds through \(durable) but this journal has only ever held through \(highestJournaled): nothing released (a ledger restored from another server's, or this journal restored from an older copy?)")
+    }
     wireOffset = journal.wireOffset
+    highestSent = 0
     acknowledged = durable
     carried = nil
     replacementGapDue = nil
@@ -129,18 +159,19 @@ struct CollectorSession {
       }
       return
     }
-    // Wire durable D = journal sequences 0..<D − wireOffset.
+    // Wire durable D = journal sequences 0..<D − wireOffset. Resend from the released
+    // point, not from D: what the collector already holds it drops as duplicates and
+    // acks, so nothing is skipped, and nothing released, on the welcome's word alone.
     let local = durable - wireOffset
-    let position = journal.seek(to: local)
-    if local > 0 { journal.release(through: local - 1) }
+    let released = journal.releasedSequence
+    let position = journal.seek(to: released)
     nextToSend = JournalEventSource.wireSequence(ofJournal: position, wireOffset: wireOffset)
+    acknowledged = min(durable, nextToSend - 1)  // released through here; acks of the resent records move it
     if position > local {
       // Released here but not durable there (the collector lost its ledger): say so.
       let notice = GapNotice(firstSequence: durable + 1, count: position - local, reason: .other)
       log.error("collector holds only through \(durable) but the journal released through \(nextToSend - 1): reporting a gap of \(position - local)")
       try? send(.gapNotice(notice))
-    } else if position < local {
-      log.error("collector holds through \(durable) but the journal ends at \(nextToSend - 1): was the journal replaced? sending from \(nextToSend)")
     }
   }
 
@@ -214,7 +245,7 @@ struct CollectorSession {
   }
 
   /// Sends one batch of consecutive events if the journal has any. - Returns: whether it sent.
-  private mutating func sendBatch(_ source: inout JournalEventSource) throws(SenderError) -> Bool {
+  mutating func sendBatch(_ source: inout JournalEventSource) throws(SenderError) -> Bool {
     var builder: EventBatchBuilder?
     while true {
       let event: Event
@@ -249,6 +280,7 @@ struct CollectorSession {
     let frame = builder.finishFrame()
     try write(frame)
     nextToSend = builder.nextSequence
+    highestSent = nextToSend &- 1
     unacknowledgedBatchEnds.append(nextToSend)
     return true
   }
@@ -287,11 +319,16 @@ struct CollectorSession {
     }
   }
 
-  private mutating func handle(_ message: Message) throws(SenderError) {
+  mutating func handle(_ message: Message) throws(SenderError) {
     switch message {
     case .ack(let ack):
-      guard ack.throughSequence > acknowledged else { return }
-      let through = min(ack.throughSequence, nextToSend &- 1)
+      guard ack.throughSequence <= highestJournaled else {
+        throw .protocolViolation("ack through \(ack.throughSequence), beyond anything this journal has held (\(highestJournaled)): nothing released")
+      }
+      // Only what this session sent is released on an ack (an ack above it is
+      // clamped: it may stand for another connection's commit, never for unsent records).
+      let through = min(ack.throughSequence, highestSent)
+      guard through > acknowledged else { return }
       acknowledged = through
       while let end = unacknowledgedBatchEnds.first, end &- 1 <= through { unacknowledgedBatchEnds.removeFirst() }
       if through > wireOffset { journal.release(through: through - 1 - wireOffset) }
@@ -304,7 +341,7 @@ struct CollectorSession {
         try send(.snapshotChunk(refusal))
       }
     case .error(let error):
-      throw .rejected("error \(error.code): \(error.message)")
+      throw .rejected("error \(error.code): \(peerText(error.message))")
     default:
       throw .protocolViolation("unexpected \(message.type) from the collector")
     }
@@ -337,7 +374,7 @@ struct CollectorSession {
     try write(encoder.encode(message))
   }
 
-  private mutating func write(_ bytes: [UInt8]) throws(SenderError) {
+  mutating func write(_ bytes: [UInt8]) throws(SenderError) {
     // A collector that cannot take a frame for three heartbeat intervals is dead.
     let stream = self.stream
     let timeout = 3 * heartbeatMilliseconds

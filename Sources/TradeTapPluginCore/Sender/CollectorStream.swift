@@ -13,7 +13,8 @@ public final class CollectorStream {
   /// `host:port` this stream is connected to (for log lines).
   public let peer: String
 
-  private init(fd: Int32, ssl: OpaquePointer?, stop: StopSignal, peer: String) {
+  /// Internal (not private) so the hostile-collector fuzzer (Tools/fuzz) can wrap a socketpair.
+  init(fd: Int32, ssl: OpaquePointer?, stop: StopSignal, peer: String) {
     self.fd = fd
     self.ssl = ssl
     self.stop = stop

@@ -28,11 +28,17 @@ struct JournalEventSource {
   private var filtersGroups: Bool
 
   init(environment: SenderEnvironment, groups: GroupMask) {
-    serverId = environment.serverInfo.server_id
-    utcOffsetMinutes = environment.serverInfo.utc_offset_minutes
-    api = environment.api
-    counters = environment.counters
-    log = environment.log
+    self.init(serverId: environment.serverInfo.server_id, utcOffsetMinutes: environment.serverInfo.utc_offset_minutes,
+              api: environment.api, counters: environment.counters, log: environment.log, groups: groups)
+  }
+
+  init(serverId: UInt32, utcOffsetMinutes: Int32, api: UnsafePointer<ts_server_api>, counters: PluginCounterWords,
+       log: HostLog, groups: GroupMask) {
+    self.serverId = serverId
+    self.utcOffsetMinutes = utcOffsetMinutes
+    self.api = api
+    self.counters = counters
+    self.log = log
     directory = LoginGroupDirectory(mask: groups)
     filtersGroups = groups != GroupMask.everyGroup
   }
