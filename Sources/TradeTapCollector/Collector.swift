@@ -38,8 +38,14 @@ public final class Collector: Service, Sendable {
   ///   - configuration: addresses, database, secrets, TLS, limits.
   ///   - logger: the collector logs under it with `tradetap.*` metadata.
   /// - Returns: the running collector; call ``shutdown()`` (or `run()` in a group) to stop.
-  /// - Throws: ``CollectorError`` for bad TLS files; ledger and bind errors.
+  /// - Throws: ``CollectorError`` for a secret under 16 bytes or bad TLS files; ledger and bind errors.
   public static func start(configuration: CollectorConfiguration, logger: Logger) async throws -> Collector {
+    // A short secret is a guessable HMAC key: refused before anything is opened.
+    if let (serverId, secret) = configuration.secrets.sorted(by: { $0.key < $1.key })
+      .first(where: { $0.value.count < CollectorConfiguration.minimumSecretLength })
+    {
+      throw CollectorError.weakSecret(serverId: serverId, length: secret.count)
+    }
     let sslContext = try configuration.tls.map(makeTLSContext)
     let ledger = try await LedgerBackend.open(configuration, logger: logger)
     let metrics = CollectorMetrics()
@@ -59,6 +65,9 @@ public final class Collector: Service, Sendable {
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         .childChannelOption(.maxMessagesPerRead, value: 16)
+        // Above 64 KiB of unsent output a connection is unwritable, and the handler
+        // stops reading it until it drains (a peer that never reads cannot grow it).
+        .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
         .childChannelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
             connections.add(channel)

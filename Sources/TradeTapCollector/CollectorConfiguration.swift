@@ -26,7 +26,9 @@ public struct CollectorConfiguration: Sendable {
   public var postgresURL: String? = nil
   /// How the ledger is opened (durability). Default: `synchronous = FULL`.
   public var ledger = LedgerConfiguration()
-  /// Shared secret of each trade server (`--secrets`). Default: none (every hello refused).
+  /// Shared secret of each trade server (`--secrets`), at least
+  /// ``minimumSecretLength`` bytes each (else ``Collector/start(configuration:logger:)``
+  /// refuses to start). Default: none (every handshake refused).
   public var secrets: [UInt32: [UInt8]] = [:]
   /// TLS 1.3 certificate and key; `nil` means plaintext (`--no-tls`). Default `nil`.
   public var tls: TLSFiles? = nil
@@ -55,12 +57,23 @@ public struct CollectorConfiguration: Sendable {
   /// before the collector stops reading from it. Default 1,024; bounds the batches of
   /// a peer sending many tiny ones.
   public var maxPendingBatchesPerConnection: Int = 1_024
+  /// Furthest a batch may start past a connection's durable point D (or a gap notice
+  /// reach past it): a batch whose first new sequence is beyond D + 1 + this is
+  /// refused (`protocol violation`, nothing committed); a smaller jump is committed
+  /// and the skipped sequences are recorded as a `not received` gap, never a silent
+  /// move of D. Sequences above 2^63 − 1 (the ledger's range) are always refused.
+  /// Default 2^32 (`--max-sequence-jump`): far beyond any journal a plugin could
+  /// have lost, far below the ledger's range. docs/collector.md, "Sequence claims".
+  public var maxSequenceJump: UInt64 = 1 << 32
   /// Keep each event's wire encoding in `events.body` (audit), besides its summary.
   /// Default `false`: the summary only, about half the write volume.
   public var storeEncodedEvents: Bool = false
   /// Reconciliation sweep interval (`--reconcile-every`); nil (the default here,
   /// `5m` on the command line) turns reconciliation off. docs/reconciliation.md.
   public var reconcileInterval: Duration? = nil
+
+  /// Shortest secret a collector starts with: 16 bytes (128 bits of key for the HMAC).
+  public static let minimumSecretLength = 16
 
   public init() {}
 }

@@ -5,6 +5,8 @@ public enum CollectorError: Error, CustomStringConvertible, Equatable {
   case tls(String)
   case invalidAddress(String)
   case unsupportedDatabase(String)
+  /// The secret of a server id is shorter than ``CollectorConfiguration/minimumSecretLength`` bytes.
+  case weakSecret(serverId: UInt32, length: Int)
 
   public var description: String {
     switch self {
@@ -12,6 +14,8 @@ public enum CollectorError: Error, CustomStringConvertible, Equatable {
     case .tokenFile(let path, let reason): "API token file \(path): \(reason)"
     case .tls(let reason): "TLS: \(reason)"
     case .invalidAddress(let text): "invalid address '\(text)': expected HOST:PORT"
+    case .weakSecret(let serverId, let length):
+      "the secret of server id \(serverId) is \(length) bytes; at least \(CollectorConfiguration.minimumSecretLength) are required (e.g. openssl rand -hex 32)"
     case .unsupportedDatabase(let url):
       "database '\(url)' is not supported yet: use sqlite:PATH (PostgreSQL support is planned)"
     }

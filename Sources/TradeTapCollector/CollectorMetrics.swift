@@ -120,8 +120,13 @@ public final class CollectorMetrics: Sendable {
   /// A connection was refused: `code` is the error frame sent (nil: closed on a TLS or
   /// socket error, no frame); `beforeWelcome` when the handshake had not completed.
   public func recordRefusal(code: ErrorCode?, beforeWelcome: Bool) {
+    recordRefusal(RefusalReason(code: code), beforeWelcome: beforeWelcome)
+  }
+
+  /// A connection was refused for `reason` (one of a fixed set: a peer can never add a series).
+  public func recordRefusal(_ reason: RefusalReason, beforeWelcome: Bool) {
     connectionsRefused.add(1)
-    let reason = code.map { String($0.description.map { $0 == " " ? "_" : $0 }) } ?? "connection_error"
+    let reason = reason.rawValue
     catalog.counter(
       "tradetap_connections_refused_by_reason_total", "Plugin connections refused, by reason (the error frame's code).",
       labels: [("reason", reason)]
@@ -193,6 +198,47 @@ public final class CollectorMetrics: Sendable {
       if let known = all[serverId] { return known }
       all[serverId] = made
       return made
+    }
+  }
+}
+
+/// The `reason` label of `tradetap_connections_refused_by_reason_total` and
+/// `tradetap_handshake_refusals_total`: a fixed set, so no peer can add a series
+/// (issue 10: 5,000 connections sending their own error codes made 10,002).
+public enum RefusalReason: String, Sendable, CaseIterable {
+  case wrongSecret = "wrong_secret"
+  case replayedHandshake = "replayed_handshake"
+  case versionMismatch = "version_mismatch"
+  case badFrame = "bad_frame"
+  case frameTooLarge = "frame_too_large"
+  case protocolViolation = "protocol_violation"
+  case serverBusy = "server_busy"
+  case internalError = "internal_error"
+  case alreadyConnected = "already_connected"
+  /// The peer sent its own error frame (any code) and the collector closed.
+  case peerError = "peer_error"
+  /// A TLS or socket error: closed without a frame.
+  case connectionError = "connection_error"
+  /// A code the collector does not send (never expected; kept so the set stays closed).
+  case other = "other"
+
+  /// The reason of an error frame the collector sent (nil: none sent).
+  public init(code: ErrorCode?) {
+    guard let code else {
+      self = .connectionError
+      return
+    }
+    switch code {
+    case .wrongSecret, .unknownServerId: self = .wrongSecret
+    case .replayedHandshake: self = .replayedHandshake
+    case .versionMismatch: self = .versionMismatch
+    case .badFrame: self = .badFrame
+    case .frameTooLarge: self = .frameTooLarge
+    case .protocolViolation: self = .protocolViolation
+    case .serverBusy: self = .serverBusy
+    case .internalError: self = .internalError
+    case .alreadyConnected: self = .alreadyConnected
+    default: self = .other
     }
   }
 }

@@ -14,6 +14,10 @@ final class ConnectionEnvironment: Sendable {
   let metrics: CollectorMetrics
   let logger: Logger
   let replayGuard = Mutex(NonceReplayGuard())
+  /// The one authenticated connection of each server id.
+  let live = LiveConnections()
+  /// Refusal log lines: at most 10 a second, the rest counted.
+  let refusalLog = RefusalLog()
   /// Connections in the handshake now (capped by `maxHandshakingConnections`).
   let handshaking = Atomic<Int>(0)
   /// Refusals over the handshake cap: logged at most once a second, with a count.
@@ -54,6 +58,15 @@ final class ConnectionEnvironment: Sendable {
   deinit { reconciler.stop() }
 }
 
+/// Sent down a live connection's pipeline by a newer connection of its server id.
+enum LiveConnectionEvent: Sendable {
+  /// A newer connection proved this one gone (silent two heartbeat intervals) and took its server id.
+  case replaced(silentFor: TimeAmount)
+  /// A newer connection was refused because of this one: write a heartbeat, so a
+  /// peer that is gone answers with a reset and this connection closes at once.
+  case probe
+}
+
 /// Sent down every plugin connection's pipeline by a graceful shutdown.
 enum CollectorShutdownEvent: Sendable {
   /// Take no new batches; the ones already submitted still commit and get acked.
@@ -63,9 +76,15 @@ enum CollectorShutdownEvent: Sendable {
 }
 
 /// One plugin connection: handshake, then event batches → dedupe → group commit →
-/// cumulative ack after the commit. Heartbeats are answered and sent when idle; a
-/// peer silent for three intervals is dropped. Any failure sends a specific error
-/// frame, logs one line and closes this connection only.
+/// cumulative ack after the commit. Heartbeats are answered (one echo per 100 ms at
+/// most) and sent when idle; a peer silent for three intervals is dropped. Any
+/// failure sends a specific error frame, logs one line (rate-limited) and closes
+/// this connection only.
+///
+/// Output is bounded: while the channel is unwritable (64 KiB unsent) nothing is
+/// read from it, duplicate batches earn one cumulative ack per read burst, and
+/// acks owed while unwritable are coalesced into one. A peer that never reads
+/// therefore stalls only itself.
 final class PluginConnectionHandler: ChannelDuplexHandler {
   typealias InboundIn = Message
   typealias OutboundIn = Message
@@ -81,10 +100,26 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   private let environment: ConnectionEnvironment
   private var logger: Logger
   private var state: State
-  /// Highest sequence acknowledged to this peer (its durable sequence).
+  /// Highest sequence known durable for this peer (acknowledged, or owed: ``ackOwed``).
   private var acknowledged: UInt64 = 0
+  /// Highest sequence an ack frame (or the welcome) has carried to this peer.
+  private var ackWritten: UInt64 = 0
+  /// An ack through `acknowledged` is due: written at once when writable, else when
+  /// the channel drains; for duplicates, once at the end of the read burst.
+  private var ackOwed = false
+  /// When a heartbeat was last echoed (at most one echo per ``heartbeatEchoInterval``).
+  private var lastEcho = NIODeadline.uptimeNanoseconds(0)
+  static let heartbeatEchoInterval = TimeAmount.milliseconds(100)
+  /// When this connection was last heard from, shared with `environment.live`.
+  private let liveness = ConnectionLiveness()
+  /// The server id this connection holds in `environment.live`.
+  private var liveServerId: UInt32?
+  /// The server id, once welcomed.
+  private var welcomedServerId: UInt32?
   /// Highest sequence submitted for commit (dedupe of what is still in flight).
   private var submitted: UInt64 = 0
+  /// Highest sequence a gap notice of this connection covered (a jump to just past it is expected).
+  private var noticedThrough: UInt64 = 0
   private var pendingBatches = 0
   /// Events of this connection submitted and not yet committed (the read-ahead window).
   private var pendingEvents = 0
@@ -153,21 +188,57 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   func channelInactive(context: ChannelHandlerContext) {
     releaseHandshakeSlot()
     environment.metrics.connectionsOpen.add(-1)
-    if case .streaming(let serverId) = state {
-      logger.info("plugin disconnected")
+    if let serverId = welcomedServerId {
+      if case .streaming = state { logger.info("plugin disconnected") }
       if let id = reconcilerRegistration { environment.reconciler.disconnected(serverId: serverId, connection: id) }
-      environment.metrics.recordDisconnected(serverId: serverId)
-      let ledger = environment.ledger
-      NIOThreadPool.singleton.submit { _ in try? ledger.recordDisconnection(serverId: serverId) }
     }
+    leaveLive()
     state = .closing
     context.fireChannelInactive()
+  }
+
+  // MARK: - One live connection per server id
+
+  /// Takes `serverId` for this connection (the rule: ``LiveConnections``); false
+  /// when refused (the refusal is already on its way).
+  private func claimLive(context: ChannelHandlerContext, serverId: UInt32) -> Bool {
+    let entry = LiveConnections.Entry(connection: stream, channel: context.channel, liveness: liveness)
+    let staleAfter = environment.configuration.heartbeatInterval * 2
+    switch environment.live.claim(serverId: serverId, entry, staleAfter: staleAfter) {
+    case .claimed:
+      liveServerId = serverId
+      return true
+    case .replacing(let incumbent, let silentFor):
+      liveServerId = serverId
+      logger.warning("replacing a connection of this server silent for \(silentFor.nanoseconds / 1_000_000) ms")
+      incumbent.pipeline.fireUserInboundEventTriggered(LiveConnectionEvent.replaced(silentFor: silentFor))
+      return true
+    case .alreadyConnected(let incumbent):
+      incumbent.pipeline.fireUserInboundEventTriggered(LiveConnectionEvent.probe)
+      refuse(context: context, .error(ErrorMessage(
+        code: .alreadyConnected, message: "server id \(serverId) already has a live connection; retry later")),
+        reason: "handshake refused")
+      return false
+    }
+  }
+
+  /// Gives this connection's server id up, at close or as soon as it is refused, so
+  /// a reconnecting plugin is never refused for a connection already closing.
+  private func leaveLive() {
+    guard let serverId = liveServerId else { return }
+    liveServerId = nil
+    // Replaced by a newer connection: that one owns the server's state now.
+    guard environment.live.release(serverId: serverId, connection: stream), welcomedServerId != nil else { return }
+    environment.metrics.recordDisconnected(serverId: serverId)
+    let ledger = environment.ledger
+    NIOThreadPool.singleton.submit { _ in try? ledger.recordDisconnection(serverId: serverId) }
   }
 
   // MARK: - Inbound
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     let message = unwrapInboundIn(data)
+    liveness.heard()
     // Shutting down: nothing new is taken (the plugin resends it to the next collector).
     if draining { return }
     switch state {
@@ -183,9 +254,17 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
           context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
         case .authenticated(let serverId):
           releaseHandshakeSlot()
+          guard claimLive(context: context, serverId: serverId) else { return }
           state = .lookingUpResumePoint
           welcome(context: context, serverId: serverId, handshake: handshake)
         }
+      } catch HandshakeError.rejected(let code, let text) {
+        // The peer's own error frame: logged escaped, counted under one label, not answered.
+        closeOnPeerError(context: context, code: code, text: text)
+      } catch HandshakeError.unknownServerId(let id) {
+        // Answered exactly as a wrong secret; only this log line tells them apart.
+        refuse(context: context, HandshakeError.unknownServerId(id).errorMessage,
+               reason: "handshake refused (unknown server id \(id))")
       } catch let error as HandshakeError {
         refuse(context: context, error.errorMessage, reason: "handshake refused")
       } catch {
@@ -229,8 +308,10 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       let durable = try result.get()
       let welcome = try handshake.makeWelcome(lastDurableSequence: durable, heartbeatMillis: heartbeat)
       acknowledged = durable
+      ackWritten = durable
       submitted = durable
       state = .streaming(serverId: serverId)
+      welcomedServerId = serverId
       environment.metrics.recordConnected(serverId: serverId, durable: durable)
       logger.info("plugin authenticated", metadata: ["tradetap.resume_after": "\(durable)"])
       context.writeAndFlush(wrapOutboundOut(welcome), promise: nil)
@@ -252,23 +333,49 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       // Already durable or already on its way: acknowledged, never re-applied.
       let fresh = batch.events.filter { $0.sequence > submitted }
       environment.metrics.eventsDuplicate.add(batch.events.count - fresh.count)
-      if fresh.isEmpty {
-        if pendingBatches == 0 { sendAck(context: context, through: acknowledged) }
+      guard let first = fresh.first?.sequence, let last = fresh.last?.sequence else {
+        // One cumulative ack per read burst, however many duplicates it held.
+        if pendingBatches == 0 { ackOwed = true }
         return
       }
-      submitted = fresh.last!.sequence
+      if let problem = sequenceClaimProblem(first: first, last: last) ?? gapBodyProblem(fresh) {
+        refuse(context: context, protocolViolation(problem), reason: "sequence claim refused")
+        return
+      }
+      if first > max(submitted, noticedThrough) + 1 {
+        // Plausible: committed, and the ledger records submitted+1 ... first-1 as a
+        // `not received` gap (never a silent move of the durable point).
+        logger.warning("batch jumps past the durable point: sequences not received are recorded as a gap", metadata: [
+          "tradetap.first_seq": "\(submitted + 1)", "tradetap.last_seq": "\(first - 1)",
+        ])
+      }
+      submitted = last
       environment.metrics.recordDecoded(serverId: serverId, events: fresh)
       let encoded = environment.configuration.storeEncodedEvents ? fresh.map(EventCodec.encode) : []
       submit(context: context, serverId: serverId,
              batch: LedgerBatch(serverId: serverId, events: fresh, encodedEvents: encoded), gaps: [])
     case .heartbeat(let beat):
+      // A flood of heartbeats earns one echo per interval, and none while unwritable
+      // (liveness needs no more: the idle handler sends ours when we are quiet).
+      let now = NIODeadline.now()
+      guard now - lastEcho >= Self.heartbeatEchoInterval, context.channel.isWritable else { return }
+      lastEcho = now
       context.writeAndFlush(wrapOutboundOut(.heartbeat(beat)), promise: nil)
     case .gapNotice(let notice):
-      guard notice.count > 0 else {
-        refuse(context: context, protocolViolation("gap notice of zero sequence numbers"), reason: "protocol violation")
+      guard notice.count > 0, notice.firstSequence > 0 else {
+        refuse(context: context, protocolViolation("gap notice of zero sequence numbers or at sequence 0"),
+               reason: "protocol violation")
         return
       }
-      let last = notice.firstSequence &+ notice.count &- 1
+      let (last, overflow) = notice.firstSequence.addingReportingOverflow(notice.count - 1)
+      if let problem = overflow
+        ? "gap notice from \(notice.firstSequence) of \(notice.count) sequence numbers runs past 2^64"
+        : last > submitted ? sequenceClaimProblem(first: last, last: last) : nil  // its reach
+      {
+        refuse(context: context, protocolViolation(problem), reason: "sequence claim refused")
+        return
+      }
+      noticedThrough = max(noticedThrough, last)
       logger.warning("plugin reported a gap", metadata: [
         "tradetap.first_seq": "\(notice.firstSequence)", "tradetap.last_seq": "\(last)",
         "tradetap.reason": "\(notice.reason)",
@@ -280,8 +387,11 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       // Everything received before the chunk is submitted; the first chunk's value is the snapshot's point.
       environment.reconciler.receive(chunk, serverId: serverId, caughtUpThrough: submitted)
     case .error(let error):
-      logger.info("plugin closed with an error", metadata: ["tradetap.error": "\(error.code): \(error.message)"])
+      logger.info("plugin closed with an error", metadata: [
+        "tradetap.error_code": "\(error.code.rawValue)", "tradetap.error": "\(PeerText.loggable(error.message))",
+      ])
       state = .closing
+      leaveLive()
       context.close(promise: nil)
     default:
       refuse(context: context, protocolViolation("unexpected \(message.type) after welcome"), reason: "protocol violation")
@@ -308,7 +418,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     pendingEvents -= events
     switch result {
     case .success(let commit):
-      if let durable = commit.durableSequence[serverId] { sendAck(context: context, through: durable) }
+      if let durable = commit.durableSequence[serverId] { oweAck(context: context, through: durable) }
       if commit.gapsRecorded > 0 { environment.reconciler.gapRecorded(serverId: serverId) }
       releaseReadIfHeld(context: context)
     case .failure(GroupCommitter.Failure.stopped):
@@ -320,17 +430,84 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     }
   }
 
-  private func sendAck(context: ChannelHandlerContext, through sequence: UInt64) {
+  /// Everything through `sequence` is durable: owe the peer an ack, written now if
+  /// the channel is writable (else coalesced with later ones until it drains).
+  private func oweAck(context: ChannelHandlerContext, through sequence: UInt64) {
     guard case .streaming = state, sequence >= acknowledged else { return }
-    environment.metrics.eventsAcked.add(Int(truncatingIfNeeded: sequence - acknowledged))
     acknowledged = sequence
+    ackOwed = true
+    writeOwedAck(context: context)
+  }
+
+  /// Writes the owed ack, if any; `force` writes it even when unwritable (shutdown:
+  /// the last acks must go out before the half-close).
+  private func writeOwedAck(context: ChannelHandlerContext, force: Bool = false) {
+    guard ackOwed, case .streaming = state, force || context.channel.isWritable else { return }
+    ackOwed = false
+    environment.metrics.eventsAcked.add(Int(truncatingIfNeeded: acknowledged - min(ackWritten, acknowledged)))
+    ackWritten = max(ackWritten, acknowledged)
     environment.metrics.acksSent.add(1)
-    context.writeAndFlush(wrapOutboundOut(.ack(Ack(throughSequence: sequence))), promise: nil)
+    context.writeAndFlush(wrapOutboundOut(.ack(Ack(throughSequence: acknowledged))), promise: nil)
+  }
+
+  // MARK: - Sequence claims
+
+  /// Why fresh sequences `first...last` (first > submitted) are refused, or nil.
+  /// Bounds: at most ``CollectorConfiguration/maxSequenceJump`` past the durable
+  /// point, and within the ledger's range (a signed 64-bit column). Overflow-free.
+  private func sequenceClaimProblem(first: UInt64, last: UInt64) -> String? {
+    if last > UInt64(Int64.max) {
+      return "sequence \(last) is beyond the ledger's range (2^63 - 1)"
+    }
+    let jump = first - submitted - 1  // first > submitted: no underflow
+    if jump > environment.configuration.maxSequenceJump {
+      return "sequence \(first) is \(jump) past the durable point \(submitted) + 1 (at most \(environment.configuration.maxSequenceJump))"
+    }
+    return nil
+  }
+
+  /// Why a gap event's range (`firstSequence`, `count`) cannot be stored, or nil.
+  private func gapBodyProblem(_ events: [Event]) -> String? {
+    for event in events {
+      guard case .gap(let gap) = event.body else { continue }
+      let (last, overflow) = gap.firstSequence.addingReportingOverflow(max(gap.count, 1) - 1)
+      if overflow || last > UInt64(Int64.max) {
+        return "gap event at \(event.sequence) names sequences beyond the ledger's range"
+      }
+    }
+    return nil
   }
 
   // MARK: - Liveness and back-pressure
 
+  func channelReadComplete(context: ChannelHandlerContext) {
+    writeOwedAck(context: context)  // the burst's duplicates, acknowledged once
+    context.fireChannelReadComplete()
+  }
+
+  func channelWritabilityChanged(context: ChannelHandlerContext) {
+    if context.channel.isWritable {
+      writeOwedAck(context: context)
+      releaseReadIfHeld(context: context)
+    }
+    context.fireChannelWritabilityChanged()
+  }
+
   func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if let live = event as? LiveConnectionEvent {
+      switch live {
+      case .replaced(let silentFor):
+        refuse(context: context, .error(ErrorMessage(
+          code: .alreadyConnected, message: "replaced by a newer connection of this server id")),
+          reason: "replaced after \(silentFor.nanoseconds / 1_000_000) ms of silence")
+      case .probe:
+        if case .streaming = state, context.channel.isWritable {
+          let now = UInt64(NIODeadline.now().uptimeNanoseconds)
+          context.writeAndFlush(wrapOutboundOut(.heartbeat(Heartbeat(timestampNanos: now))), promise: nil)
+        }
+      }
+      return
+    }
     if let shutdown = event as? CollectorShutdownEvent {
       switch shutdown {
       case .stopIntake:
@@ -339,7 +516,9 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
         // The acks of everything committed were queued before this event. Half-close so
         // they reach the peer, keep reading (and discarding) until it closes: closing
         // with unread input would reset the connection and could destroy the acks.
+        writeOwedAck(context: context, force: true)
         state = .closing
+        leaveLive()
         if readHeld { readHeld = false; context.read() }
         let channel = context.channel
         context.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
@@ -355,9 +534,10 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     case .read:
       logger.info("peer silent for three heartbeat intervals: closing")
       state = .closing
+      leaveLive()
       context.close(promise: nil)
     case .write:
-      if case .streaming = state {
+      if case .streaming = state, context.channel.isWritable {
         let now = UInt64(NIODeadline.now().uptimeNanoseconds)
         context.writeAndFlush(wrapOutboundOut(.heartbeat(Heartbeat(timestampNanos: now))), promise: nil)
       }
@@ -367,7 +547,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   }
 
   func read(context: ChannelHandlerContext) {
-    if !draining, windowIsFull {
+    if mustHoldReads(context: context) {
       readHeld = true
     } else {
       context.read()
@@ -375,10 +555,21 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   }
 
   private func releaseReadIfHeld(context: ChannelHandlerContext) {
-    if readHeld, !windowIsFull {
+    if readHeld, !mustHoldReads(context: context) {
       readHeld = false
       context.read()
     }
+  }
+
+  /// Reading stops while the ledger is behind (the window) or the peer is not
+  /// reading what we write (unwritable): either way this connection waits, alone.
+  /// Shutting down or closing, reading goes on (input is discarded until EOF).
+  private func mustHoldReads(context: ChannelHandlerContext) -> Bool {
+    if draining { return false }
+    if case .closing = state { return false }
+    let waitingForLedger = windowIsFull
+    liveness.waitingForLedger.store(waitingForLedger, ordering: .relaxed)
+    return waitingForLedger || !context.channel.isWritable
   }
 
   /// Back-pressure: decoding may run ahead of SQLite by this many events and
@@ -401,9 +592,10 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     default:
       // TLS and socket errors: no frame can get through; just close.
       if case .closing = state { return }
-      logger.info("connection error: closing", metadata: ["tradetap.error": "\(error)"])
+      logRefusal("connection error: closing", ["tradetap.error": "\(PeerText.loggable("\(error)"))"])
       environment.metrics.recordRefusal(code: nil, beforeWelcome: !isStreaming)
       state = .closing
+      leaveLive()
       context.close(promise: nil)
     }
   }
@@ -417,16 +609,41 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     .error(ErrorMessage(code: .protocolViolation, message: text))
   }
 
-  /// Sends the error frame, logs one line, closes this connection only.
+  /// Sends the error frame, logs one line (rate-limited), closes this connection only.
   private func refuse(context: ChannelHandlerContext, _ message: Message, reason: String) {
     if case .closing = state { return }
     let code: ErrorCode? = if case .error(let e) = message { e.code } else { nil }
     environment.metrics.recordRefusal(code: code, beforeWelcome: !isStreaming)
     state = .closing
+    leaveLive()
     if case .error(let e) = message {
-      logger.info("\(reason): closing", metadata: ["tradetap.error_code": "\(e.code)", "tradetap.error": "\(e.message)"])
+      logRefusal("\(reason): closing", [
+        "tradetap.error_code": "\(e.code)", "tradetap.error": "\(PeerText.loggable(e.message))",
+      ])
     }
     let channel = context.channel
     context.writeAndFlush(wrapOutboundOut(message)).whenComplete { _ in channel.close(promise: nil) }
+    // A peer that does not read may never let the frame out: close regardless.
+    context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+  }
+
+  /// The peer ended the handshake with its own error frame: one escaped, truncated,
+  /// rate-limited line; one fixed metrics label whatever its code; no answer.
+  private func closeOnPeerError(context: ChannelHandlerContext, code: ErrorCode, text: String) {
+    if case .closing = state { return }
+    environment.metrics.recordRefusal(.peerError, beforeWelcome: true)
+    state = .closing
+    logRefusal("peer closed the handshake with an error: closing", [
+      "tradetap.error_code": "\(code.rawValue)", "tradetap.error": "\(PeerText.loggable(text))",
+    ])
+    context.close(promise: nil)
+  }
+
+  /// One refusal line, unless over the collector-wide rate (then only counted).
+  private func logRefusal(_ message: Logger.Message, _ metadata: Logger.Metadata) {
+    guard let notLogged = environment.refusalLog.admit() else { return }
+    var metadata = metadata
+    if notLogged > 0 { metadata["tradetap.refusals_not_logged"] = "\(notLogged)" }
+    logger.info(message, metadata: metadata)
   }
 }

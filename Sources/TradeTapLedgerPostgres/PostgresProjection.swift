@@ -80,7 +80,9 @@ struct PostgresProjection {
       }
       try await project(event)
       // After the event, so that a gap event naming the same range keeps its own reason.
-      if event.sequence > last + 1, last > 0,
+      // From 0 too: a first event past 1 is a jump like any other (issue 10: a jump
+      // never moves the durable point silently).
+      if event.sequence > last + 1,
         try await !gapIsKnown(serverId: serverId, first: last + 1, last: event.sequence - 1)
       {
         try await insertGap(serverId: serverId, first: last + 1, last: event.sequence - 1, reason: "not received")

@@ -30,7 +30,10 @@ public enum HandshakeProof {
 public enum HandshakeError: Error, Sendable, Hashable {
   /// The peer's proof does not verify: it does not hold this server's secret.
   case wrongSecret
-  /// The collector has no secret for this server id.
+  /// The collector has no secret for this server id. Thrown at authenticate, not at
+  /// hello, and answered exactly as ``wrongSecret`` (same code, same text): a
+  /// stranger cannot tell a configured id from an unconfigured one. The case is
+  /// distinct only for the collector's own log.
   case unknownServerId(UInt32)
   /// The client nonce was used recently.
   case replayedHandshake
@@ -46,8 +49,7 @@ public enum HandshakeError: Error, Sendable, Hashable {
   /// The code to send in the error frame before closing.
   public var errorCode: ErrorCode {
     switch self {
-    case .wrongSecret: .wrongSecret
-    case .unknownServerId: .unknownServerId
+    case .wrongSecret, .unknownServerId: .wrongSecret
     case .replayedHandshake: .replayedHandshake
     case .rejected(let code, _): code
     case .invalidNonce, .unexpectedMessage, .notInProgress: .protocolViolation
@@ -58,8 +60,7 @@ public enum HandshakeError: Error, Sendable, Hashable {
   public var errorMessage: Message {
     let text: String
     switch self {
-    case .wrongSecret: text = "authentication failed: wrong secret"
-    case .unknownServerId(let id): text = "unknown server id \(id)"
+    case .wrongSecret, .unknownServerId: text = "authentication failed: wrong secret"
     case .replayedHandshake: text = "replayed handshake: client nonce seen before"
     case .invalidNonce: text = "nonce must be \(WireLimits.nonceLength) bytes"
     case .unexpectedMessage(let type): text = "unexpected \(type) during handshake"

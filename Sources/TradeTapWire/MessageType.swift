@@ -32,7 +32,9 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConve
 
   /// The client's proof does not verify with the server's secret (or the server's proof, client side).
   public static let wrongSecret = ErrorCode(rawValue: 1)
-  /// No secret is configured for the server id in hello.
+  /// No secret is configured for the server id in hello. Reserved: collectors no
+  /// longer send it (an unknown id is challenged and fails as ``wrongSecret``, so
+  /// configured ids cannot be enumerated).
   public static let unknownServerId = ErrorCode(rawValue: 2)
   /// The client nonce was seen recently: a replayed handshake.
   public static let replayedHandshake = ErrorCode(rawValue: 3)
@@ -48,6 +50,10 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConve
   public static let serverBusy = ErrorCode(rawValue: 8)
   /// A bug or an internal failure on the sending side.
   public static let internalError = ErrorCode(rawValue: 9)
+  /// The server id already has a live authenticated connection at this collector
+  /// (one per server id); retry with backoff. Also the last frame of a silent
+  /// connection a newer one replaced.
+  public static let alreadyConnected = ErrorCode(rawValue: 10)
 
   public var description: String {
     switch self {
@@ -60,6 +66,7 @@ public struct ErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConve
     case .protocolViolation: "protocol violation"
     case .serverBusy: "server busy"
     case .internalError: "internal error"
+    case .alreadyConnected: "already connected"
     default: "error \(rawValue)"
     }
   }

@@ -32,8 +32,10 @@ public struct NonceReplayGuard: Sendable {
 /// The collector's side of the handshake, as a pure state machine (no I/O):
 ///
 /// ```
-///  receive hello (known server id, fresh nonce) ─▶ send challenge
+///  receive hello (fresh nonce, any server id)  ─▶ send challenge
 ///  receive authenticate (client proof verified) ─▶ authenticated(serverId)
+///  (an unknown server id is challenged like a known one and fails here, answered
+///   exactly as a wrong secret: configured ids cannot be enumerated)
 ///  makeWelcome(lastDurableSequence:) ─▶ send welcome
 /// ```
 /// On a thrown ``HandshakeError`` send `error.errorMessage`, log, and close.
@@ -49,7 +51,8 @@ public struct ServerHandshake: Sendable {
 
   enum State: Sendable {
     case awaitingHello
-    case awaitingAuthenticate(hello: Hello, secret: [UInt8])
+    /// `secret` nil: the hello's server id has none configured (fails at authenticate).
+    case awaitingAuthenticate(hello: Hello, secret: [UInt8]?)
     case authenticated(hello: Hello, secret: [UInt8])
     case done
     case failed
@@ -94,14 +97,17 @@ public struct ServerHandshake: Sendable {
     switch (current, message) {
     case (.awaitingHello, .hello(let hello)):
       guard hello.clientNonce.count == WireLimits.nonceLength else { throw .invalidNonce }
-      guard let secret = secrets(hello.serverId) else { throw .unknownServerId(hello.serverId) }
       guard replayGuard.recordIfNew(hello.clientNonce) else { throw .replayedHandshake }
-      state = .awaitingAuthenticate(hello: hello, secret: secret)
+      state = .awaitingAuthenticate(hello: hello, secret: secrets(hello.serverId))
       return .send(.challenge(Challenge(serverNonce: serverNonce)))
-    case (.awaitingAuthenticate(let hello, let secret), .authenticate(let auth)):
+    case (.awaitingAuthenticate(let hello, let known), .authenticate(let auth)):
+      // An unknown id costs the same HMAC and comparison as a known one (a key
+      // nobody holds: this connection's nonce), then fails as a wrong secret.
       let expected = HandshakeProof.client(
-        secret: secret, clientNonce: hello.clientNonce, serverNonce: serverNonce, serverId: hello.serverId)
-      guard constantTimeEqual(expected, auth.clientProof) else { throw .wrongSecret }
+        secret: known ?? serverNonce, clientNonce: hello.clientNonce, serverNonce: serverNonce, serverId: hello.serverId)
+      let verified = constantTimeEqual(expected, auth.clientProof)
+      guard let secret = known else { throw .unknownServerId(hello.serverId) }
+      guard verified else { throw .wrongSecret }
       state = .authenticated(hello: hello, secret: secret)
       return .authenticated(serverId: hello.serverId)
     case (_, .error(let e)):

@@ -38,6 +38,9 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(name: .customLong("reconcile-every"), help: "Reconciliation sweep interval (500ms, 30s, 5m); 0 turns it off.")
   var reconcileEvery = "5m"
 
+  @Option(name: .customLong("max-sequence-jump"), help: "Furthest a batch may start past the durable point: further is refused, a smaller jump is recorded as a gap.")
+  var maxSequenceJump: UInt64 = 1 << 32
+
   @Option(name: .customLong("heartbeat"), help: "Heartbeat interval; a peer silent for three intervals is dropped.")
   var heartbeat = "5s"
 
@@ -73,6 +76,7 @@ struct CollectorCommand: AsyncParsableCommand {
       config.databasePath = try Self.sqlitePath(database)
     }
     config.secrets = try SecretsFile.load(path: secrets)
+    config.maxSequenceJump = maxSequenceJump
     config.apiToken = try TokenFile.load(path: apiTokenFile)
     config.heartbeatInterval = .nanoseconds(try Self.durationNanoseconds(heartbeat))
     guard maxHandshakes >= 1 else { throw ValidationFailure("--max-handshakes must be at least 1") }

@@ -79,10 +79,88 @@ struct HostileInputTests {
     usleep(200_000)
     #expect(collector.logLines(containing: "wrong secret") >= 1, "\(collector.log)")
     #expect(try collector.ledgerCount("SELECT count(*) FROM servers WHERE id = 2") == 0)
-    // An id with no secret at all.
+    // An id with no secret at all: challenged, then refused exactly as a wrong
+    // secret (issue 10, finding 9: "unknown server id" let ids be enumerated).
     let stranger = try RawPeer(port: collector.port)
-    #expect(RawPeer.errorCode(in: stranger.handshake(serverId: 99, secret: "guess")) == 2)
+    let strangerReply = stranger.handshake(serverId: 99, secret: "a guess of sixteen bytes")
+    #expect(RawPeer.errorCode(in: strangerReply) == 1)
+    #expect(RawPeer.messages(in: strangerReply) == RawPeer.messages(in: reply), "an unknown id answered differently")
     try Self.expectUnharmed(collector, "impersonation")
+  }
+
+  // MARK: - Issue 10, finding 6: a peer's error frame before authentication
+
+  /// An error frame as a peer's first message.
+  static func peerError(code: UInt16, _ text: String) -> [UInt8] {
+    FrameEncoder().encode(.error(ErrorMessage(code: ErrorCode(rawValue: code), message: text)))
+  }
+
+  @Test func aPeersErrorTextIsLoggedEscapedAndCutSoItCannotForgeLogLines() throws {
+    let collector = try CollectorUnderTest()
+    defer { collector.stop() }
+    let forged = "1999-01-01T00:00:00+0000 critical tradetap.collector : FORGED ledger wiped"
+    let text = "bye\n" + forged + "\r\n\u{2028}" + String(repeating: "x", count: 900)
+    let peer = try RawPeer(port: collector.port)
+    peer.send(Self.peerError(code: 4242, text))
+    let answer = peer.readUntilClosed(seconds: 5)
+    #expect(answer.closed)
+    #expect(RawPeer.messages(in: answer.bytes).isEmpty, "a peer's error frame is not answered")
+    usleep(300_000)
+    let lines = collector.log.split(separator: "\n")
+    let logged = lines.filter { $0.contains("FORGED") }
+    print("[hostile] error frame with a forged log line: \(logged.count) line(s) mention it: \(logged.first.map { String($0.prefix(200)) } ?? "none")")
+    #expect(!lines.contains { $0.hasPrefix("1999-01-01T00:00:00") }, "a forged line reached the log:\n\(collector.log)")
+    #expect(logged.count == 1)
+    #expect(logged.first?.contains("bye\\n1999-01-01") == true, "the newline is escaped")
+    #expect(logged.first?.contains("\\u{2028}") == true, "the line separator is escaped")
+    #expect((logged.first?.count ?? .max) < 600, "the text is cut")
+    try Self.expectUnharmed(collector, "forged log line")
+  }
+
+  /// `GET /metrics` with the fault tests' token: the exposition's lines.
+  static func metricsLines(_ collector: CollectorUnderTest) throws -> [Substring] {
+    let peer = try RawPeer(port: collector.httpPort)
+    peer.send(Array("GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer token-fault-tests\r\nConnection: close\r\n\r\n".utf8))
+    return String(decoding: peer.readUntilClosed(seconds: 5).bytes, as: UTF8.self).split(separator: "\n")
+  }
+
+  @Test func distinctErrorCodesFromPeersAddNoMetricSeriesAndTheirLogLinesAreRateLimited() throws {
+    let collector = try CollectorUnderTest()
+    defer { collector.stop() }
+    func refusalSeries() throws -> [Substring] {
+      try Self.metricsLines(collector).filter {
+        $0.hasPrefix("tradetap_handshake_refusals_total{") || $0.hasPrefix("tradetap_connections_refused_by_reason_total{")
+      }
+    }
+    func sendErrors(_ codes: Range<Int>) throws {
+      for code in codes {
+        let peer = try RawPeer(port: collector.port)
+        peer.send(Self.peerError(code: UInt16(code), "code \(code)"))
+        _ = peer.readUntilClosed(seconds: 5)
+      }
+    }
+    let start = Date()
+    try sendErrors(1000..<1010)
+    let afterTen = try refusalSeries()
+    try sendErrors(1010..<1500)
+    let seconds = Date().timeIntervalSince(start)
+    usleep(300_000)
+    let afterFiveHundred = try refusalSeries()
+    // A refusal a second later is logged, with the count of those left out.
+    usleep(1_100_000)
+    try sendErrors(1500..<1501)
+    usleep(300_000)
+    let lines = collector.logLines(containing: "peer closed the handshake with an error")
+    let summary = collector.log.split(separator: "\n").first { $0.contains("refusals_not_logged=") }.map(String.init) ?? "none"
+    print("[hostile] 500 pre-authentication error frames with distinct codes in \(String(format: "%.1f", seconds)) s: refusal series \(afterTen.count) after 10, \(afterFiveHundred.count) after 500; \(lines) log lines for 501 refusals; the one a second later: \(summary.prefix(240))")
+    #expect(afterTen.count == 2, "\(afterTen)")
+    #expect(afterFiveHundred.count == afterTen.count, "\(afterFiveHundred)")
+    #expect(afterFiveHundred.contains("tradetap_handshake_refusals_total{reason=\"peer_error\"} 500"), "\(afterFiveHundred)")
+    // At most 10 lines a second, and one says how many were left out.
+    #expect(lines <= 10 * (Int(seconds) + 3))
+    #expect(lines < 100)
+    #expect(collector.logLines(containing: "tradetap.refusals_not_logged=") == 1, "\(collector.log)")
+    try Self.expectUnharmed(collector, "distinct error codes")
   }
 
   @Test func aPartialFrameThenSilenceIsDroppedAfterThreeHeartbeats() throws {

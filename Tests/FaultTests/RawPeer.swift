@@ -69,6 +69,36 @@ final class RawPeer {
     return nil
   }
 
+  /// Runs the client side of the handshake and returns as soon as the welcome
+  /// arrives (true), or on a refusal, a close or 5 s (false): for peers that go on
+  /// talking at once.
+  func authenticate(serverId: UInt32, secret: String) -> Bool {
+    let nonce = (0..<32).map { _ in UInt8.random(in: 0...255) }
+    guard var client = try? ClientHandshake(serverId: serverId, secret: Array(secret.utf8), clientNonce: nonce) else {
+      return false
+    }
+    send(FrameEncoder().encode(client.start()))
+    var decoder = FrameDecoder()
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let start = Date()
+    while Date().timeIntervalSince(start) < 5 {
+      var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+      guard poll(&poller, 1, 100) > 0 else { continue }
+      let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+      if got <= 0 { return false }
+      decoder.append(buffer[0..<got])
+      while let frame = try? decoder.nextFrame() {
+        guard let message = try? Message(frame: frame) else { return false }
+        switch try? client.receive(message) {
+        case .send(let reply)?: send(FrameEncoder().encode(reply))
+        case .established?: return true
+        case nil: return false
+        }
+      }
+    }
+    return false
+  }
+
   /// Runs the client side of the handshake as `serverId` with `secret`: returns the
   /// collector's reply to the authenticate message (welcome or error).
   func handshake(serverId: UInt32, secret: String) -> [UInt8] {

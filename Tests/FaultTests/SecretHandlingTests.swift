@@ -37,10 +37,26 @@ struct SecretHandlingTests {
     #expect(!FileManager.default.fileExists(atPath: folder + "/refused.sqlite"))
   }
 
+  @Test func aSecretShorterThanSixteenBytesIsRefusedAtStartupNamingTheServerIdNotTheSecret() throws {
+    let folder = try Artifacts.temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    try "1 secret-of-server-one\n3 short-secret\n".write(toFile: folder + "/secrets", atomically: true, encoding: .utf8)
+    try "token-of-the-short-secret-test\n".write(toFile: folder + "/token", atomically: true, encoding: .utf8)
+    chmod(folder + "/secrets", 0o600)
+    chmod(folder + "/token", 0o600)
+    let (status, output) = try Self.refusedStartup(folder, ["--no-tls"])
+    print("[secrets] a 12-byte secret: exit \(status): \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
+    #expect(status != 0)
+    #expect(output.contains("server id 3"), "\(output)")
+    #expect(output.contains("12 bytes") && output.contains("16"), "\(output)")
+    #expect(!output.contains("short-secret"), "the secret itself is never printed")
+    #expect(!FileManager.default.fileExists(atPath: folder + "/refused.sqlite"))
+  }
+
   @Test func aTLSPrivateKeyGroupCanReadIsRefusedAtStartup() throws {
     let folder = try Artifacts.temporaryFolder()
     defer { try? FileManager.default.removeItem(atPath: folder) }
-    try "1 s3cret\n".write(toFile: folder + "/secrets", atomically: true, encoding: .utf8)
+    try "1 s3cret-of-server-one\n".write(toFile: folder + "/secrets", atomically: true, encoding: .utf8)
     try "token\n".write(toFile: folder + "/token", atomically: true, encoding: .utf8)
     chmod(folder + "/secrets", 0o600)
     chmod(folder + "/token", 0o600)

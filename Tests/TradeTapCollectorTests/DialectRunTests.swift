@@ -13,8 +13,8 @@ struct DialectRunTests {
   /// Starts a collector, runs the day, verifies; returns the verify line and the state file.
   static func day(platform: String, margin: String, seed: Int) throws -> (verify: String, state: String) {
     let folder = try Harness.folder()
-    try CollectorProcess.prepare(folder: folder, secrets: "3 dialect-secret\n", token: Harness.token)
-    try "dialect-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
+    try CollectorProcess.prepare(folder: folder, secrets: "3 dialect-run-secret\n", token: Harness.token)
+    try "dialect-run-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
     chmod(folder + "/plugin-secret", 0o600)
     let collector = try CollectorProcess(folder: folder)
     defer { collector.signal(SIGTERM); _ = collector.wait() }

@@ -40,14 +40,21 @@ struct HandshakeTests {
     }
   }
 
-  @Test(arguments: LedgerBackendKind.allCases) func anUnknownServerIdIsRefusedWithItsError(backend: LedgerBackendKind) async throws {
+  @Test(arguments: LedgerBackendKind.allCases) func anUnknownServerIdIsRefusedExactlyAsAWrongSecretSoIdsCannotBeEnumerated(backend: LedgerBackendKind) async throws {
     try await withCollector(backend: backend) { harness in
-      let plugin = try await TestPlugin.connect(port: harness.port)
-      let error = await #expect(throws: HandshakeError.self) {
-        _ = try await plugin.handshake(serverId: 99, secret: Harness.secret)
+      let stranger = try await TestPlugin.connect(port: harness.port)
+      let unknown = await #expect(throws: HandshakeError.self) {
+        _ = try await stranger.handshake(serverId: 99, secret: Harness.secret)
       }
-      #expect(error?.errorCode == .unknownServerId)
-      #expect(try await plugin.receive() == nil)
+      #expect(try await stranger.receive() == nil)
+      let guesser = try await TestPlugin.connect(port: harness.port)
+      let wrong = await #expect(throws: HandshakeError.self) {
+        _ = try await guesser.handshake(serverId: Harness.serverId, secret: "a guess of sixteen bytes")
+      }
+      // Both got a challenge (the client answered it) and the same refusal after it.
+      #expect(unknown == .rejected(.wrongSecret, "authentication failed: wrong secret"))
+      #expect(unknown == wrong)
+      #expect(try await harness.rowCount(.servers) == 0)
     }
   }
 

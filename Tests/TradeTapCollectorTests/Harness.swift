@@ -50,7 +50,7 @@ struct Harness {
       if database == nil { database = try await TestPostgres.createDatabase() }
       config.postgresURL = database!.url
     }
-    config.secrets = [serverId: Array(secret.utf8), 8: Array("another secret".utf8)]
+    config.secrets = [serverId: Array(secret.utf8), 8: Array("another secret of server 8".utf8)]
     config.apiToken = Array(token.utf8)
     config.tls = tls
     config.heartbeatInterval = heartbeat

@@ -36,7 +36,7 @@ struct MetricsExpositionTests {
       _ = try await seven.awaitAck(through: 30)
       // Server 8: 1…5.
       let eight = try await TestPlugin.connect(port: harness.port)
-      _ = try await eight.handshake(serverId: 8, secret: "another secret")
+      _ = try await eight.handshake(serverId: 8, secret: "another secret of server 8")
       try await eight.send(Self.batch(1...5, serverId: 8))
       _ = try await eight.awaitAck(through: 5)
       // A handshake with a wrong secret.
@@ -108,7 +108,7 @@ struct MetricsExpositionTests {
       // Concurrent batches of two servers share ledger transactions (group commit):
       // the per-server split of the ledger's one total must still be exact.
       try await withThrowingTaskGroup(of: Void.self) { group in
-        for (server, secret) in [(UInt32(7), Harness.secret), (UInt32(8), "another secret")] {
+        for (server, secret) in [(UInt32(7), Harness.secret), (UInt32(8), "another secret of server 8")] {
           group.addTask {
             let plugin = try await TestPlugin.connect(port: harness.port)
             _ = try await plugin.handshake(serverId: server, secret: secret)

@@ -31,8 +31,8 @@ struct PipelineTests {
 
   static func run(platform: String, tls: Bool) throws {
     let folder = try Harness.folder()
-    try CollectorProcess.prepare(folder: folder, secrets: "1 pipeline-secret\n", token: Harness.token)
-    try "pipeline-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
+    try CollectorProcess.prepare(folder: folder, secrets: "1 pipeline-run-secret\n", token: Harness.token)
+    try "pipeline-run-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
     chmod(folder + "/plugin-secret", 0o600)
     var collectorArguments: [String] = []
     var tlsParams = ["--param", "TLS=off"]
@@ -72,8 +72,8 @@ struct PipelineTests {
 
   @Test func killDashNineOfTheCollectorMidStreamStillLeavesExactlyEveryEventOnce() async throws {
     let folder = try Harness.folder()
-    try CollectorProcess.prepare(folder: folder, secrets: "1 pipeline-secret\n", token: Harness.token)
-    try "pipeline-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
+    try CollectorProcess.prepare(folder: folder, secrets: "1 pipeline-run-secret\n", token: Harness.token)
+    try "pipeline-run-secret\n".write(toFile: folder + "/plugin-secret", atomically: true, encoding: .utf8)
     chmod(folder + "/plugin-secret", 0o600)
     let port = try CollectorProcess.freePort()
     let first = try CollectorProcess(folder: folder, listenPort: port)

@@ -48,6 +48,9 @@ final class TestPlugin {
 
   func send(_ message: Message) async throws { try await outbound.write(message) }
 
+  /// Sends `messages` in one write (one flush): they arrive in as few reads as TCP allows.
+  func send(all messages: [Message]) async throws { try await outbound.write(contentsOf: messages) }
+
   /// The next message, or `nil` once the collector closed the connection.
   func receive() async throws -> Message? { try await inbound.next() }
 

@@ -33,7 +33,7 @@ struct ThroughputTests {
     config.databasePath = folder + "/ledger.sqlite"
     let database = backend == .postgres ? try await TestPostgres.createDatabase() : nil
     config.postgresURL = database?.url
-    config.secrets = Dictionary(uniqueKeysWithValues: servers.map { ($0, Array("secret-\($0)".utf8)) })
+    config.secrets = Dictionary(uniqueKeysWithValues: servers.map { ($0, Array("throughput-secret-\($0)".utf8)) })
     // The test's plugins send no heartbeats while they wait for the last ack.
     config.heartbeatInterval = .seconds(120)
     var logger = Logger(label: "throughput")
@@ -53,7 +53,7 @@ struct ThroughputTests {
       for (index, server) in servers.enumerated() {
         group.addTask {
           let plugin = try await TestPlugin.connect(port: port)
-          _ = try await plugin.handshake(serverId: server, secret: "secret-\(server)")
+          _ = try await plugin.handshake(serverId: server, secret: "throughput-secret-\(server)")
           for frame in frames[index] { try await plugin.send(frame) }
           _ = try await plugin.awaitAck(through: perServer)
           await plugin.close()

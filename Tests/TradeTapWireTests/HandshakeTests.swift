@@ -54,10 +54,19 @@ import TradeTapWire
     #expect(HandshakeError.wrongSecret.errorMessage.type == .error)
   }
 
-  @Test func refusesAnUnknownServerId() {
+  @Test func challengesAnUnknownServerIdAndRefusesItAtAuthenticateExactlyAsAWrongSecret() throws {
+    // Issue 10, finding 9: answering hello with "unknown server id" let anyone
+    // enumerate the configured ids. Now an unknown id gets a challenge like any
+    // other and the same refusal, code and text, as a wrong secret.
     var replay = NonceReplayGuard()
-    #expect(throws: HandshakeError.unknownServerId(8)) { try run(clientSecret: secret, serverId: 8, guard: &replay) }
-    #expect(HandshakeError.unknownServerId(8).errorCode == .unknownServerId)
+    var client = try ClientHandshake(serverId: 8, secret: secret, clientNonce: sequentialNonce)
+    var server = try ServerHandshake(serverNonce: serverSideNonce)
+    guard case .send(.challenge(let challenge)) = try server.receive(client.start(), secrets: secrets, replayGuard: &replay)
+    else { Issue.record("an unknown id was not challenged"); return }
+    guard case .send(let auth) = try client.receive(.challenge(challenge)) else { Issue.record("no authenticate"); return }
+    #expect(throws: HandshakeError.unknownServerId(8)) { try server.receive(auth, secrets: secrets, replayGuard: &replay) }
+    #expect(HandshakeError.unknownServerId(8).errorCode == .wrongSecret)
+    #expect(HandshakeError.unknownServerId(8).errorMessage == HandshakeError.wrongSecret.errorMessage)
   }
 
   @Test func refusesAReplayedClientNonce() throws {
