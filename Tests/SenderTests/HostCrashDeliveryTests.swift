@@ -13,9 +13,9 @@ import Testing
     let folder = try makeTemporaryFolder()
     let host = try PluginEndToEndSpecification.compileHost(into: folder)
     let secret = folder + "/secret"
-    try "crash-secret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+    try "crash-delivery-secret\n".write(toFile: secret, atomically: true, encoding: .utf8)
     chmod(secret, 0o600)
-    let collector = try CollectorPeer(folder: folder, secrets: "9 crash-secret\n", tls: nil)
+    let collector = try CollectorPeer(folder: folder, secrets: "9 crash-delivery-secret\n", tls: nil)
     let common = [
       plugin, "--server-id", "9", "--kinds", "deals", "--log", folder + "/host.log",
       "--param", "Collector=127.0.0.1:\(collector.port)", "--param", "SecretFile=\(secret)", "--param", "TLS=off",

@@ -44,9 +44,9 @@ import TradeTapJournal
     let folder = try makeTemporaryFolder()
     let host = try Self.compileHost(into: folder)
     let secret = folder + "/secret"
-    try "e2e-secret\n".write(toFile: secret, atomically: true, encoding: .utf8)
+    try "end-to-end-secret\n".write(toFile: secret, atomically: true, encoding: .utf8)
     chmod(secret, 0o600)
-    let collector = try CollectorPeer(folder: folder, secrets: "7 e2e-secret\n", tls: nil)
+    let collector = try CollectorPeer(folder: folder, secrets: "7 end-to-end-secret\n", tls: nil)
     let common = [
       plugin, "--server-id", "7", "--kinds", "deals", "--log", folder + "/host.log",
       "--param", "Collector=127.0.0.1:\(collector.port)", "--param", "SecretFile=\(secret)", "--param", "TLS=off",
