@@ -1,4 +1,5 @@
 import Glibc
+import TradeTapWire
 
 /// The plugin's parameters, exactly as the ABI spec's table names them, validated.
 public struct PluginParameters: Sendable, Equatable {
@@ -8,6 +9,9 @@ public struct PluginParameters: Sendable, Equatable {
   public var secretFile: String
   /// `TLS`: `on` (default) or `off`.
   public var tlsEnabled: Bool
+  /// `TLS.AllowInsecure`: `yes` lets `TLS=off` reach a collector that is not on
+  /// loopback (default `no`: such a set is refused).
+  public var tlsAllowInsecure: Bool
   /// `TLS.CAFile`: CA bundle for the collector's certificate; nil = the system store.
   public var tlsCAFile: String?
   /// `TLS.ServerName`: expected certificate name; nil = the host of each `Collector`.
@@ -34,6 +38,7 @@ public struct PluginParameters: Sendable, Equatable {
     Definition(name: "Collector", defaultValue: ""),
     Definition(name: "SecretFile", defaultValue: ""),
     Definition(name: "TLS", defaultValue: "on"),
+    Definition(name: "TLS.AllowInsecure", defaultValue: "no"),
     Definition(name: "TLS.CAFile", defaultValue: ""),
     Definition(name: "TLS.ServerName", defaultValue: ""),
     Definition(name: "Journal.Path", defaultValue: "tradetap-journal-<server_id>"),
@@ -79,6 +84,18 @@ public struct PluginParameters: Sendable, Equatable {
     case nil, "on": tlsEnabled = true
     case "off": tlsEnabled = false
     case let other?: problems.append("parameter TLS: '\(other)' is neither on nor off")
+    }
+    var tlsAllowInsecure = false
+    switch text("TLS.AllowInsecure")?.lowercased() {
+    case nil, "no": tlsAllowInsecure = false
+    case "yes": tlsAllowInsecure = true
+    case let other?: problems.append("parameter TLS.AllowInsecure: '\(other)' is neither yes nor no")
+    }
+    // Plaintext carries every event and the handshake in the clear: only to this
+    // machine, unless the operator says the network is trusted (SECURITY.md).
+    let remote = collectors.filter { !LoopbackHost.contains($0.host) }
+    if !tlsEnabled, !tlsAllowInsecure, !remote.isEmpty {
+      problems.append("parameter TLS: off is refused for a collector that is not on loopback (\(remote.map(\.description).joined(separator: ","))): use TLS=on, or TLS.AllowInsecure=yes on a network you trust")
     }
 
     let caFile = text("TLS.CAFile")
@@ -130,7 +147,8 @@ public struct PluginParameters: Sendable, Equatable {
     guard problems.isEmpty else { return .failure(ParameterProblems(lines: problems)) }
     return .success(
       PluginParameters(
-        collectors: collectors, secretFile: secretFile, tlsEnabled: tlsEnabled, tlsCAFile: caFile,
+        collectors: collectors, secretFile: secretFile, tlsEnabled: tlsEnabled, tlsAllowInsecure: tlsAllowInsecure,
+        tlsCAFile: caFile,
         tlsServerName: serverName, journalPath: journalPath, journalSizeMB: journalSizeMB, groups: groups,
         events: events, heartbeatSeconds: heartbeatSeconds))
   }

@@ -43,11 +43,54 @@ struct PluginParametersTests {
 
   @Test func tlsOffAndEventSubsetsAreAccepted() throws {
     let parameters = try validate([
-      "Collector": "c:1", "SecretFile": secret, "TLS": "OFF", "Events": " Deals , users ", "Groups": "real*,!*test",
+      "Collector": "127.0.0.1:1", "SecretFile": secret, "TLS": "OFF", "Events": " Deals , users ", "Groups": "real*,!*test",
     ]).get()
     #expect(!parameters.tlsEnabled)
     #expect(parameters.events == [.deals, .users])
     #expect(parameters.groups.admits("real\\usd") && !parameters.groups.admits("real-test"))
+  }
+}
+
+/// Finding 8 of issue 10: `TLS=off` worked with any collector address. Plaintext is
+/// for this machine only unless `TLS.AllowInsecure=yes` says the network is trusted.
+@Suite("Parameters: plaintext only on loopback")
+struct PlaintextParameterTests {
+  let secret = "/proc/self/cmdline"
+
+  func validate(_ values: [String: String]) -> Result<PluginParameters, ParameterProblems> {
+    PluginParameters.validate(serverId: 7) { values[$0] }
+  }
+
+  @Test(arguments: ["127.0.0.1:7400", "127.9.8.7:7400", "localhost:7400", "[::1]:7400", "[::ffff:127.0.0.1]:7400"])
+  func tlsOffIsAcceptedForALoopbackCollector(collector: String) throws {
+    let parameters = try validate(["Collector": collector, "SecretFile": secret, "TLS": "off"]).get()
+    #expect(!parameters.tlsEnabled && !parameters.tlsAllowInsecure)
+  }
+
+  @Test(arguments: ["10.0.0.5:7400", "collector.example:7400", "0.0.0.0:7400", "[2001:db8::1]:7400", "127.0.0.1:1,10.0.0.5:2"])
+  func tlsOffIsRefusedForACollectorOffThisMachine(collector: String) {
+    guard case .failure(let problems) = validate(["Collector": collector, "SecretFile": secret, "TLS": "off"]) else {
+      Issue.record("TLS=off accepted for \(collector)")
+      return
+    }
+    #expect(problems.lines.count == 1)
+    #expect(problems.lines[0].hasPrefix("parameter TLS: off is refused for a collector that is not on loopback"))
+    #expect(problems.lines[0].contains("TLS.AllowInsecure=yes"))
+  }
+
+  @Test func allowInsecureLetsTlsOffReachARemoteCollector() throws {
+    let parameters = try validate([
+      "Collector": "10.0.0.5:7400", "SecretFile": secret, "TLS": "off", "TLS.AllowInsecure": "YES",
+    ]).get()
+    #expect(!parameters.tlsEnabled && parameters.tlsAllowInsecure)
+  }
+
+  @Test func tlsOnNeedsNoAllowanceAndAnUnknownAllowanceIsRefused() throws {
+    _ = try validate(["Collector": "10.0.0.5:7400", "SecretFile": secret]).get()
+    guard case .failure(let problems) = validate([
+      "Collector": "127.0.0.1:1", "SecretFile": secret, "TLS.AllowInsecure": "maybe",
+    ]) else { Issue.record("accepted"); return }
+    #expect(problems.lines == ["parameter TLS.AllowInsecure: 'maybe' is neither yes nor no"])
   }
 }
 

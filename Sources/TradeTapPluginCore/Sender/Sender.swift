@@ -153,7 +153,12 @@ public final class Sender: EventSender, @unchecked Sendable {
     let welcome = try session.handshake(secret: secret)
     welcomed = true
     onWelcome()
-    environment.log.info("connected to collector \(endpoint) (\(tls == nil ? "plaintext" : "TLS 1.3")); it holds through sequence \(welcome.lastDurableSequence)")
+    let connected = "connected to collector \(endpoint) (\(tls == nil ? "plaintext" : "TLS 1.3")); it holds through sequence \(welcome.lastDurableSequence)"
+    if tls == nil {
+      environment.log.warning(connected + ": TLS is off, events and the handshake travel unencrypted")
+    } else {
+      environment.log.info(connected)
+    }
     try session.stream(events: &source) { source in
       guard let changed = takeChangedParameters() else { return false }
       let reconnect = changed.collectors != parameters.collectors || changed.tlsEnabled != parameters.tlsEnabled
