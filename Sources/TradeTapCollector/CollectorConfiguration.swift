@@ -24,6 +24,9 @@ public struct CollectorConfiguration: Sendable {
   /// `postgres://user:pass@host:port/db`: the ledger on PostgreSQL instead of
   /// ``databasePath`` (docs/ledger.md, "PostgreSQL"). Default `nil` (SQLite).
   public var postgresURL: String? = nil
+  /// The PostgreSQL password when the URL carries none (`--database-password-file`);
+  /// without either, `PGPASSWORD`. Default `nil`.
+  public var postgresPassword: String? = nil
   /// How the ledger is opened (durability). Default: `synchronous = FULL`.
   public var ledger = LedgerConfiguration()
   /// Shared secret of each trade server (`--secrets`), at least

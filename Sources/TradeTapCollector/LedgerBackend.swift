@@ -10,7 +10,7 @@ enum LedgerBackend {
     guard let url = configuration.postgresURL else {
       return try Ledger(path: configuration.databasePath, configuration: configuration.ledger)
     }
-    return try await PostgresLedger.open(url: url, logger: logger)
+    return try await PostgresLedger.open(url: url, password: configuration.postgresPassword, logger: logger)
   }
 
   /// The ledger's location for logs (a PostgreSQL URL without its password).

@@ -28,15 +28,26 @@ public final class PostgresLedger: LedgerStore {
   }
 
   /// Connects and runs the named migrations not yet applied.
-  /// - Parameter migrate: false for a reader that must not change the database (`tradetap verify`).
+  /// - Parameters:
+  ///   - password: used when the URL has none (`--database-password-file`); else `PGPASSWORD`.
+  ///   - migrate: false for a reader that must not change the database (`tradetap verify`).
   /// - Throws: ``LedgerError/unsupportedDatabase(_:)`` for a bad URL; the driver's
   ///   error when the server cannot be reached or a migration fails.
   public static func open(
-    url text: String, migrate: Bool = true, logger: Logger = Logger(label: "tradetap.ledger.postgres")
+    url text: String, password: String? = nil, migrate: Bool = true,
+    logger: Logger = Logger(label: "tradetap.ledger.postgres")
   ) async throws -> PostgresLedger {
-    let url = try PostgresURL(text)
+    var url = try PostgresURL(text)
+    if let password {
+      guard (try PostgresURL(text, environment: [:])).password == nil else {
+        throw LedgerError.unsupportedDatabase("\(url): a password in the URL and a password file: give it once")
+      }
+      url.password = password
+    }
     do {
       try await url.probe(logger: logger)
+    } catch let error as LedgerError {
+      throw error
     } catch {
       throw LedgerError.unavailableDatabase("\(url): \(String(reflecting: error))")
     }

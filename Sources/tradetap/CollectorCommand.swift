@@ -32,6 +32,9 @@ struct CollectorCommand: AsyncParsableCommand {
   @Flag(name: .customLong("no-tls"), help: "Plaintext, for loopback development only.")
   var noTLS = false
 
+  @Option(name: .customLong("database-password-file"), help: "File holding the PostgreSQL password, so the URL need not carry it; must not be readable by group or others. Without it and without one in the URL: PGPASSWORD.")
+  var databasePasswordFile: String?
+
   @Option(name: .customLong("api-token-file"), help: "File holding the bearer token the HTTP API requires.")
   var apiTokenFile: String
 
@@ -72,7 +75,11 @@ struct CollectorCommand: AsyncParsableCommand {
     config.httpPort = httpPort
     if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
       config.postgresURL = database
+      if let databasePasswordFile {
+        config.postgresPassword = try Self.databasePassword(path: databasePasswordFile)
+      }
     } else {
+      guard databasePasswordFile == nil else { throw ValidationFailure("--database-password-file is for a postgres:// database") }
       config.databasePath = try Self.sqlitePath(database)
     }
     config.secrets = try SecretsFile.load(path: secrets)
@@ -124,6 +131,21 @@ struct CollectorCommand: AsyncParsableCommand {
   struct ValidationFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+  }
+
+  /// `--database-password-file`: its first line, exactly (a password may hold spaces);
+  /// the file must be private, like every file holding a secret (``PrivateFile``).
+  static func databasePassword(path: String) throws -> String {
+    if let problem = PrivateFile.problem(path: path) {
+      throw ValidationFailure("database password file \(path): \(problem)")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ValidationFailure("database password file \(path): cannot be read")
+    }
+    var line = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
+    if line.hasSuffix("\r") { line = line.dropLast() }
+    guard !line.isEmpty else { throw ValidationFailure("database password file \(path): empty") }
+    return String(line)
   }
 
   static func hostPort(_ text: String) throws -> (String, Int) {

@@ -4,8 +4,8 @@
 #   cluster.sh url   [DIR]   prints the URL of the running cluster
 #   cluster.sh stop  [DIR]   stops it and removes DIR
 # DIR defaults to ${TMPDIR:-/tmp}/tradetap-postgres. The server listens on
-# 127.0.0.1 only, on a free port, with scram-sha-256 password auth; its unix socket
-# lives in DIR. initdb refuses root, so as root the cluster runs as `postgres`.
+# 127.0.0.1 only, on a free port, with scram-sha-256 password auth and no TLS (the
+# URL says sslmode=disable); its unix socket lives in DIR. initdb refuses root, so as root the cluster runs as `postgres`.
 set -euo pipefail
 
 bin="${TRADETAP_POSTGRES_BIN:-/usr/lib/postgresql/15/bin}"
@@ -44,7 +44,9 @@ start() {
     if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200" \
       start >/dev/null 2>&1; then
-      printf 'postgres://tradetap:%s@127.0.0.1:%s/postgres\n' "$password" "$port" >"$dir/url"
+      # sslmode=disable: the cluster has no TLS, and the collector sends a password
+      # without TLS only when the URL says so (docs/ledger.md, "PostgreSQL").
+      printf 'postgres://tradetap:%s@127.0.0.1:%s/postgres?sslmode=disable\n' "$password" "$port" >"$dir/url"
       cat "$dir/url"
       return
     fi
