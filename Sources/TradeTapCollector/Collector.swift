@@ -5,6 +5,7 @@ import NIOSSL
 import ServiceLifecycle
 import Synchronization
 import TradeTapLedger
+import TradeTapWire
 
 /// A running collector: the framed-protocol listener for plugins, the HTTP listener,
 /// the ledger and its group-commit writer.
@@ -40,6 +41,12 @@ public final class Collector: Service, Sendable {
   /// - Returns: the running collector; call ``shutdown()`` (or `run()` in a group) to stop.
   /// - Throws: ``CollectorError`` for a secret under 16 bytes or bad TLS files; ledger and bind errors.
   public static func start(configuration: CollectorConfiguration, logger: Logger) async throws -> Collector {
+    if configuration.tls == nil {
+      guard LoopbackHost.contains(configuration.listenHost) || configuration.allowInsecurePlaintext else {
+        throw CollectorError.plaintextOffLoopback(configuration.listenHost)
+      }
+      logger.warning("TLS is off (--no-tls): plugins' events and handshakes travel unencrypted to \(configuration.listenHost)\(LoopbackHost.contains(configuration.listenHost) ? "" : ", which is not loopback (--allow-insecure-no-tls)")")
+    }
     // A short secret is a guessable HMAC key: refused before anything is opened.
     if let (serverId, secret) = configuration.secrets.sorted(by: { $0.key < $1.key })
       .first(where: { $0.value.count < CollectorConfiguration.minimumSecretLength })

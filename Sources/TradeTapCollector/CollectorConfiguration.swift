@@ -35,6 +35,9 @@ public struct CollectorConfiguration: Sendable {
   public var secrets: [UInt32: [UInt8]] = [:]
   /// TLS 1.3 certificate and key; `nil` means plaintext (`--no-tls`). Default `nil`.
   public var tls: TLSFiles? = nil
+  /// Plaintext on a listen address that is not loopback (`--allow-insecure-no-tls`).
+  /// Default `false`: ``Collector/start(configuration:logger:)`` refuses it.
+  public var allowInsecurePlaintext: Bool = false
   /// Bearer token the HTTP API requires (`/healthz` excepted). Default: empty, which
   /// refuses every authenticated request.
   public var apiToken: [UInt8] = []

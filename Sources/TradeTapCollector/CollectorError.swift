@@ -7,6 +7,8 @@ public enum CollectorError: Error, CustomStringConvertible, Equatable {
   case unsupportedDatabase(String)
   /// The secret of a server id is shorter than ``CollectorConfiguration/minimumSecretLength`` bytes.
   case weakSecret(serverId: UInt32, length: Int)
+  /// `--no-tls` on a listen address that is not loopback, without `--allow-insecure-no-tls`.
+  case plaintextOffLoopback(String)
 
   public var description: String {
     switch self {
@@ -18,6 +20,8 @@ public enum CollectorError: Error, CustomStringConvertible, Equatable {
       "the secret of server id \(serverId) is \(length) bytes; at least \(CollectorConfiguration.minimumSecretLength) are required (e.g. openssl rand -hex 32)"
     case .unsupportedDatabase(let url):
       "database '\(url)' is not supported yet: use sqlite:PATH (PostgreSQL support is planned)"
+    case .plaintextOffLoopback(let host):
+      "--no-tls is refused on \(host), which is not a loopback address: plugins' events and handshakes would cross the network unencrypted; use --tls-cert/--tls-key, or --allow-insecure-no-tls on a network you trust"
     }
   }
 }

@@ -29,8 +29,11 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(name: .customLong("tls-key"), help: "The collector's private key (PEM).")
   var tlsKey: String?
 
-  @Flag(name: .customLong("no-tls"), help: "Plaintext, for loopback development only.")
+  @Flag(name: .customLong("no-tls"), help: "Plaintext, for loopback development only (refused on any other --listen address).")
   var noTLS = false
+
+  @Flag(name: .customLong("allow-insecure-no-tls"), help: "Let --no-tls listen on an address that is not loopback (a network you trust).")
+  var allowInsecureNoTLS = false
 
   @Option(name: .customLong("database-password-file"), help: "File holding the PostgreSQL password, so the URL need not carry it; must not be readable by group or others. Without it and without one in the URL: PGPASSWORD.")
   var databasePasswordFile: String?
@@ -100,6 +103,7 @@ struct CollectorCommand: AsyncParsableCommand {
     case "normal": config.ledger.durability = .normal
     default: throw ValidationFailure("--durability must be full or normal")
     }
+    config.allowInsecurePlaintext = allowInsecureNoTLS
     if noTLS {
       guard tlsCert == nil, tlsKey == nil else { throw ValidationFailure("--no-tls cannot be combined with --tls-cert/--tls-key") }
     } else {

@@ -22,13 +22,13 @@ ip netns exec "$ns" ip link set "$inside" up; ip netns exec "$ns" ip link set lo
 port=7443
 : > "$work/collector.out"
 ip netns exec "$ns" "$tradetap" collector --listen "$collector_ip:$port" --http 127.0.0.1:0 --database "sqlite:$ledger" \
-  --secrets "$work/secrets" --no-tls --api-token-file "$work/token" --heartbeat 1s \
+  --secrets "$work/secrets" --no-tls --allow-insecure-no-tls --api-token-file "$work/token" --heartbeat 1s \
   > "$work/collector.out" 2>> "$work/collector.log" &
 collector_pid=$!
 for _ in $(seq 300); do grep -q '^listening' "$work/collector.out" && break; sleep 0.02; done
 grep -q '^listening' "$work/collector.out" || { echo "FAIL collector did not start in $ns"; cat "$work/collector.log"; exit 1; }
 host_args=("$plugin" --server-id "$server_id" --kinds deals --log "$work/host.log"
-  --param "Collector=$collector_ip:$port" --param "SecretFile=$work/secret" --param TLS=off
+  --param "Collector=$collector_ip:$port" --param "SecretFile=$work/secret" --param TLS=off --param TLS.AllowInsecure=yes
   --param "Journal.Path=$work/journal" --param Journal.SizeMB=64 --param Heartbeat.Seconds=1)
 build_c_host
 "$work/c-host" "${host_args[@]}" --threads $threads --events 0 --sleep-us 500 --progress "$work/progress" > "$work/host.out" 2>&1 &
