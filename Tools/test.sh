@@ -23,6 +23,9 @@ trap cleanup_run_tmp EXIT
 echo "== throwaway PostgreSQL cluster"
 TRADETAP_TEST_POSTGRES_URL="$(Tools/postgres/cluster.sh start "$run_tmp/postgres")"
 export TRADETAP_TEST_POSTGRES_URL
+# The CRM API conformance test runs schemathesis (PyPI, pinned): a no-op when present.
+echo "== schemathesis"
+Tools/schemathesis/install.sh
 echo "== build (release)"
 swift build -c release -j "$jobs"
 swift build -c release -j "$jobs" --build-tests

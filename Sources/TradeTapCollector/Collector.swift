@@ -41,17 +41,22 @@ public final class Collector: Service, Sendable {
   /// - Returns: the running collector; call ``shutdown()`` (or `run()` in a group) to stop.
   /// - Throws: ``CollectorError`` for a secret under 16 bytes or bad TLS files; ledger and bind errors.
   public static func start(configuration: CollectorConfiguration, logger: Logger) async throws -> Collector {
+    // A short secret is a guessable HMAC key: refused before anything is opened.
+    if let (serverId, secret) = configuration.secrets.sorted(by: { $0.key < $1.key })
+      .first(where: { $0.value.count < CollectorConfiguration.minimumSecretLength })
+    {
+      throw CollectorError.weakSecret(serverId: serverId, length: secret.count)
+    }
     if configuration.tls == nil {
       guard LoopbackHost.contains(configuration.listenHost) || configuration.allowInsecurePlaintext else {
         throw CollectorError.plaintextOffLoopback(configuration.listenHost)
       }
       logger.warning("TLS is off (--no-tls): plugins' events and handshakes travel unencrypted to \(configuration.listenHost)\(LoopbackHost.contains(configuration.listenHost) ? "" : ", which is not loopback (--allow-insecure-no-tls)")")
     }
-    // A short secret is a guessable HMAC key: refused before anything is opened.
-    if let (serverId, secret) = configuration.secrets.sorted(by: { $0.key < $1.key })
-      .first(where: { $0.value.count < CollectorConfiguration.minimumSecretLength })
-    {
-      throw CollectorError.weakSecret(serverId: serverId, length: secret.count)
+    let files = FileLimit.raiseSoftToHard()
+    let (httpCap, httpCapLowered) = FileLimit.httpConnectionCap(asked: configuration.httpMaxConnections, limit: files.now)
+    if httpCapLowered {
+      logger.warning("HTTP connections capped at \(httpCap), not \(configuration.httpMaxConnections ?? FileLimit.defaultHTTPConnections): the open-file limit is \(files.now) (ulimit -n), and half of it less \(FileLimit.reserve) stays for the plugin port")
     }
     let sslContext = try configuration.tls.map(makeTLSContext)
     let ledger = try await LedgerBackend.open(configuration, logger: logger)
@@ -100,7 +105,11 @@ public final class Collector: Service, Sendable {
     if let httpPort = configuration.httpPort {
       do {
         httpServer = try await CRMAPIServer.start(
-          host: configuration.httpHost, port: httpPort, group: group, ledger: ledger,
+          host: configuration.httpHost, port: httpPort,
+          limits: HTTPConnectionLimits(
+            maxConnections: httpCap, requestReadTimeout: configuration.httpRequestReadTimeout,
+            idleTimeout: configuration.httpIdleTimeout),
+          group: group, ledger: ledger,
           apiToken: configuration.apiToken, metricsText: { metrics.prometheusText() },
           lagSeconds: { metrics.lagSeconds() }, logger: logger)
       } catch {
@@ -117,6 +126,8 @@ public final class Collector: Service, Sendable {
     logger.info("collector listening", metadata: [
       "tradetap.protocol": "\(collector.protocolEndpoint)", "tradetap.http": "\(collector.httpEndpoint ?? "off")",
       "tradetap.tls": "\(configuration.tls == nil ? "off" : "1.3")", "tradetap.database": "\(LedgerBackend.describe(configuration))",
+      "tradetap.open_files": "\(files.now)\(files.now != files.before ? " (raised from \(files.before))" : "")",
+      "tradetap.http_max_connections": "\(httpServer == nil ? 0 : httpCap)",
     ])
     return collector
   }

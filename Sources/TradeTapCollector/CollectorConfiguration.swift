@@ -38,6 +38,16 @@ public struct CollectorConfiguration: Sendable {
   /// Plaintext on a listen address that is not loopback (`--allow-insecure-no-tls`).
   /// Default `false`: ``Collector/start(configuration:logger:)`` refuses it.
   public var allowInsecurePlaintext: Bool = false
+  /// Most open HTTP connections, change streams included (`--http-max-connections`);
+  /// nil: 1,024. Either way at most half of RLIMIT_NOFILE less ``FileLimit/reserve``,
+  /// so the plugin port keeps the other half (docs/collector.md, "Open files").
+  public var httpMaxConnections: Int? = nil
+  /// An HTTP request must arrive whole within this long of the accept or of its first
+  /// byte (`--http-request-timeout`). Default 10 s.
+  public var httpRequestReadTimeout: TimeAmount = .seconds(10)
+  /// An HTTP connection with no request in progress is closed after this long
+  /// (`--http-idle-timeout`). Default 60 s. Change streams are never idle.
+  public var httpIdleTimeout: TimeAmount = .seconds(60)
   /// Bearer token the HTTP API requires (`/healthz` excepted). Default: empty, which
   /// refuses every authenticated request.
   public var apiToken: [UInt8] = []

@@ -38,6 +38,15 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(name: .customLong("database-password-file"), help: "File holding the PostgreSQL password, so the URL need not carry it; must not be readable by group or others. Without it and without one in the URL: PGPASSWORD.")
   var databasePasswordFile: String?
 
+  @Option(name: .customLong("http-max-connections"), help: "Most open HTTP connections, change streams included (default 1024); at most half of the open-file limit less 64, so the plugin port keeps room.")
+  var httpMaxConnections: Int?
+
+  @Option(name: .customLong("http-request-timeout"), help: "An HTTP request must arrive whole within this long of the connection or of its first byte.")
+  var httpRequestTimeout = "10s"
+
+  @Option(name: .customLong("http-idle-timeout"), help: "An HTTP connection with no request in progress is closed after this long (change streams are never idle).")
+  var httpIdleTimeout = "60s"
+
   @Option(name: .customLong("api-token-file"), help: "File holding the bearer token the HTTP API requires.")
   var apiTokenFile: String
 
@@ -102,6 +111,16 @@ struct CollectorCommand: AsyncParsableCommand {
     case "full": config.ledger.durability = .full
     case "normal": config.ledger.durability = .normal
     default: throw ValidationFailure("--durability must be full or normal")
+    }
+    guard httpMaxConnections.map({ $0 >= 1 }) ?? true else { throw ValidationFailure("--http-max-connections must be at least 1") }
+    config.httpMaxConnections = httpMaxConnections
+    for (flag, text, keyPath) in [
+      ("--http-request-timeout", httpRequestTimeout, \CollectorConfiguration.httpRequestReadTimeout),
+      ("--http-idle-timeout", httpIdleTimeout, \CollectorConfiguration.httpIdleTimeout),
+    ] {
+      let nanoseconds = try Self.durationNanoseconds(text)
+      guard nanoseconds > 0 else { throw ValidationFailure("\(flag) must be above 0") }
+      config[keyPath: keyPath] = .nanoseconds(nanoseconds)
     }
     config.allowInsecurePlaintext = allowInsecureNoTLS
     if noTLS {

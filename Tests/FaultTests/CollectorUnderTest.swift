@@ -12,7 +12,8 @@ final class CollectorUnderTest {
   private(set) var port = 0
   private(set) var httpPort = 0
 
-  init(heartbeat: String = "1s", extraArguments: [String] = []) throws {
+  /// - Parameter launcher: a command the collector runs under (`prlimit --nofile=300:300 --`).
+  init(heartbeat: String = "1s", extraArguments: [String] = [], launcher: [String] = []) throws {
     folder = try Artifacts.temporaryFolder()
     let secretsText = Self.secrets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
     try secretsText.write(toFile: folder + "/secrets", atomically: true, encoding: .utf8)
@@ -20,8 +21,9 @@ final class CollectorUnderTest {
     try "token-fault-tests\n".write(toFile: folder + "/token", atomically: true, encoding: .utf8)
     chmod(folder + "/token", 0o600)
     FileManager.default.createFile(atPath: folder + "/collector.log", contents: nil)
-    process.executableURL = URL(fileURLWithPath: try Artifacts.path("tradetap"))
-    process.arguments = [
+    let tradetap = try Artifacts.path("tradetap")
+    process.executableURL = URL(fileURLWithPath: launcher.first ?? tradetap)
+    process.arguments = launcher.dropFirst() + (launcher.isEmpty ? [] : [tradetap]) + [
       "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--no-tls",
       "--database", "sqlite:\(folder)/ledger.sqlite", "--secrets", folder + "/secrets",
       "--api-token-file", folder + "/token", "--heartbeat", heartbeat,

@@ -7,6 +7,8 @@ struct APIError: Error, Sendable {
   var status: HTTPResponse.Status
   var code: String
   var message: String
+  /// The methods the path serves, for a 405's `Allow` header.
+  var allow: String? = nil
 
   static func badParameter(_ name: String, _ why: String) -> APIError {
     APIError(status: .badRequest, code: "bad_parameter", message: "\(name): \(why)")
@@ -32,6 +34,7 @@ struct APIError: Error, Sendable {
     var headers = HTTPFields()
     headers[.contentType] = "application/json"
     if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+    if let allow { headers[.allow] = allow }
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json.text)))
   }
 }

@@ -1,19 +1,24 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
 import TradeTapLedger
 
 /// The collector's HTTP listener: Hummingbird 2 on the collector's own
-/// `EventLoopGroup`, serving ``CRMRoutes`` behind the bearer token.
+/// `EventLoopGroup`, serving ``CRMRoutes`` behind the bearer token, within
+/// ``HTTPConnectionLimits`` (a connection cap and read/idle deadlines).
 final class CRMAPIServer: Sendable {
   /// Where it listens (the chosen port when 0 was asked for).
   let address: SocketAddress
+  /// Open connections against the cap.
+  let connections: HTTPConnectionCount
   private let services: ServiceGroup
   private let task: Task<Void, any Error>
 
-  private init(address: SocketAddress, services: ServiceGroup, task: Task<Void, any Error>) {
+  private init(address: SocketAddress, connections: HTTPConnectionCount, services: ServiceGroup, task: Task<Void, any Error>) {
     self.address = address
+    self.connections = connections
     self.services = services
     self.task = task
   }
@@ -21,8 +26,8 @@ final class CRMAPIServer: Sendable {
   /// Binds and starts serving; returns once the socket is bound.
   /// - Throws: the bind error when the address is taken or invalid.
   static func start(
-    host: String, port: Int, group: any EventLoopGroup, ledger: any LedgerStore, apiToken: [UInt8],
-    metricsText: @escaping @Sendable () -> String,
+    host: String, port: Int, limits: HTTPConnectionLimits, group: any EventLoopGroup, ledger: any LedgerStore,
+    apiToken: [UInt8], metricsText: @escaping @Sendable () -> String,
     lagSeconds: @escaping @Sendable () -> [UInt32: Double?] = { [:] }, logger: Logger
   ) async throws -> CRMAPIServer {
     let router = Router()
@@ -35,8 +40,17 @@ final class CRMAPIServer: Sendable {
     let (bound, binding) = AsyncStream<SocketAddress>.makeStream()
     var quiet = logger
     if quiet.logLevel < .warning { quiet.logLevel = .warning }  // the collector logs the address itself
+    let connections = HTTPConnectionCount(limit: limits.maxConnections)
+    // Hummingbird's own idle timer stays off: HTTPReadDeadlineHandler runs both
+    // deadlines, and a change stream is never idle while it is being answered.
+    let server = HTTPServerBuilder { responder in
+      GuardedHTTP1Channel(
+        base: HTTP1Channel(responder: responder, configuration: .init(additionalChannelHandlers: [HTTPExchangeWatcher()])),
+        limits: limits, count: connections)
+    }
     let app = Application(
       router: router,
+      server: server,
       configuration: .init(address: .hostname(host, port: port), serverName: nil),
       onServerRunning: { channel in
         if let address = channel.localAddress { binding.yield(address) }
@@ -57,7 +71,7 @@ final class CRMAPIServer: Sendable {
       try await task.value
       throw CancellationError()
     }
-    return CRMAPIServer(address: address, services: services, task: task)
+    return CRMAPIServer(address: address, connections: connections, services: services, task: task)
   }
 
   /// Stops listening and ends every open request, change streams included.

@@ -26,6 +26,11 @@ struct CRMRoutes: Sendable {
     let feed = ChangeFeed(queries: queries)
     router.get("/v1/changes") { request, _ in try await feed.page(request) }
     router.get("/v1/changes/stream") { request, _ in try feed.stream(request) }
+    // Every path above with the methods it serves: any other method is a 405.
+    let gets = ["/healthz", "/metrics", "/v1/servers", "/v1/accounts/:server_id/:login", "/v1/changes", "/v1/changes/stream"]
+      + AccountListing.allCases.map { "/v1/accounts/:server_id/:login/\($0.rawValue)" }
+    router.answerMethodNotAllowed(
+      served: gets.map { ($0, [HTTPRequest.Method.get]) } + [("/v1/reconciliation/sweeps/:sweep_id/apply", [.post])])
   }
 
   private func servers(_ request: Request) async throws -> Response {
