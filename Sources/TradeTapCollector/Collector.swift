@@ -90,9 +90,11 @@ public final class Collector: Service, Sendable {
             let sync = channel.pipeline.syncOperations
             if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
             try sync.addHandler(IdleStateHandler(readTimeout: heartbeat * 3, writeTimeout: heartbeat))
-            try sync.addHandler(ByteToMessageHandler(WireMessageDecoder()))
+            let frameLimit = FramePayloadLimit()
+            try sync.addHandler(ByteToMessageHandler(WireMessageDecoder(limit: frameLimit)))
             try sync.addHandler(MessageToByteHandler(WireMessageEncoder()))
-            try sync.addHandler(PluginConnectionHandler(environment: environment, serverNonce: nonce, peer: peer))
+            try sync.addHandler(PluginConnectionHandler(
+              environment: environment, serverNonce: nonce, peer: peer, frameLimit: frameLimit))
           }
         }
         .bind(host: configuration.listenHost, port: configuration.listenPort).get()

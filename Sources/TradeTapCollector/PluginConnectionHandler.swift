@@ -134,8 +134,12 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   /// fails, its later batches are never committed (no hole in the ledger).
   private let stream: UInt64
 
-  init(environment: ConnectionEnvironment, serverNonce: [UInt8], peer: String) throws {
+  /// This connection's frame payload limit: 4 KiB until the welcome (shared with its decoder).
+  private let frameLimit: FramePayloadLimit
+
+  init(environment: ConnectionEnvironment, serverNonce: [UInt8], peer: String, frameLimit: FramePayloadLimit) throws {
     self.environment = environment
+    self.frameLimit = frameLimit
     self.stream = environment.committer.openStream()
     self.state = .handshaking(try ServerHandshake(serverNonce: serverNonce))
     var logger = environment.logger
@@ -312,6 +316,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       submitted = durable
       state = .streaming(serverId: serverId)
       welcomedServerId = serverId
+      frameLimit.raiseAfterWelcome()
       environment.metrics.recordConnected(serverId: serverId, durable: durable)
       logger.info("plugin authenticated", metadata: ["tradetap.resume_after": "\(durable)"])
       context.writeAndFlush(wrapOutboundOut(welcome), promise: nil)

@@ -34,7 +34,9 @@ public struct FrameDecoder: Sendable {
     case waitingForPayload(header: FrameHeader)
   }
 
-  public let maxPayloadLength: Int
+  /// Largest payload accepted; may change between frames (the collector allows a
+  /// handshake-sized frame until the welcome, then the full limit).
+  public var maxPayloadLength: Int
   var state = ReadState.waitingForHeader
   var buffer: [UInt8] = []
   var readIndex = 0

@@ -72,6 +72,29 @@ struct HandshakeTests {
     }
   }
 
+  @Test func aFrameOverFourKilobytesBeforeTheWelcomeIsRefusedAsTooLargeAndLargeBatchesPassAfterIt() async throws {
+    // Before the welcome a peer can make the collector buffer at most 4 KiB of a
+    // frame (× --max-handshakes), not 1 MiB; after it, batches of 1 MiB frames pass.
+    try await withCollector { harness in
+      let hello = Message.hello(Hello(
+        serverId: Harness.serverId, clientNonce: Array(repeating: 1, count: 32), software: String(repeating: "x", count: 5_000)))
+      // The header and a little of the payload: refused on the header, nothing left unread.
+      let reply = try await RawPeer.exchange(port: harness.port, Array(FrameEncoder().encode(hello).prefix(100)))
+      var decoder = FrameDecoder()
+      decoder.append(reply)
+      guard let frame = try decoder.nextFrame(), case .error(let error) = try Message(frame: frame) else {
+        Issue.record("expected an error frame, got \(reply.count) bytes")
+        return
+      }
+      #expect(error.code == .frameTooLarge, "\(error)")
+      let plugin = try await TestPlugin.connect(port: harness.port)
+      _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
+      try await plugin.sendEvents(1...2_000, serverId: Harness.serverId, batchSize: 2_000)  // one ~0.5 MB frame
+      #expect(try await plugin.awaitAck(through: 2_000).throughSequence == 2_000)
+      await plugin.close()
+    }
+  }
+
   @Test(arguments: LedgerBackendKind.allCases) func eventsBeforeTheHandshakeAreAProtocolViolation(backend: LedgerBackendKind) async throws {
     try await withCollector(backend: backend) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
