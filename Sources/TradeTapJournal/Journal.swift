@@ -61,6 +61,8 @@ public final class Journal: @unchecked Sendable {
   public let recovery: JournalRecovery
 
   private var file: JournalFile?
+  /// Keeps the slots ahead of the tail writable (its own thread; see JournalPrefault.swift).
+  private let prefault: JournalPrefault
   private var readPosition: UInt64
   private var clock = HookClock()
   /// The released point as it was at ``close()``: the header is unmapped after it.
@@ -77,6 +79,7 @@ public final class Journal: @unchecked Sendable {
     self.producer = JournalProducer(
       header: file.header, slots: file.slots, slotCount: file.slotCount, wakeDescriptor: wakeDescriptor)
     self.recovery = recovery
+    self.prefault = JournalPrefault(header: file.header, slots: file.slots, slotCount: file.slotCount)
     self.readPosition = recovery.resumeSequence
     self.readPositionAtLastWait = recovery.resumeSequence
     let origin = clock.origin
@@ -124,13 +127,26 @@ public final class Journal: @unchecked Sendable {
     let recovery = JournalRecovery(
       pendingRecords: tail - released, uncommittedSequences: uncommitted, resumeSequence: released,
       replaced: file.replaced)
-    return Journal(file: file, wakeDescriptor: wake, recovery: recovery)
+    let journal = Journal(file: file, wakeDescriptor: wake, recovery: recovery)
+    // The first window now (bounded: 64 MB, ~25 ms fresh), the rest from the thread.
+    journal.prefault.prepare(full: true)
+    journal.prefault.start()
+    return journal
+  }
+
+  /// Makes the window of slots ahead of the tail writable now, without changing a
+  /// byte (the journal's own thread does this every millisecond). Safe from any
+  /// thread while open, racing the hooks; never call it from a hook.
+  public func prefaultAhead() {
+    guard file != nil else { return }
+    prefault.prepareWindow()
   }
 
   /// Unmaps and unlocks the file. The hooks must have stopped using ``producer``.
   /// Safe to call more than once.
   public func close() {
     guard let open = file else { return }
+    prefault.stop()  // before the unmap
     releasedAtClose = tt_load_acquire_u64(producer.header + JournalLayout.releasedOffset)
     open.close()
     Glibc.close(producer.wakeDescriptor)

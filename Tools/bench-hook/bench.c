@@ -8,7 +8,15 @@
  * threads; each call timed with rdtsc (the timer's own cost, printed, is in both).
  *
  *   Tools/bench-hook/run.sh            (builds the plugin and this file, then runs it)
- *   bench PLUGIN.so [calls-per-thread]
+ *   bench PLUGIN.so [calls-per-thread] [journal-MB]
+ *
+ * Two phases in one run, each against the C ring of the same run:
+ * - fresh: a new journal (journal-MB, default 1024) straight after a timed
+ *   ts_plugin_startup, as after a trade server's start or a journal rotation. The
+ *   first half of its slots is written once from 1 thread, the second half from 2:
+ *   every call lands on a slot (and every 8th on a page) never written before.
+ * - warm: the same journal again, 2 passes later, every slot written before.
+ * Each row also prints the process's minor page faults per 1,000 calls (getrusage).
  *
  * The journal is bounded and nothing forwards it here, so the bench empties it
  * between batches (all threads paused at a barrier) by moving the journal's
@@ -26,11 +34,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
-#define JOURNAL_MB 64
 #define TAIL_OFFSET 64       /* JournalLayout.tailOffset */
 #define RELEASED_OFFSET 128  /* JournalLayout.releasedOffset */
 #define BATCH 50000          /* calls per thread between two empties of the journal */
@@ -42,6 +50,7 @@ typedef void (*cleanup_fn)(ts_plugin *);
 static ts_event_sink sink;
 static char journal_dir[256], secret_path[256];
 static unsigned char *journal_header;
+static int journal_mb = 1024;
 
 static void host_log(void *h, int32_t level, const char *m) { (void)h; if (level >= TS_LOG_WARN) fprintf(stderr, "plugin: %s\n", m); }
 static int64_t host_time(void *h) { (void)h; return 0; }
@@ -49,7 +58,7 @@ static ts_result host_param(void *h, const char *name, char *value, uint32_t siz
   (void)h;
   const char *v = NULL;
   static char mb[16];
-  snprintf(mb, sizeof mb, "%d", JOURNAL_MB);
+  snprintf(mb, sizeof mb, "%d", journal_mb);
   if (!strcmp(name, "Collector")) v = "127.0.0.1:9";
   else if (!strcmp(name, "SecretFile")) v = secret_path;
   else if (!strcmp(name, "Journal.Path")) v = journal_dir;
@@ -76,6 +85,7 @@ static pthread_barrier_t barrier;
 static int use_plugin, threads;
 static long calls_per_thread;
 static uint32_t *samples[2];
+static long fresh_calls;  /* > 0: one pass of this many calls per thread, not emptied between batches */
 
 static void empty_journal(void) {
   uint64_t tail = __atomic_load_n((uint64_t *)(journal_header + TAIL_OFFSET), __ATOMIC_ACQUIRE);
@@ -87,11 +97,14 @@ static void *worker(void *arg) {
   uint32_t *out = samples[t];
   ts_deal local = deal;
   local.deal = (uint64_t)t << 40;
-  for (long done = 0; done < calls_per_thread; done += BATCH) {
+  long total = fresh_calls ? fresh_calls : calls_per_thread;
+  for (long done = 0; done < total; done += BATCH) {
     pthread_barrier_wait(&barrier);
-    if (t == 0) empty_journal();
+    /* Fresh pass: the journal holds every slot it walks, so only the warm rows empty it. */
+    if (t == 0 && !fresh_calls) empty_journal();
     pthread_barrier_wait(&barrier);
-    for (long i = 0; i < BATCH; i++) {
+    long batch = total - done < BATCH ? total - done : BATCH;
+    for (long i = 0; i < batch; i++) {
       local.deal++;
       unsigned aux;
       _mm_lfence();
@@ -114,21 +127,31 @@ static int compare(const void *a, const void *b) {
 
 static double ns_per_cycle;
 
-typedef struct { double median, p99, p999; } percentiles;
+typedef struct { double median, p99, p999, max, faults_per_1k; } percentiles;
+
+static long minor_faults(void) {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
 
 static percentiles run(int plugin, int nthreads) {
   use_plugin = plugin;
   threads = nthreads;
   pthread_barrier_init(&barrier, NULL, (unsigned)nthreads);
   pthread_t ids[2];
+  long per_thread = fresh_calls ? fresh_calls : calls_per_thread;
+  long faults = minor_faults();
   for (long t = 0; t < nthreads; t++) pthread_create(&ids[t], NULL, worker, (void *)t);
   for (int t = 0; t < nthreads; t++) pthread_join(ids[t], NULL);
+  faults = minor_faults() - faults;
   pthread_barrier_destroy(&barrier);
-  long n = calls_per_thread * nthreads;
+  long n = per_thread * nthreads;
   uint32_t *all = malloc((size_t)n * sizeof *all);
-  for (int t = 0; t < nthreads; t++) memcpy(all + t * calls_per_thread, samples[t], (size_t)calls_per_thread * sizeof *all);
+  for (int t = 0; t < nthreads; t++) memcpy(all + t * per_thread, samples[t], (size_t)per_thread * sizeof *all);
   qsort(all, (size_t)n, sizeof *all, compare);
-  percentiles p = {all[n / 2] * ns_per_cycle, all[(long)(n * 0.99)] * ns_per_cycle, all[(long)(n * 0.999)] * ns_per_cycle};
+  percentiles p = {all[n / 2] * ns_per_cycle, all[(long)(n * 0.99)] * ns_per_cycle, all[(long)(n * 0.999)] * ns_per_cycle,
+                   all[n - 1] * ns_per_cycle, faults * 1000.0 / (double)n};
   free(all);
   return p;
 }
@@ -158,9 +181,11 @@ static double throughput(int plugin) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) { fprintf(stderr, "usage: bench PLUGIN.so [calls-per-thread]\n"); return 2; }
+  if (argc < 2) { fprintf(stderr, "usage: bench PLUGIN.so [calls-per-thread] [journal-MB]\n"); return 2; }
   calls_per_thread = argc > 2 ? atol(argv[2]) : 2000000;
   calls_per_thread = (calls_per_thread + BATCH - 1) / BATCH * BATCH;
+  journal_mb = argc > 3 ? atoi(argv[3]) : 1024;
+  long journal_slots = (long)journal_mb * 1048576 / 512;  /* JournalLayout.slotCount(sizeMB:) */
 
   const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   snprintf(journal_dir, sizeof journal_dir, "%s/tradetap-bench-%d", tmp, getpid());
@@ -177,8 +202,30 @@ int main(int argc, char **argv) {
   ts_server_api api = {.struct_size = sizeof api, .api_version = TS_API_VERSION, .info = &info, .log = host_log,
                        .time_msc = host_time, .param_get = host_param, .subscribe = host_subscribe,
                        .unsubscribe = host_unsubscribe};
+  /* Calibrate the TSC against CLOCK_MONOTONIC (before startup: the fresh rows run right after it). */
+  double t0 = now_ns(); uint64_t c0 = __rdtsc();
+  usleep(200000);
+  double t1 = now_ns(); uint64_t c1 = __rdtsc();
+  ns_per_cycle = (t1 - t0) / (double)(c1 - c0);
+
+  ring = aligned_alloc(4096, (size_t)RING_SLOTS * 256);
+  memset(ring, 1, (size_t)RING_SLOTS * 256);  /* pre-touch: the floor */
+  deal = (ts_deal){.struct_size = sizeof(ts_deal), .login = 1001, .order = 7, .position_id = 7, .action = TS_DEAL_BUY,
+                   .entry = TS_ENTRY_IN, .digits = 5, .currency_digits = 2, .time_msc = 1700000000000, .price = 1.08123,
+                   .volume_ext = 10000000, .contract_size = 100000, .profit = 12.34};
+  memcpy(deal.symbol, "EURUSD", 7);
+  long most = calls_per_thread > journal_slots / 2 ? calls_per_thread : journal_slots / 2;
+  samples[0] = malloc((size_t)most * sizeof(uint32_t));
+  samples[1] = malloc((size_t)most * sizeof(uint32_t));
+  memset(samples[0], 0, (size_t)most * sizeof(uint32_t));
+  memset(samples[1], 0, (size_t)most * sizeof(uint32_t));
+
   ts_plugin *plugin = NULL;
+  double startup_began = now_ns();
+  long startup_faults = minor_faults();
   if (startup(&api, &plugin) != TS_OK) { fprintf(stderr, "startup failed\n"); return 1; }
+  double startup_ms = (now_ns() - startup_began) / 1e6;
+  startup_faults = minor_faults() - startup_faults;
 
   char journal_file[300];
   snprintf(journal_file, sizeof journal_file, "%s/journal.ttj", journal_dir);
@@ -186,19 +233,6 @@ int main(int argc, char **argv) {
   journal_header = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
 
-  ring = aligned_alloc(4096, (size_t)RING_SLOTS * 256);
-  memset(ring, 1, (size_t)RING_SLOTS * 256);  /* pre-touch, as the journal is */
-
-  deal = (ts_deal){.struct_size = sizeof(ts_deal), .login = 1001, .order = 7, .position_id = 7, .action = TS_DEAL_BUY,
-                   .entry = TS_ENTRY_IN, .digits = 5, .currency_digits = 2, .time_msc = 1700000000000, .price = 1.08123,
-                   .volume_ext = 10000000, .contract_size = 100000, .profit = 12.34};
-  memcpy(deal.symbol, "EURUSD", 7);
-
-  /* Calibrate the TSC against CLOCK_MONOTONIC. */
-  double t0 = now_ns(); uint64_t c0 = __rdtsc();
-  usleep(200000);
-  double t1 = now_ns(); uint64_t c1 = __rdtsc();
-  ns_per_cycle = (t1 - t0) / (double)(c1 - c0);
 
   /* The timer's own cost. */
   uint32_t *overhead = malloc(1000000 * sizeof *overhead);
@@ -210,20 +244,36 @@ int main(int argc, char **argv) {
   }
   qsort(overhead, 1000000, sizeof *overhead, compare);
 
-  samples[0] = malloc((size_t)calls_per_thread * sizeof(uint32_t));
-  samples[1] = malloc((size_t)calls_per_thread * sizeof(uint32_t));
-  run(1, 1); run(0, 1);  /* warm up both paths */
 
-  printf("TSC %.3f GHz; timer overhead (included below) median %.1f ns; %ld calls per thread per row\n",
-         1.0 / ns_per_cycle, overhead[500000] * ns_per_cycle, calls_per_thread);
-  printf("%-8s %-9s %10s %10s %10s %14s\n", "threads", "variant", "median ns", "p99 ns", "p99.9 ns", "median ratio");
+  printf("TSC %.3f GHz; timer overhead (included below) median %.1f ns\n", 1.0 / ns_per_cycle,
+         overhead[500000] * ns_per_cycle);
+  printf("ts_plugin_startup with a new %d MB journal: %.1f ms, %ld minor faults\n", journal_mb, startup_ms,
+         startup_faults);
+  printf("%-6s %-8s %-9s %9s %9s %9s %9s %7s %12s %10s\n", "phase", "threads", "variant", "calls", "median ns",
+         "p99 ns", "p99.9 ns", "max us", "median ratio", "flt/1k");
+  /* Fresh: first half of the new journal from 1 thread, second half from 2; the baseline of each row follows it. */
+  for (int n = 1; n <= 2; n++) {
+    fresh_calls = journal_slots / 2 / n;
+    percentiles hook = run(1, n);
+    percentiles base = run(0, n);
+    fresh_calls = 0;
+    printf("%-6s %-8d %-9s %9ld %9.1f %9.1f %9.1f %7.1f %12s %10.2f\n", "fresh", n, "baseline", journal_slots / 2 / n * n,
+           base.median, base.p99, base.p999, base.max / 1e3, "1.00", base.faults_per_1k);
+    char ratio[32];
+    snprintf(ratio, sizeof ratio, "%.2f", hook.median / base.median);
+    printf("%-6s %-8d %-9s %9ld %9.1f %9.1f %9.1f %7.1f %12s %10.2f\n", "fresh", n, "plugin", journal_slots / 2 / n * n,
+           hook.median, hook.p99, hook.p999, hook.max / 1e3, ratio, hook.faults_per_1k);
+  }
+  run(1, 1); run(0, 1);  /* warm up both paths */
   for (int n = 1; n <= 2; n++) {
     percentiles base = run(0, n);
     percentiles hook = run(1, n);
-    printf("%-8d %-9s %10.1f %10.1f %10.1f %14s\n", n, "baseline", base.median, base.p99, base.p999, "1.00");
+    printf("%-6s %-8d %-9s %9ld %9.1f %9.1f %9.1f %7.1f %12s %10.2f\n", "warm", n, "baseline", calls_per_thread * n,
+           base.median, base.p99, base.p999, base.max / 1e3, "1.00", base.faults_per_1k);
     char ratio[32];
     snprintf(ratio, sizeof ratio, "%.2f", hook.median / base.median);
-    printf("%-8d %-9s %10.1f %10.1f %10.1f %14s\n", n, "plugin", hook.median, hook.p99, hook.p999, ratio);
+    printf("%-6s %-8d %-9s %9ld %9.1f %9.1f %9.1f %7.1f %12s %10.2f\n", "warm", n, "plugin", calls_per_thread * n,
+           hook.median, hook.p99, hook.p999, hook.max / 1e3, ratio, hook.faults_per_1k);
   }
   printf("one thread, untimed: plugin %.1f M calls/s, baseline %.1f M calls/s\n",
          throughput(1) / 1e6, throughput(0) / 1e6);

@@ -88,6 +88,13 @@ int tt_poll_nanoseconds(struct pollfd *fds, unsigned long count, int64_t timeout
  * (default 50 µs, which would double a 50 µs poll). 0 on success. */
 int tt_set_timer_slack(uint64_t nanoseconds);
 
+/* Write-faults the pages of [address, address + length) without changing a byte:
+ * madvise(MADV_POPULATE_WRITE) (Linux 5.14+), else an atomic add of 0 to one word
+ * per page. Never on the hook path. 0 on success, else the madvise errno. */
+int tt_populate_write(void *address, uint64_t length);
+/* prctl(PR_SET_NAME): names the calling thread (15 bytes at most). 0 on success. */
+int tt_set_thread_name(const char *name);
+
 /* CLOCK_MONOTONIC in nanoseconds (vDSO: no syscall). */
 static inline uint64_t tt_monotonic_ns(void) {
   struct timespec ts;

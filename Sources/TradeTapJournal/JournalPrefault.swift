@@ -1,0 +1,117 @@
+import CTradeTapShims
+import Glibc
+
+/// Keeps the slots just ahead of the producers' tail mapped writable, so a hook
+/// never takes the page fault of a slot's first write.
+///
+/// Why it must run all the time and not once at open: a writable page of a
+/// `MAP_SHARED` file mapping is write-protected again each time writeback cleans it
+/// (on this machine within seconds of a burst, by `dirty_expire` at the latest), and
+/// the next write takes a fault (`page_mkwrite`). So a thread (`tradetap-prefault`)
+/// write-faults, every millisecond, the window of ``windowBytes`` ahead of the
+/// tail that the producers have not yet been given, and the whole window again
+/// every 100 ms (a walk of pages already writable: ~0.1 ms for 64 MB).
+/// `MADV_POPULATE_WRITE` changes no byte, so it cannot race a producer's slot
+/// writes nor a record not yet released. It runs on its own thread, never on a hook.
+final class JournalPrefault: @unchecked Sendable {
+  /// Slots kept writable ahead of the tail (or the whole journal if smaller).
+  static let windowBytes = 64 << 20
+  static let tickNanoseconds: Int64 = 1_000_000
+  static let ticksPerFullWindow = 100
+
+  private let header: UnsafeMutableRawPointer
+  private let slots: UnsafeMutableRawPointer
+  private let slotCount: UInt64
+  private let windowSlots: UInt64
+  /// 1 asks the thread to stop (a futex word, so close does not wait out a tick).
+  private let stopWord: UnsafeMutablePointer<UInt32>
+  private var thread: pthread_t?
+  /// The sequence below which the window was last made writable.
+  private var preparedThrough: UInt64 = 0
+
+  init(header: UnsafeMutableRawPointer, slots: UnsafeMutableRawPointer, slotCount: UInt64) {
+    self.header = header
+    self.slots = slots
+    self.slotCount = slotCount
+    self.windowSlots = min(slotCount, UInt64(Self.windowBytes / JournalLayout.slotSize))
+    stopWord = .allocate(capacity: 1)
+    stopWord.initialize(to: 0)
+  }
+
+  deinit { stopWord.deallocate() }
+
+  /// Makes the window ahead of the tail writable. `full`: all of it; else only the
+  /// part beyond what an earlier call prepared. Called by the thread, and once at
+  /// open (the whole window, so a startup is bounded by the window, not the journal).
+  /// Only the thread calls this after open (it owns `preparedThrough`).
+  func prepare(full: Bool) {
+    let tail = tt_load_acquire_u64(header + JournalLayout.tailOffset)
+    let end = tail &+ windowSlots
+    let start = full ? tail : max(tail, preparedThrough)
+    if end > start { populate(from: start, count: end &- start) }
+    preparedThrough = max(preparedThrough, end)
+  }
+
+  /// The whole window from the tail now, from any thread (no state).
+  func prepareWindow() {
+    populate(from: tt_load_acquire_u64(header + JournalLayout.tailOffset), count: windowSlots)
+  }
+
+  /// Write-faults the slots of sequences [from, from + count) (count ≤ slotCount), in
+  /// one or two ranges (the ring wraps).
+  private func populate(from sequence: UInt64, count: UInt64) {
+    guard count > 0 else { return }
+    let first = sequence % slotCount
+    let firstCount = min(count, slotCount - first)
+    populateSlots(first, firstCount)
+    if firstCount < count { populateSlots(0, count - firstCount) }
+  }
+
+  private func populateSlots(_ index: UInt64, _ count: UInt64) {
+    let page = UInt(4096)
+    let begin = UInt(bitPattern: slots + Int(index) * JournalLayout.slotSize) & ~(page - 1)
+    let end = UInt(bitPattern: slots + Int(index + count) * JournalLayout.slotSize)
+    _ = tt_populate_write(UnsafeMutableRawPointer(bitPattern: begin), UInt64(end - begin))
+  }
+
+  func start() {
+    // The thread blocks every signal: the host's signals go to the host's threads.
+    var all = sigset_t()
+    var previous = sigset_t()
+    sigfillset(&all)
+    pthread_sigmask(SIG_SETMASK, &all, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    var handle = pthread_t()
+    let context = Unmanaged.passRetained(self).toOpaque()
+    let result = pthread_create(&handle, nil, { context in
+      let prefault = Unmanaged<JournalPrefault>.fromOpaque(context!).takeRetainedValue()
+      _ = tt_set_thread_name("tt-prefault")
+      prefault.run()
+      return nil
+    }, context)
+    guard result == 0 else {
+      // Without the thread the hooks still work; only the faults come back.
+      Unmanaged<JournalPrefault>.fromOpaque(context).release()
+      return
+    }
+    thread = handle
+  }
+
+  private func run() {
+    var tick = 0
+    while tt_load_acquire_u32(stopWord) == 0 {
+      tick += 1
+      prepare(full: tick % Self.ticksPerFullWindow == 0)
+      _ = tt_futex_wait(stopWord, 0, Self.tickNanoseconds)
+    }
+  }
+
+  /// Stops and joins the thread: call before the mapping goes away.
+  func stop() {
+    guard let handle = thread else { return }
+    tt_store_release_u32(stopWord, 1)
+    _ = tt_futex_wake(stopWord, 1)
+    pthread_join(handle, nil)
+    thread = nil
+  }
+}
