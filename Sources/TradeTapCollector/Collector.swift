@@ -113,7 +113,8 @@ public final class Collector: Service, Sendable {
             idleTimeout: configuration.httpIdleTimeout),
           group: group, ledger: ledger,
           apiToken: configuration.apiToken, metricsText: { metrics.prometheusText() },
-          lagSeconds: { metrics.lagSeconds() }, logger: logger)
+          lagSeconds: { metrics.lagSeconds() },
+          applyHeldSweep: { try await environment.reconciler.apply(sweepId: $0) }, logger: logger)
       } catch {
         try? await serverChannel.close()
         await committer.drainAndStop()

@@ -87,6 +87,16 @@ public struct CollectorConfiguration: Sendable {
   /// Reconciliation sweep interval (`--reconcile-every`); nil (the default here,
   /// `5m` on the command line) turns reconciliation off. docs/reconciliation.md.
   public var reconcileInterval: Duration? = nil
+  /// A sweep that would delete or zero more ledger rows than this is held, not
+  /// applied (`--reconcile-max-deletions`, docs/reconciliation.md "Held sweeps").
+  /// Default `1%,100`: 1 % of the ledger rows compared or 100 rows, the larger; nil never holds.
+  public var reconcileMaxDeletions: ReconciliationDeletionLimit? = .default
+  /// Most records one snapshot answer may hold before the sweep is abandoned
+  /// (`--snapshot-max-records`). Default 2,000,000.
+  public var snapshotMaxRecords: Int = 2_000_000
+  /// Most bytes (records in memory, estimated) one snapshot answer may hold before the
+  /// sweep is abandoned (`--snapshot-max-bytes`). Default 1 GiB.
+  public var snapshotMaxBytes: Int = 1 << 30
 
   /// Shortest secret a collector starts with: 16 bytes (128 bits of key for the HMAC).
   public static let minimumSecretLength = 16

@@ -52,7 +52,8 @@ final class ConnectionEnvironment: Sendable {
     self.metrics = metrics
     self.logger = logger
     self.reconciler = Reconciler(
-      interval: configuration.reconcileInterval, ledger: ledger, metrics: metrics.reconciliation, logger: logger)
+      interval: configuration.reconcileInterval, ledger: ledger, metrics: metrics.reconciliation, logger: logger,
+      limits: Reconciler.Limits(configuration))
   }
 
   deinit { reconciler.stop() }
@@ -123,6 +124,10 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   private var pendingBatches = 0
   /// Events of this connection submitted and not yet committed (the read-ahead window).
   private var pendingEvents = 0
+  /// Snapshot chunks (and their records) handed to the reconciler and not yet taken
+  /// by its sweep: they count in the same read window (docs/reconciliation.md).
+  private var snapshotChunksHeld = 0
+  private var snapshotRecordsHeld = 0
   private var readHeld = false
   private var draining = false
   /// This connection's registration with the reconciler.
@@ -390,7 +395,20 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       submit(context: context, serverId: serverId, batch: nil, gaps: [gap])
     case .snapshotChunk(let chunk):
       // Everything received before the chunk is submitted; the first chunk's value is the snapshot's point.
-      environment.reconciler.receive(chunk, serverId: serverId, caughtUpThrough: submitted)
+      // The chunk counts in the read window until the sweep has taken it.
+      let records = chunk.records.count
+      snapshotChunksHeld += 1
+      snapshotRecordsHeld += records
+      let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+      let loop = context.eventLoop
+      environment.reconciler.receive(chunk, serverId: serverId, caughtUpThrough: submitted) {
+        loop.execute {
+          let (handler, context) = bound.value
+          handler.snapshotChunksHeld -= 1
+          handler.snapshotRecordsHeld -= records
+          handler.releaseReadIfHeld(context: context)
+        }
+      }
     case .error(let error):
       logger.info("plugin closed with an error", metadata: [
         "tradetap.error_code": "\(error.code.rawValue)", "tradetap.error": "\(PeerText.loggable(error.message))",
@@ -580,8 +598,8 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   /// Back-pressure: decoding may run ahead of SQLite by this many events and
   /// submissions, no further (bounded memory; the peer's TCP window then fills).
   private var windowIsFull: Bool {
-    pendingEvents >= environment.configuration.maxPendingEventsPerConnection
-      || pendingBatches >= environment.configuration.maxPendingBatchesPerConnection
+    pendingEvents + snapshotRecordsHeld >= environment.configuration.maxPendingEventsPerConnection
+      || pendingBatches + snapshotChunksHeld >= environment.configuration.maxPendingBatchesPerConnection
   }
 
   // MARK: - Errors

@@ -23,10 +23,16 @@ extension Ledger: LedgerStore {
     }
   }
 
-  public func reconcile(_ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?) throws
-    -> ReconciliationOutcome?
-  {
-    try writer.reconcile(snapshot, caughtUpThrough: caughtUpThrough, startedUtc: startedUtc)
+  public func reconcile(
+    _ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?, mode: ReconciliationMode
+  ) throws -> ReconciliationOutcome? {
+    try writer.reconcile(snapshot, caughtUpThrough: caughtUpThrough, startedUtc: startedUtc, mode: mode)
+  }
+
+  public func reconciliationSweepStatus(id: Int64) throws -> String? {
+    try pool.read { db in
+      try String.fetchOne(db, sql: "SELECT status FROM reconciliation_sweeps WHERE id = ?", arguments: [id])
+    }
   }
 
   public func servers() async throws -> [LedgerRecord] { try await SQLiteLedgerReads(pool: pool).servers() }

@@ -133,7 +133,11 @@ public enum LedgerReadSQL {
            (SELECT e.received_utc FROM events e WHERE e.server_id = s.id ORDER BY e.seq DESC LIMIT 1)
              AS last_event_received_utc,
            (SELECT count(*) FROM gaps g WHERE g.server_id = s.id AND g.healed_utc IS NULL) AS open_gaps,
-           s.last_reconciled_utc AS last_reconciliation_utc
+           s.last_reconciled_utc AS last_reconciliation_utc,
+           (SELECT count(*) FROM reconciliation_sweeps r WHERE r.server_id = s.id AND r.status = 'held')
+             AS held_sweeps,
+           (SELECT max(r.id) FROM reconciliation_sweeps r WHERE r.server_id = s.id AND r.status = 'held')
+             AS held_sweep_id
     FROM servers s ORDER BY s.id
     """
   /// `GET /v1/accounts/{server}/{login}`, followed by the bound `server_id` and `login`.

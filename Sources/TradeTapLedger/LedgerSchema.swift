@@ -18,6 +18,7 @@ public enum LedgerSchema {
     migrator.registerMigration("v2 gaps refused events", migrate: addGapRefusedEvents)
     migrator.registerMigration("v3 changes feed", migrate: createChangesFeed)
     migrator.registerMigration("v4 reconciliation", migrate: createReconciliationTables)
+    migrator.registerMigration("v5 held reconciliation sweeps", migrate: addHeldSweeps)
     return migrator
   }
 

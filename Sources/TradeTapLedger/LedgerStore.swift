@@ -25,10 +25,14 @@ public protocol LedgerStore: AnyObject, Sendable {
   /// `servers.platform` (4 or 5), when known.
   func platform(serverId: UInt32) throws -> Int?
   /// Compares a platform snapshot with the ledger, records divergences and corrects
-  /// (``LedgerWriter/reconcile(_:caughtUpThrough:startedUtc:)``); nil when the ledger
-  /// is not yet durable through `caughtUpThrough`.
-  func reconcile(_ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?) throws
-    -> ReconciliationOutcome?
+  /// (``LedgerWriter/reconcile(_:caughtUpThrough:startedUtc:mode:)``), or holds a sweep
+  /// over its deletion limit; nil when the ledger is not yet durable through `caughtUpThrough`.
+  /// - Throws: ``HeldSweepError`` when `mode` applies a sweep that is unknown or not held.
+  func reconcile(
+    _ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?, mode: ReconciliationMode
+  ) throws -> ReconciliationOutcome?
+  /// `reconciliation_sweeps.status` of sweep `id` (`applied`, `held`, `superseded`), nil when unknown.
+  func reconciliationSweepStatus(id: Int64) throws -> String?
 
   // MARK: Readers (CRM API, verify)
 

@@ -88,6 +88,15 @@ public struct ReconciliationOutcome: Sendable {
   public var divergences: [ReconciliationDivergence] = []
   /// Open gaps at or below the earliest scope point marked healed.
   public var gapsHealed = 0
+  /// Ledger rows the comparison read (accounts, positions, deals in the window,
+  /// trades): the base of a percentage deletion limit.
+  public var ledgerRowsCompared = 0
+  /// Rows the sweep deletes or zeroes (``destructiveRows``), and the most it may.
+  public var deletions = 0
+  public var deletionLimit = Int.max
+  /// The deletions exceeded the limit: nothing was corrected, the divergences are
+  /// recorded with status `held` (docs/reconciliation.md, "Held sweeps").
+  public var held = false
 
   public init(sweepId: Int64, durableSequence: UInt64) {
     self.sweepId = sweepId
@@ -112,65 +121,103 @@ extension LedgerWriter {
   ///   - caughtUpThrough: the highest sequence the plugin had sent before its
   ///     snapshot; the comparison waits until the ledger holds it.
   ///   - startedUtc: when the sweep asked for the snapshot (for `reconciliation_sweeps`).
+  ///   - mode: a sweep with its deletion limit (default: none), or the application of
+  ///     a held sweep.
   /// - Returns: nil when the ledger is not yet durable through `caughtUpThrough`
   ///   (nothing written; try again shortly).
+  /// - Throws: ``HeldSweepError`` when applying a sweep that is unknown or not held.
   public func reconcile(
-    _ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String? = nil
+    _ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String? = nil,
+    mode: ReconciliationMode = .sweep(limit: nil)
   ) throws -> ReconciliationOutcome? {
     let now = UTCTime.now()
     return try pool.write { db -> ReconciliationOutcome? in
       let server = Int64(snapshot.serverId)
       try db.execute(sql: LedgerStatements.ensureServer, arguments: [server, 0])
+      if case .applyHeld(let id) = mode {
+        let status = try String.fetchOne(
+          db, sql: "SELECT status FROM reconciliation_sweeps WHERE id = ? AND server_id = ?", arguments: [id, server])
+        guard let status else { throw HeldSweepError.unknownSweep(id) }
+        guard status == ReconciliationStatus.held else { throw HeldSweepError.notHeld(id, status: status) }
+      }
       let durable = UInt64(max(0, try Int64.fetchOne(db, sql: LedgerStatements.serverLastSeq, arguments: [server]) ?? 0))
       guard durable >= caughtUpThrough else { return nil }
       var sweep = ReconciliationSweep(
         db: db, server: server, serverId: snapshot.serverId, sequence: caughtUpThrough,
         projection: try LedgerProjection(db: db, receivedUtc: now, correcting: true))
       func point(_ scope: UInt64?) -> UInt64 { min(scope ?? caughtUpThrough, caughtUpThrough) }
-      if let accounts = snapshot.accounts {
-        sweep.sequence = point(snapshot.accountsThrough)
-        try sweep.compareAccounts(accounts)
-      }
-      if let positions = snapshot.positions {
-        sweep.sequence = point(snapshot.positionsThrough)
-        try sweep.comparePositions(positions)
-      }
-      if let deals = snapshot.deals {
-        sweep.sequence = point(snapshot.dealsThrough)
-        try sweep.compareDeals(deals, window: snapshot.dealWindow)
-      }
-      if let trades = snapshot.trades {
-        sweep.sequence = point(snapshot.tradesThrough)
-        try sweep.compareTrades(trades)
+      // Compared and corrected inside a savepoint: a sweep over its deletion limit
+      // rolls its corrections back and keeps only the record of what it found.
+      var held = false
+      try db.inSavepoint {
+        if let accounts = snapshot.accounts {
+          sweep.sequence = point(snapshot.accountsThrough)
+          try sweep.compareAccounts(accounts)
+        }
+        if let positions = snapshot.positions {
+          sweep.sequence = point(snapshot.positionsThrough)
+          try sweep.comparePositions(positions)
+        }
+        if let deals = snapshot.deals {
+          sweep.sequence = point(snapshot.dealsThrough)
+          try sweep.compareDeals(deals, window: snapshot.dealWindow)
+        }
+        if let trades = snapshot.trades {
+          sweep.sequence = point(snapshot.tradesThrough)
+          try sweep.compareTrades(trades)
+        }
+        sweep.outcome.deletions = sweep.outcome.destructiveRows
+        if case .sweep(let limit?) = mode {
+          sweep.outcome.deletionLimit = limit.threshold(ledgerRows: sweep.outcome.ledgerRowsCompared)
+          held = sweep.outcome.deletions > sweep.outcome.deletionLimit
+        }
+        return held ? .rollback : .commit
       }
       let healedThrough = [snapshot.accountsThrough, snapshot.positionsThrough, snapshot.dealsThrough,
                            snapshot.tradesThrough].compactMap { $0 }.min().map(point) ?? caughtUpThrough
       var outcome = sweep.outcome
       outcome.durableSequence = durable
-      try db.execute(
-        sql: """
-          INSERT INTO reconciliation_sweeps (server_id, started_utc, finished_utc, snapshot_seq, deal_window_from_msc,
-            deal_window_to_msc, accounts_compared, positions_compared, deals_compared, trades_compared, divergences)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-          """,
-        arguments: [
-          server, startedUtc ?? now, now, Int64(truncatingIfNeeded: caughtUpThrough),
-          snapshot.deals == nil ? nil : snapshot.dealWindow.lowerBound,
-          snapshot.deals == nil ? nil : snapshot.dealWindow.upperBound,
-          outcome.accountsCompared, outcome.positionsCompared, outcome.dealsCompared, outcome.tradesCompared,
-          outcome.divergences.count,
-        ])
-      outcome.sweepId = db.lastInsertedRowID
+      outcome.held = held
+      let status = held ? ReconciliationStatus.held : ReconciliationStatus.applied
+      switch mode {
+      case .applyHeld(let id):
+        try db.execute(
+          sql: "UPDATE reconciliation_sweeps SET status = 'applied', applied_utc = ? WHERE id = ?", arguments: [now, id])
+        outcome.sweepId = id
+      case .sweep:
+        try db.execute(
+          sql: """
+            INSERT INTO reconciliation_sweeps (server_id, started_utc, finished_utc, snapshot_seq, deal_window_from_msc,
+              deal_window_to_msc, accounts_compared, positions_compared, deals_compared, trades_compared, divergences,
+              status, applied_utc, deletions, deletion_limit, ledger_rows_compared)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+          arguments: [
+            server, startedUtc ?? now, now, Int64(truncatingIfNeeded: caughtUpThrough),
+            snapshot.deals == nil ? nil : snapshot.dealWindow.lowerBound,
+            snapshot.deals == nil ? nil : snapshot.dealWindow.upperBound,
+            outcome.accountsCompared, outcome.positionsCompared, outcome.dealsCompared, outcome.tradesCompared,
+            outcome.divergences.count, status, held ? nil : now, outcome.deletions,
+            outcome.deletionLimit == Int.max ? nil : outcome.deletionLimit, outcome.ledgerRowsCompared,
+          ])
+        outcome.sweepId = db.lastInsertedRowID
+        // A newer comparison of the server makes every older held one stale.
+        try db.execute(
+          sql: "UPDATE reconciliation_sweeps SET status = 'superseded' WHERE server_id = ? AND status = 'held' AND id < ?",
+          arguments: [server, outcome.sweepId])
+      }
       let insert = try db.cachedStatement(sql: """
         INSERT INTO reconciliation_divergences (sweep_id, server_id, subject, "key", field, ledger_value,
-          platform_value, correction, detected_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          platform_value, correction, detected_utc, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """)
       for d in outcome.divergences {
         try insert.execute(arguments: [
           outcome.sweepId, server, d.subject.rawValue, d.key, d.field, d.ledgerValue, d.platformValue,
-          d.correction.rawValue, now,
+          d.correction.rawValue, now, status,
         ])
       }
+      // Held: nothing was corrected, so nothing is healed and the server is not reconciled.
+      if held { return outcome }
       // Whatever the stream lost up to here is now corrected from the platform.
       try db.execute(
         sql: "UPDATE gaps SET healed_utc = ? WHERE server_id = ? AND healed_utc IS NULL AND last_seq <= ?",
@@ -240,6 +287,7 @@ private struct ReconciliationSweep {
   mutating func compareAccounts(_ accounts: [User]) throws {
     var rows = try rows(
       #"SELECT login, "group", balance, credit, deleted, updated_seq FROM accounts WHERE server_id = ?"#, key: "login")
+    outcome.ledgerRowsCompared += rows.count
     for user in accounts {
       let key = Int64(truncatingIfNeeded: user.login)
       let row = rows.removeValue(forKey: key)
@@ -260,6 +308,7 @@ private struct ReconciliationSweep {
     var rows = try rows(
       "SELECT position, login, symbol, action, volume_ext, price_open, storage, updated_seq FROM positions WHERE server_id = ?",
       key: "position")
+    outcome.ledgerRowsCompared += rows.count
     for p in positions {
       let key = Int64(truncatingIfNeeded: p.position)
       let row = rows.removeValue(forKey: key)
@@ -291,6 +340,7 @@ private struct ReconciliationSweep {
       """, arguments: [server, window.lowerBound, window.upperBound]) {
       rows[row["deal"]] = row
     }
+    outcome.ledgerRowsCompared += rows.count
     for d in deals {
       let key = Int64(truncatingIfNeeded: d.deal)
       // A deal the ledger holds outside the window (its time changed) is still this deal.
@@ -321,6 +371,7 @@ private struct ReconciliationSweep {
              profit, comment, is_open, deleted, updated_seq
       FROM trades WHERE server_id = ?
       """, key: "ticket")
+    outcome.ledgerRowsCompared += rows.count
     for t in trades {
       let key = Int64(t.ticket)
       let row = rows.removeValue(forKey: key)

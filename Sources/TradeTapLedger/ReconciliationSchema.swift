@@ -46,6 +46,34 @@ extension LedgerSchema {
   }
 }
 
+extension LedgerSchema {
+  /// Migration `v5 held reconciliation sweeps` (docs/reconciliation.md, "Held sweeps"):
+  /// - `reconciliation_sweeps.status`: `applied` (corrected when it ran; every sweep
+  ///   before this migration), `held` (it would have deleted or zeroed more rows than
+  ///   `--reconcile-max-deletions` allows: nothing corrected, waiting for an operator),
+  ///   `superseded` (held, then a later sweep of the server completed); `applied_utc`:
+  ///   when its corrections were written (a held sweep: when an operator applied it).
+  /// - `deletions`, `deletion_limit`, `ledger_rows_compared`: rows the sweep deletes
+  ///   or zeroes, the most it was allowed (NULL: no limit), the ledger rows it compared.
+  /// - `reconciliation_divergences.status`: `applied` or `held`, fixed when the row is
+  ///   written (append-only still): applying a held sweep appends the divergences it
+  ///   corrected as new `applied` rows of the same sweep.
+  static func addHeldSweeps(_ db: Database) throws {
+    try db.execute(sql: """
+      ALTER TABLE reconciliation_sweeps ADD COLUMN status TEXT NOT NULL DEFAULT 'applied'
+        CHECK (status IN ('applied', 'held', 'superseded'));
+      ALTER TABLE reconciliation_sweeps ADD COLUMN applied_utc TEXT;
+      ALTER TABLE reconciliation_sweeps ADD COLUMN deletions INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE reconciliation_sweeps ADD COLUMN deletion_limit INTEGER;
+      ALTER TABLE reconciliation_sweeps ADD COLUMN ledger_rows_compared INTEGER NOT NULL DEFAULT 0;
+      UPDATE reconciliation_sweeps SET applied_utc = finished_utc;
+      CREATE INDEX reconciliation_sweeps_status ON reconciliation_sweeps (server_id, status);
+      ALTER TABLE reconciliation_divergences ADD COLUMN status TEXT NOT NULL DEFAULT 'applied'
+        CHECK (status IN ('applied', 'held'));
+      """)
+  }
+}
+
 extension LedgerStatements {
   /// An upsert whose guard also lets a correction replace a row of the same
   /// `updated_seq`: reconciliation writes at the durable sequence, which the last

@@ -4,19 +4,34 @@ import TradeTapEvents
 import TradeTapLedger
 
 extension PostgresLedger {
-  public func reconcile(_ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?) throws
-    -> ReconciliationOutcome?
-  {
-    try blocking { try await self.reconcileAsync(snapshot, caughtUpThrough: caughtUpThrough, startedUtc: startedUtc) }
+  public func reconcile(
+    _ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String?, mode: ReconciliationMode
+  ) throws -> ReconciliationOutcome? {
+    try blocking {
+      try await self.reconcileAsync(snapshot, caughtUpThrough: caughtUpThrough, startedUtc: startedUtc, mode: mode)
+    }
+  }
+
+  public func reconciliationSweepStatus(id: Int64) throws -> String? {
+    try blocking {
+      var status: String?? = nil
+      for try await value in try await self.client.query(
+        "SELECT status FROM reconciliation_sweeps WHERE id = \(id)", logger: self.logger
+      ).decode(String.self) where status == nil {
+        status = value
+      }
+      return status ?? nil
+    }
   }
 
   /// The SQLite ledger's reconciliation (`LedgerWriter.reconcile`, docs/reconciliation.md),
   /// rule for rule, in one PostgreSQL transaction: compare on platform ids, record
   /// every divergence, correct through the live projection at the snapshot's point.
   /// nil when the ledger is not yet durable through `caughtUpThrough`.
-  public func reconcileAsync(_ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String? = nil)
-    async throws -> ReconciliationOutcome?
-  {
+  public func reconcileAsync(
+    _ snapshot: PlatformSnapshot, caughtUpThrough: UInt64, startedUtc: String? = nil,
+    mode: ReconciliationMode = .sweep(limit: nil)
+  ) async throws -> ReconciliationOutcome? {
     let now = UTCTime.now()
     let logger = self.logger
     return try await client.withTransaction(logger: logger) { connection -> ReconciliationOutcome? in
@@ -27,6 +42,16 @@ extension PostgresLedger {
         projection: PostgresProjection(connection: connection, logger: logger, receivedUtc: now, correcting: true))
       try await sweep.projection.run(
         "INSERT INTO servers (id, utc_offset_minutes) VALUES (\(server), \(Int64(0))) ON CONFLICT DO NOTHING")
+      if case .applyHeld(let id) = mode {
+        var status: String?? = nil
+        for try await value in try await connection.query(
+          "SELECT status FROM reconciliation_sweeps WHERE id = \(id) AND server_id = \(server)", logger: logger
+        ).decode(String.self) where status == nil {
+          status = value
+        }
+        guard let found = status ?? nil else { throw HeldSweepError.unknownSweep(id) }
+        guard found == ReconciliationStatus.held else { throw HeldSweepError.notHeld(id, status: found) }
+      }
       let durable = UInt64(max(0, try await sweep.projection.int("SELECT last_seq FROM servers WHERE id = \(server)") ?? 0))
       guard durable >= caughtUpThrough else { return nil }
       // Corrections are guarded upserts keyed on platform ids: one statement per table
@@ -34,6 +59,9 @@ extension PostgresLedger {
       // scope reads its rows before it corrects any).
       sweep.projection.deferWrites(server: server)
       func point(_ scope: UInt64?) -> UInt64 { min(scope ?? caughtUpThrough, caughtUpThrough) }
+      // A sweep over its deletion limit rolls its corrections back to here and keeps
+      // only the record of what it found.
+      try await sweep.projection.run("SAVEPOINT reconciliation_compare")
       if let accounts = snapshot.accounts {
         sweep.sequence = point(snapshot.accountsThrough)
         try await sweep.compareAccounts(accounts)
@@ -55,24 +83,53 @@ extension PostgresLedger {
                            snapshot.tradesThrough].compactMap { $0 }.min().map(point) ?? caughtUpThrough
       var outcome = sweep.outcome
       outcome.durableSequence = durable
-      let from = snapshot.deals == nil ? nil : snapshot.dealWindow.lowerBound
-      let to = snapshot.deals == nil ? nil : snapshot.dealWindow.upperBound
-      outcome.sweepId = try await sweep.projection.int("""
-        INSERT INTO reconciliation_sweeps (server_id, started_utc, finished_utc, snapshot_seq, deal_window_from_msc,
-          deal_window_to_msc, accounts_compared, positions_compared, deals_compared, trades_compared, divergences)
-        VALUES (\(server), \(startedUtc ?? now), \(now), \(Int64(truncatingIfNeeded: caughtUpThrough)), \(from), \(to),
-          \(Int64(outcome.accountsCompared)), \(Int64(outcome.positionsCompared)), \(Int64(outcome.dealsCompared)),
-          \(Int64(outcome.tradesCompared)), \(Int64(outcome.divergences.count)))
-        RETURNING id
-        """) ?? 0
+      outcome.deletions = outcome.destructiveRows
+      if case .sweep(let limit?) = mode {
+        outcome.deletionLimit = limit.threshold(ledgerRows: outcome.ledgerRowsCompared)
+        outcome.held = outcome.deletions > outcome.deletionLimit
+      }
+      if outcome.held {
+        try await sweep.projection.run("ROLLBACK TO SAVEPOINT reconciliation_compare")
+      } else {
+        try await sweep.projection.run("RELEASE SAVEPOINT reconciliation_compare")
+      }
+      let appliedUtc: String? = outcome.held ? nil : now
+      let status = outcome.held ? ReconciliationStatus.held : ReconciliationStatus.applied
+      switch mode {
+      case .applyHeld(let id):
+        try await sweep.projection.run(
+          "UPDATE reconciliation_sweeps SET status = 'applied', applied_utc = \(now) WHERE id = \(id)")
+        outcome.sweepId = id
+      case .sweep:
+        let from = snapshot.deals == nil ? nil : snapshot.dealWindow.lowerBound
+        let to = snapshot.deals == nil ? nil : snapshot.dealWindow.upperBound
+        let limit = outcome.deletionLimit == Int.max ? nil : Int64(outcome.deletionLimit)
+        outcome.sweepId = try await sweep.projection.int("""
+          INSERT INTO reconciliation_sweeps (server_id, started_utc, finished_utc, snapshot_seq, deal_window_from_msc,
+            deal_window_to_msc, accounts_compared, positions_compared, deals_compared, trades_compared, divergences,
+            status, applied_utc, deletions, deletion_limit, ledger_rows_compared)
+          VALUES (\(server), \(startedUtc ?? now), \(now), \(Int64(truncatingIfNeeded: caughtUpThrough)), \(from), \(to),
+            \(Int64(outcome.accountsCompared)), \(Int64(outcome.positionsCompared)), \(Int64(outcome.dealsCompared)),
+            \(Int64(outcome.tradesCompared)), \(Int64(outcome.divergences.count)), \(status),
+            \(appliedUtc), \(Int64(outcome.deletions)), \(limit), \(Int64(outcome.ledgerRowsCompared)))
+          RETURNING id
+          """) ?? 0
+        // A newer comparison of the server makes every older held one stale.
+        try await sweep.projection.run("""
+          UPDATE reconciliation_sweeps SET status = 'superseded'
+           WHERE server_id = \(server) AND status = 'held' AND id < \(outcome.sweepId)
+          """)
+      }
       for d in outcome.divergences {
         try await sweep.projection.run("""
           INSERT INTO reconciliation_divergences (sweep_id, server_id, subject, "key", field, ledger_value,
-            platform_value, correction, detected_utc)
+            platform_value, correction, detected_utc, status)
           VALUES (\(outcome.sweepId), \(server), \(d.subject.rawValue), \(d.key), \(d.field), \(d.ledgerValue),
-            \(d.platformValue), \(d.correction.rawValue), \(now))
+            \(d.platformValue), \(d.correction.rawValue), \(now), \(status))
           """)
       }
+      // Held: nothing was corrected, so nothing is healed and the server is not reconciled.
+      if outcome.held { return outcome }
       // Whatever the stream lost up to here is now corrected from the platform.
       outcome.gapsHealed = try await sweep.projection.run("""
         UPDATE gaps SET healed_utc = \(now) WHERE server_id = \(server) AND healed_utc IS NULL
@@ -137,6 +194,7 @@ struct PostgresReconciliationSweep {
     var rows = try await rows(
       #"SELECT login, "group", balance, credit, deleted, updated_seq FROM accounts WHERE server_id = \#(server)"#,
       key: "login")
+    outcome.ledgerRowsCompared += rows.count
     for user in accounts {
       let key = Int64(truncatingIfNeeded: user.login)
       let row = rows.removeValue(forKey: key)
@@ -158,6 +216,7 @@ struct PostgresReconciliationSweep {
       SELECT position, login, symbol, action, volume_ext, price_open, storage, updated_seq FROM positions
       WHERE server_id = \(server)
       """, key: "position")
+    outcome.ledgerRowsCompared += rows.count
     for p in positions {
       let key = Int64(truncatingIfNeeded: p.position)
       let row = rows.removeValue(forKey: key)
@@ -192,6 +251,7 @@ struct PostgresReconciliationSweep {
       \(unescaped: Self.dealColumns) WHERE server_id = \(server) AND time_msc >= \(window.lowerBound)
         AND time_msc < \(window.upperBound)
       """, key: "deal")
+    outcome.ledgerRowsCompared += rows.count
     for d in deals {
       let key = Int64(truncatingIfNeeded: d.deal)
       // A deal the ledger holds outside the window (its time changed) is still this deal.
@@ -222,6 +282,7 @@ struct PostgresReconciliationSweep {
              profit, comment, is_open, deleted, updated_seq
       FROM trades WHERE server_id = \(server)
       """, key: "ticket")
+    outcome.ledgerRowsCompared += rows.count
     for t in trades {
       let key = Int64(t.ticket)
       let row = rows.removeValue(forKey: key)

@@ -16,6 +16,7 @@ enum PostgresSchema {
     ("v2 gaps refused events", ["ALTER TABLE gaps ADD COLUMN refused_events BIGINT"]),
     ("v3 changes feed", v3),
     ("v4 reconciliation", v4),
+    ("v5 held reconciliation sweeps", v5),
   ]
 
   static func migrate(_ client: PostgresClient, logger: Logger) async throws {
@@ -315,5 +316,23 @@ enum PostgresSchema {
     """,
     "CREATE INDEX reconciliation_divergences_subject ON reconciliation_divergences (server_id, subject, \"key\")",
     "ALTER TABLE servers ADD COLUMN last_reconciled_utc TEXT",
+  ]
+
+  /// Held sweeps (the SQLite ledger's `v5 held reconciliation sweeps`, docs/reconciliation.md).
+  static let v5 = [
+    """
+    ALTER TABLE reconciliation_sweeps ADD COLUMN status TEXT NOT NULL DEFAULT 'applied'
+      CHECK (status IN ('applied', 'held', 'superseded'))
+    """,
+    "ALTER TABLE reconciliation_sweeps ADD COLUMN applied_utc TEXT",
+    "ALTER TABLE reconciliation_sweeps ADD COLUMN deletions BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE reconciliation_sweeps ADD COLUMN deletion_limit BIGINT",
+    "ALTER TABLE reconciliation_sweeps ADD COLUMN ledger_rows_compared BIGINT NOT NULL DEFAULT 0",
+    "UPDATE reconciliation_sweeps SET applied_utc = finished_utc",
+    "CREATE INDEX reconciliation_sweeps_status ON reconciliation_sweeps (server_id, status)",
+    """
+    ALTER TABLE reconciliation_divergences ADD COLUMN status TEXT NOT NULL DEFAULT 'applied'
+      CHECK (status IN ('applied', 'held'))
+    """,
   ]
 }

@@ -133,11 +133,17 @@ public struct SnapshotChunkBuilder: Sendable {
     return true
   }
 
-  /// The finished frame.
-  public func finishFrame(isFinal: Bool, status: SnapshotStatus = .ok) -> [UInt8] {
+  /// The finished frame; `hostResult` is written only with ``SnapshotStatus/hostError``.
+  public func finishFrame(isFinal: Bool, status: SnapshotStatus = .ok, hostResult: Int32 = 0) -> [UInt8] {
     var bytes = writer.bytes
+    if status == .hostError {
+      var result = BinaryWriter(capacity: 4)
+      result.write(hostResult)
+      bytes.append(contentsOf: result.bytes)
+    }
     var prefix: [UInt8] = []
-    FrameHeader(type: MessageType.snapshotChunk.rawValue, payloadLength: UInt32(payloadSize), checksum: 0)
+    FrameHeader(
+      type: MessageType.snapshotChunk.rawValue, payloadLength: UInt32(bytes.count - WireLimits.headerSize), checksum: 0)
       .write(into: &prefix)
     var w = BinaryWriter(capacity: 14)
     w.write(requestId); w.write(chunkIndex); w.write(isFinal); w.write(status.rawValue); w.write(UInt32(count))

@@ -55,6 +55,7 @@ extension Message {
       w.write(m.requestId); w.write(m.chunkIndex); w.write(m.isFinal); w.write(m.status.rawValue)
       w.write(UInt32(truncatingIfNeeded: m.records.count))
       for event in m.records { writeEvent(event, &w) }
+      if m.status == .hostError { w.write(m.hostResult) }
     case .error(let m):
       w.write(m.code.rawValue)
       w.write(string: truncatedUTF8(m.message, limit: WireLimits.maxErrorMessageLength))
@@ -142,8 +143,11 @@ extension Message {
       guard let status = SnapshotStatus(rawValue: rawStatus) else {
         throw MessageDecodingError.invalidField("snapshot status \(rawStatus)")
       }
+      let records = try readEvents(&r)
       return .snapshotChunk(
-        SnapshotChunk(requestId: id, chunkIndex: index, isFinal: isFinal, status: status, records: try readEvents(&r)))
+        SnapshotChunk(
+          requestId: id, chunkIndex: index, isFinal: isFinal, status: status, records: records,
+          hostResult: status == .hostError ? try r.readInt32() : 0))
     case .error:
       let code = ErrorCode(rawValue: try r.readUInt16())
       let message = try r.readString()

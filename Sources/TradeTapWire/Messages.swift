@@ -139,10 +139,15 @@ public struct SnapshotRequest: Sendable, Hashable {
 public enum SnapshotStatus: UInt8, Sendable, CaseIterable {
   /// Records follow (possibly none); more chunks unless final.
   case ok = 0
-  /// The host does not offer this scope (`TS_ERR_NOT_FOUND`, e.g. positions on MT4).
+  /// The host does not offer this scope: its query function is NULL. (Plugins
+  /// before status 3 also sent it for a query answering `TS_ERR_NOT_FOUND`.)
   case notOffered = 1
-  /// The host query failed.
+  /// The plugin could not answer (e.g. too many queued requests).
   case failed = 2
+  /// The host's query function answered an error (``SnapshotChunk/hostResult``, a
+  /// `ts_result` such as `TS_ERR_NOT_FOUND`): the scope's state is unknown, never
+  /// an empty book. Final chunk, no records.
+  case hostError = 3
 }
 
 /// Part of a snapshot (plugin → collector). Records are events with a snapshot
@@ -155,12 +160,19 @@ public struct SnapshotChunk: Sendable, Hashable {
   public var isFinal: Bool
   public var status: SnapshotStatus
   public var records: [Event]
-  public init(requestId: UInt32, chunkIndex: UInt32, isFinal: Bool, status: SnapshotStatus = .ok, records: [Event]) {
+  /// With ``SnapshotStatus/hostError``: the `ts_result` the host's query answered
+  /// (on the wire after the records, only with that status); else 0.
+  public var hostResult: Int32
+  public init(
+    requestId: UInt32, chunkIndex: UInt32, isFinal: Bool, status: SnapshotStatus = .ok, records: [Event],
+    hostResult: Int32 = 0
+  ) {
     self.requestId = requestId
     self.chunkIndex = chunkIndex
     self.isFinal = isFinal
     self.status = status
     self.records = records
+    self.hostResult = status == .hostError ? hostResult : 0
   }
 }
 

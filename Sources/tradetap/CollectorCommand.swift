@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TradeTapCollector
+import TradeTapLedger
 
 /// `tradetap collector`: flags exactly as shared/spec/cli.md.
 struct CollectorCommand: AsyncParsableCommand {
@@ -56,6 +57,15 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(name: .customLong("max-sequence-jump"), help: "Furthest a batch may start past the durable point: further is refused, a smaller jump is recorded as a gap.")
   var maxSequenceJump: UInt64 = 1 << 32
 
+  @Option(name: .customLong("reconcile-max-deletions"), help: "A sweep that would delete or zero more ledger rows than this is held until POST /v1/reconciliation/sweeps/{id}/apply: a row count (100), a share of the rows compared (1%), or both, the larger (1%,100).")
+  var reconcileMaxDeletions = "1%,100"
+
+  @Option(name: .customLong("snapshot-max-records"), help: "Most records one snapshot answer may hold; past it the sweep is abandoned.")
+  var snapshotMaxRecords = 2_000_000
+
+  @Option(name: .customLong("snapshot-max-bytes"), help: "Most bytes one snapshot answer may hold in memory (1073741824, 512M, 1G); past it the sweep is abandoned.")
+  var snapshotMaxBytes = "1G"
+
   @Option(name: .customLong("heartbeat"), help: "Heartbeat interval; a peer silent for three intervals is dropped.")
   var heartbeat = "5s"
 
@@ -107,6 +117,16 @@ struct CollectorCommand: AsyncParsableCommand {
     }
     let reconcileNanoseconds = try Self.durationNanoseconds(reconcileEvery)
     config.reconcileInterval = reconcileNanoseconds > 0 ? .nanoseconds(reconcileNanoseconds) : nil
+    guard let deletionLimit = ReconciliationDeletionLimit(reconcileMaxDeletions) else {
+      throw ValidationFailure("--reconcile-max-deletions: expected a count (100), a percentage (1%) or both (1%,100)")
+    }
+    config.reconcileMaxDeletions = deletionLimit
+    guard snapshotMaxRecords >= 1 else { throw ValidationFailure("--snapshot-max-records must be at least 1") }
+    config.snapshotMaxRecords = snapshotMaxRecords
+    guard let maxBytes = Self.byteCount(snapshotMaxBytes), maxBytes >= 1 else {
+      throw ValidationFailure("--snapshot-max-bytes: expected a byte count, optionally with K, M or G (binary)")
+    }
+    config.snapshotMaxBytes = maxBytes
     switch durability {
     case "full": config.ledger.durability = .full
     case "normal": config.ledger.durability = .normal
@@ -169,6 +189,16 @@ struct CollectorCommand: AsyncParsableCommand {
     if line.hasSuffix("\r") { line = line.dropLast() }
     guard !line.isEmpty else { throw ValidationFailure("database password file \(path): empty") }
     return String(line)
+  }
+
+  /// `1048576`, `512K`, `64M`, `1G` (binary multiples); nil for anything else.
+  static func byteCount(_ text: String) -> Int? {
+    let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+    guard let last = text.uppercased().last else { return nil }
+    let (digits, unit) = units[last].map { (text.dropLast(), $0) } ?? (Substring(text), 1)
+    guard let value = Int(digits), value >= 0 else { return nil }
+    let (bytes, overflow) = value.multipliedReportingOverflow(by: unit)
+    return overflow ? nil : bytes
   }
 
   static func hostPort(_ text: String) throws -> (String, Int) {

@@ -25,8 +25,15 @@ struct CRMClient {
     return Self.parse(bytes)
   }
 
-  func request(_ path: String, token: String?, _ extra: [String: String] = [:]) -> [UInt8] {
-    var text = "GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+  /// A POST with an empty body.
+  func post(_ path: String, token: String?? = nil) async throws -> Reply {
+    let bytes = try await RawPeer.exchange(
+      port: port, request(path, token: token ?? self.token, ["Content-Length": "0"], method: "POST"))
+    return Self.parse(bytes)
+  }
+
+  func request(_ path: String, token: String?, _ extra: [String: String] = [:], method: String = "GET") -> [UInt8] {
+    var text = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
     if let token { text += "Authorization: Bearer \(token)\r\n" }
     for (name, value) in extra { text += "\(name): \(value)\r\n" }
     return Array((text + "\r\n").utf8)

@@ -42,6 +42,26 @@ struct OpenAPIConformanceTests {
     }
   }
 
+  /// A POST route with its parameters' examples: a documented status with a JSON
+  /// error body, and 401 without a token.
+  static func checkPost(
+    _ template: String, _ operation: [String: Any], client: CRMClient, document: [String: Any]
+  ) async throws {
+    var path = template
+    for raw in operation["parameters"] as? [Any] ?? [] {
+      let parameter = Self.resolve(raw, in: document)
+      guard let name = parameter["name"] as? String, let example = parameter["example"] else { continue }
+      path = path.replacingOccurrences(of: "{\(name)}", with: "\(example)")
+    }
+    #expect(!path.contains("{"), "\(template): a path parameter has no example")
+    let responses = try #require(operation["responses"] as? [String: Any])
+    let reply = try await client.post(path)
+    #expect(responses["\(reply.status)"] != nil, "\(path): undocumented \(reply.status) \(reply.body.prefix(200))")
+    #expect(reply.errorCode != nil || reply.status == 200, "\(path): \(reply.body.prefix(200))")
+    #expect(try await client.post(path, token: .some(nil)).status == 401, "\(path) without a token")
+    #expect(try await client.get(path).status == 405, "\(path): GET is not the method")
+  }
+
   @Test(arguments: LedgerBackendKind.allCases)
   func everyDocumentedRouteAnswersAsDocumentedAndOthers404(backend: LedgerBackendKind) async throws {
     let document = try Self.document()
@@ -49,6 +69,11 @@ struct OpenAPIConformanceTests {
     #expect(paths.count >= 10)
     try await CRMAPITests.withSeededCollector(backend: backend) { _, client, _ in
       for (template, item) in paths.sorted(by: { $0.key < $1.key }) {
+        // The one write: applying a held sweep. The seeded ledger holds none: its example is a documented 404.
+        if let post = (item as? [String: Any])?["post"] as? [String: Any] {
+          try await Self.checkPost(template, post, client: client, document: document)
+          continue
+        }
         let operation = try #require((item as? [String: Any])?["get"] as? [String: Any], "\(template): no GET")
         var path = template
         var query: [String] = []

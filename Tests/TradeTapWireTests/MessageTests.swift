@@ -115,4 +115,19 @@ import TradeTapWire
     let message = try Message(frame: try #require(try decoder.nextFrame()))
     #expect(message == .snapshotChunk(SnapshotChunk(requestId: 1, chunkIndex: 0, isFinal: true, status: .notOffered, records: [])))
   }
+
+  @Test func reportsAHostQueryErrorWithItsCodeNeverAsAnEmptyBook() throws {
+    let frame = SnapshotChunkBuilder(requestId: 9, chunkIndex: 0).finishFrame(isFinal: true, status: .hostError, hostResult: 6)
+    #expect(hex(frame) == goldenVectors["snapshotChunkHostError"])
+    var decoder = FrameDecoder()
+    decoder.append(frame)
+    let message = try Message(frame: try #require(try decoder.nextFrame()))
+    #expect(message == .snapshotChunk(SnapshotChunk(requestId: 9, chunkIndex: 0, isFinal: true, status: .hostError, records: [], hostResult: 6)))
+  }
+
+  @Test func aHostErrorChunkCutBeforeItsCodeIsRefused() throws {
+    var payload = Array(bytes(hex: try #require(goldenVectors["snapshotChunkHostError"])).dropFirst(16))
+    payload.removeLast(4)
+    #expect(throws: MessageDecodingError.self) { try Message(frame: Frame(type: MessageType.snapshotChunk.rawValue, payload: payload)) }
+  }
 }

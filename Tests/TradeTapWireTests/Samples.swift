@@ -48,5 +48,8 @@ let sampleMessages: [(String, Message)] = [
     fromBrokerMilliseconds: 1_700_000_000_000, toBrokerMilliseconds: 1_700_086_400_000, openOnly: false))),
   ("snapshotChunk", .snapshotChunk(SnapshotChunk(requestId: 9, chunkIndex: 0, isFinal: true, status: .ok,
     records: [sampleUserSnapshot()]))),
+  // The host's query answered TS_ERR_NOT_FOUND (6): status 3, no records, the code after them.
+  ("snapshotChunkHostError", .snapshotChunk(SnapshotChunk(requestId: 9, chunkIndex: 0, isFinal: true,
+    status: .hostError, records: [], hostResult: 6))),
   ("error", .error(ErrorMessage(code: .wrongSecret, message: "wrong secret"))),
 ]

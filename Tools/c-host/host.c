@@ -10,6 +10,7 @@
  *   host PLUGIN.so [--param NAME=VALUE]... [--threads T] [--events N] [--kinds all|deals]
  *        [--hostile] [--platform mt4|mt5] [--server-id N] [--progress FILE] [--log FILE]
  *        [--reload NAME=VALUE]... [--cycles K] [--sleep-us U] [--crash-mid-hook] [--about-check]
+ *        [--empty-book] [--query-error CODE] [--linger-ms M]
  *
  *   --events 0     fire until killed (for kill -9 tests)
  *   --progress F   a MAP_SHARED file of T uint64 counters; counter t is stored (release)
@@ -27,6 +28,13 @@
  *                  after the plugin claimed a sequence number and before it committed
  *   --about-check  call ts_plugin_about with a short struct_size and check it wrote
  *                  nothing past it
+ *   --empty-book   every query function (users_enum, positions_enum, deals_enum,
+ *                  trades_enum) answers TS_OK and visits nothing: an impossible book
+ *                  (a server restored from an empty backup, a broken query)
+ *   --query-error CODE  deals_enum, positions_enum and trades_enum answer CODE (e.g. 6,
+ *                  TS_ERR_NOT_FOUND) without visiting anything
+ *   --linger-ms M  after the events, keep the plugin loaded M milliseconds before
+ *                  cleanup (reconciliation sweeps run meanwhile)
  *
  * Prints "startup=<code>", "reload=<code>", "hooks_returned=<n>" and "cleanup=done";
  * exits 0 when every startup succeeded.
@@ -75,6 +83,9 @@ static struct {
   int about_check;
   int sleep_us;
   int crash_mid_hook;
+  int empty_book;
+  int query_error;
+  int linger_ms;
 } options = {.threads = 2, .events = 1000, .platform = TS_PLATFORM_MT5, .server_id = 1, .cycles = 1};
 
 static FILE *log_file;
@@ -173,12 +184,15 @@ static ts_result host_user_get(void *host, uint64_t login, ts_user *out) {
 }
 static ts_result host_users_enum(void *host, ts_user_visitor visit, void *ctx) {
   (void)host;
+  if (options.empty_book) return TS_OK;
   for (int i = 0; i < 10; i++) if (visit(ctx, &users[i])) break;
   return TS_OK;
 }
 static ts_result host_positions_enum(void *host, uint64_t login, ts_position_visitor visit, void *ctx) {
   (void)host;
   if (options.platform != TS_PLATFORM_MT5) return TS_ERR_NOT_FOUND;
+  if (options.query_error) return options.query_error;
+  if (options.empty_book) return TS_OK;
   for (int i = 0; i < 10; i++)
     if ((login == 0 || positions[i].login == login) && visit(ctx, &positions[i])) break;
   return TS_OK;
@@ -186,6 +200,8 @@ static ts_result host_positions_enum(void *host, uint64_t login, ts_position_vis
 static ts_result host_deals_enum(void *host, int64_t from, int64_t to, ts_deal_visitor visit, void *ctx) {
   (void)host;
   if (options.platform != TS_PLATFORM_MT5) return TS_ERR_NOT_FOUND;
+  if (options.query_error) return options.query_error;
+  if (options.empty_book) return TS_OK;
   for (int i = 0; i < 10; i++)
     if (deals[i].time_msc >= from && deals[i].time_msc < to && visit(ctx, &deals[i])) break;
   return TS_OK;
@@ -193,6 +209,8 @@ static ts_result host_deals_enum(void *host, int64_t from, int64_t to, ts_deal_v
 static ts_result host_trades_enum(void *host, int32_t login, int32_t open_only, ts_trade_visitor visit, void *ctx) {
   (void)host; (void)open_only;
   if (options.platform != TS_PLATFORM_MT4) return TS_ERR_NOT_FOUND;
+  if (options.query_error) return options.query_error;
+  if (options.empty_book) return TS_OK;
   for (int i = 0; i < 10; i++)
     if ((login == 0 || trades[i].login == login) && visit(ctx, &trades[i])) break;
   return TS_OK;
@@ -390,6 +408,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--about-check")) { options.about_check = 1; }
     else if (!strcmp(a, "--sleep-us") && next) { options.sleep_us = atoi(next); i++; }
     else if (!strcmp(a, "--crash-mid-hook")) { options.crash_mid_hook = 1; }
+    else if (!strcmp(a, "--empty-book")) { options.empty_book = 1; }
+    else if (!strcmp(a, "--query-error") && next) { options.query_error = atoi(next); i++; }
+    else if (!strcmp(a, "--linger-ms") && next) { options.linger_ms = atoi(next); i++; }
     else { fprintf(stderr, "host: unknown option %s\n", a); return 2; }
   }
   if (options.threads < 1 || options.threads > 64) { fprintf(stderr, "host: --threads 1..64\n"); return 2; }
@@ -460,6 +481,7 @@ int main(int argc, char **argv) {
       returned = (long)options.threads * options.events;
     }
     printf("hooks_returned=%ld\n", returned);
+    if (options.linger_ms > 0) usleep((useconds_t)options.linger_ms * 1000);
     if (options.crash_mid_hook) {
       ts_deal d;
       fill_deal(&d, 99, 99);

@@ -52,7 +52,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     } catch let error as HTTPError where error.status == .notFound {
       return APIError.notFound.response
     } catch let error as HTTPError where error.status == .methodNotAllowed {
-      return APIError(status: .methodNotAllowed, code: "method_not_allowed", message: "only GET is served").response
+      return APIError(status: .methodNotAllowed, code: "method_not_allowed", message: "method not allowed on this route").response
     } catch let error as HTTPError where (400..<500).contains(error.status.code) {
       return APIError(status: error.status, code: "bad_request", message: error.body ?? "bad request").response
     } catch {

@@ -28,13 +28,16 @@ final class CRMAPIServer: Sendable {
   static func start(
     host: String, port: Int, limits: HTTPConnectionLimits, group: any EventLoopGroup, ledger: any LedgerStore,
     apiToken: [UInt8], metricsText: @escaping @Sendable () -> String,
-    lagSeconds: @escaping @Sendable () -> [UInt32: Double?] = { [:] }, logger: Logger
+    lagSeconds: @escaping @Sendable () -> [UInt32: Double?] = { [:] },
+    applyHeldSweep: @escaping @Sendable (Int64) async throws -> ReconciliationOutcome = { throw HeldSweepError.unknownSweep($0) },
+    logger: Logger
   ) async throws -> CRMAPIServer {
     let router = Router()
     router.middlewares.add(APIErrorMiddleware())
     router.middlewares.add(BearerAuthMiddleware(token: apiToken))
     var routes = CRMRoutes(queries: LedgerQueries(ledger: ledger), metricsText: metricsText)
     routes.lagSeconds = lagSeconds
+    routes.applyHeldSweep = applyHeldSweep
     routes.register(on: router)
 
     let (bound, binding) = AsyncStream<SocketAddress>.makeStream()

@@ -9,6 +9,8 @@ struct CRMRoutes: Sendable {
   let metricsText: @Sendable () -> String
   /// Each server's lag in seconds, nil when not connected (``CollectorMetrics/lagSeconds()``).
   var lagSeconds: @Sendable () -> [UInt32: Double?] = { [:] }
+  /// Applies a held reconciliation sweep (``Reconciler/apply(sweepId:)``).
+  var applyHeldSweep: @Sendable (Int64) async throws -> ReconciliationOutcome = { throw HeldSweepError.unknownSweep($0) }
 
   func register(on router: Router<BasicRequestContext>) {
     router.get("/healthz") { _, _ in Self.plain("ok\n") }
@@ -26,11 +28,43 @@ struct CRMRoutes: Sendable {
     let feed = ChangeFeed(queries: queries)
     router.get("/v1/changes") { request, _ in try await feed.page(request) }
     router.get("/v1/changes/stream") { request, _ in try feed.stream(request) }
+    router.post("/v1/reconciliation/sweeps/:sweep_id/apply") { request, context in
+      try await applySweep(request, context)
+    }
     // Every path above with the methods it serves: any other method is a 405.
     let gets = ["/healthz", "/metrics", "/v1/servers", "/v1/accounts/:server_id/:login", "/v1/changes", "/v1/changes/stream"]
       + AccountListing.allCases.map { "/v1/accounts/:server_id/:login/\($0.rawValue)" }
     router.answerMethodNotAllowed(
       served: gets.map { ($0, [HTTPRequest.Method.get]) } + [("/v1/reconciliation/sweeps/:sweep_id/apply", [.post])])
+  }
+
+  /// `POST /v1/reconciliation/sweeps/{id}/apply`: an operator confirms a held sweep
+  /// (docs/reconciliation.md, "Held sweeps"). 404 unknown, 409 applied or superseded.
+  private func applySweep(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    _ = try QueryParameters(request, allowed: [])
+    guard let id = context.parameters.get("sweep_id").flatMap(Int64.init), id > 0 else {
+      throw APIError.badParameter("sweep_id", "expected a positive integer")
+    }
+    let outcome: ReconciliationOutcome
+    do {
+      outcome = try await applyHeldSweep(id)
+    } catch let error as HeldSweepError {
+      switch error {
+      case .unknownSweep: throw APIError(status: .notFound, code: "sweep_not_found", message: "\(error)")
+      case .notHeld: throw APIError(status: .conflict, code: "sweep_not_held", message: "\(error)")
+      }
+    } catch let error as Reconciler.ApplyFailure {
+      throw APIError(status: .conflict, code: "sweep_not_held", message: "\(error)")
+    }
+    var json = JSONWriter()
+    json.object { o in
+      o.field("sweep_id", outcome.sweepId)
+      o.field("status", ReconciliationStatus.applied)
+      o.field("divergences", Int64(outcome.divergences.count))
+      o.field("deletions", Int64(outcome.deletions))
+      o.field("gaps_healed", Int64(outcome.gapsHealed))
+    }
+    return Self.json(json)
   }
 
   private func servers(_ request: Request) async throws -> Response {

@@ -12,8 +12,25 @@ public final class ReconciliationMetrics: Sendable {
   /// Duration of the last completed sweep, request to commit, in microseconds
   /// (exported in seconds).
   public let lastSweepMicroseconds: LevelMetric
+  /// Sweeps held over their deletion limit since start (docs/reconciliation.md, "Held sweeps").
+  public let sweepsHeld: CountMetric
+  private let catalog: MetricsCatalog
+
+  /// Held sweeps of `serverId` waiting for an operator now (0 or 1: a newer sweep
+  /// supersedes an older held one): `tradetap_reconciliation_held_sweeps{server_id}`.
+  func setHeldSweeps(serverId: UInt32, _ count: Int) {
+    catalog.meter(
+      "tradetap_reconciliation_held_sweeps",
+      "Reconciliation sweeps held over --reconcile-max-deletions, waiting for POST /v1/reconciliation/sweeps/{id}/apply.",
+      labels: [("server_id", "\(serverId)")]
+    ).set(Double(count))
+  }
 
   init(catalog: MetricsCatalog) {
+    self.catalog = catalog
+    sweepsHeld = CountMetric(catalog.counter(
+      "tradetap_reconciliation_sweeps_held_total",
+      "Reconciliation sweeps that would have deleted or zeroed more than --reconcile-max-deletions: held, not applied."))
     divergences = CountMetric(catalog.counter(
       "tradetap_reconciliation_divergences_total",
       "Ledger/platform divergences found; each is corrected by a correction entry in the same transaction."))

@@ -24,6 +24,8 @@ struct SnapshotResponder {
   private struct Walk {
     let request: SnapshotRequest
     let status: SnapshotStatus
+    /// The host's `ts_result` with ``SnapshotStatus/hostError``.
+    let hostResult: Int32
     let records: [RawRecord]
     var position = 0
     var chunkIndex: UInt32 = 0
@@ -56,9 +58,11 @@ struct SnapshotResponder {
     guard hasWork, now >= nextChunkAt else { return nil }
     if walk == nil {
       let request = queue.removeFirst()
-      let (status, records) = Self.query(request, api: source.api)
-      if status != .ok { log.warning("snapshot request \(request.requestId) (\(request.scope)): \(status)") }
-      walk = Walk(request: request, status: status, records: records)
+      let (status, records, hostResult) = Self.query(request, api: source.api)
+      if status != .ok {
+        log.warning("snapshot request \(request.requestId) (\(request.scope)): \(status) \(hostResult)")
+      }
+      walk = Walk(request: request, status: status, hostResult: hostResult, records: records)
     }
     var current = walk!
     var builder = SnapshotChunkBuilder(requestId: current.request.requestId, chunkIndex: current.chunkIndex)
@@ -75,7 +79,7 @@ struct SnapshotResponder {
       taken += 1
     }
     let isFinal = current.position >= current.records.count
-    let frame = builder.finishFrame(isFinal: isFinal, status: current.status)
+    let frame = builder.finishFrame(isFinal: isFinal, status: current.status, hostResult: current.hostResult)
     current.chunkIndex += 1
     walk = isFinal ? nil : current
     nextChunkAt = now &+ Self.pauseBetweenChunksNanoseconds
@@ -90,7 +94,14 @@ struct SnapshotResponder {
   }
 
   /// Copies the request's records out of the host.
-  static func query(_ request: SnapshotRequest, api: UnsafePointer<ts_server_api>) -> (SnapshotStatus, [RawRecord]) {
+  ///
+  /// A NULL query function is `notOffered`; a query that answers anything but
+  /// `TS_OK` is `hostError` with its code, and its records are dropped: a failed
+  /// query is an unknown state, never an empty book (docs/reconciliation.md).
+  /// (`TS_ERR_NOT_FOUND` from `user_get` for one login is an empty answer: no such account.)
+  static func query(
+    _ request: SnapshotRequest, api: UnsafePointer<ts_server_api>
+  ) -> (SnapshotStatus, [RawRecord], Int32) {
     let table = api.pointee
     let host = table.host
     var result: ts_result = TS_ERR_NOT_FOUND
@@ -99,41 +110,37 @@ struct SnapshotResponder {
     case .accounts:
       copied = Copied(kind: .userSnapshot)
       if request.login != 0 {
-        guard let userGet = table.user_get else { return (.notOffered, []) }
+        guard let userGet = table.user_get else { return (.notOffered, [], 0) }
         var user = ts_user()
         user.struct_size = UInt32(MemoryLayout<ts_user>.size)
         result = userGet(host, request.login, &user)
         if result == TS_OK { copied.records.append(RawRecord(kind: .userSnapshot, record: &user)) }
-        if result == TS_ERR_NOT_FOUND { return (.ok, []) }  // no such account: an empty answer
+        if result == TS_ERR_NOT_FOUND { return (.ok, [], 0) }  // no such account: an empty answer
       } else {
-        guard let usersEnum = table.users_enum else { return (.notOffered, []) }
+        guard let usersEnum = table.users_enum else { return (.notOffered, [], 0) }
         result = withUnsafeMutablePointer(to: &copied) { usersEnum(host, { ctx, record in SnapshotResponder.copy(ctx, UnsafeRawPointer(record)) }, $0) }
       }
     case .positions:
       copied = Copied(kind: .positionSnapshot)
-      guard let positionsEnum = table.positions_enum else { return (.notOffered, []) }
+      guard let positionsEnum = table.positions_enum else { return (.notOffered, [], 0) }
       result = withUnsafeMutablePointer(to: &copied) {
         positionsEnum(host, request.login, { ctx, record in SnapshotResponder.copy(ctx, UnsafeRawPointer(record)) }, $0)
       }
     case .deals:
       copied = Copied(kind: .dealSnapshot)
-      guard let dealsEnum = table.deals_enum else { return (.notOffered, []) }
+      guard let dealsEnum = table.deals_enum else { return (.notOffered, [], 0) }
       result = withUnsafeMutablePointer(to: &copied) {
         dealsEnum(host, request.fromBrokerMilliseconds, request.toBrokerMilliseconds, { ctx, record in SnapshotResponder.copy(ctx, UnsafeRawPointer(record)) }, $0)
       }
     case .trades:
       copied = Copied(kind: .tradeSnapshot)
-      guard let tradesEnum = table.trades_enum else { return (.notOffered, []) }
+      guard let tradesEnum = table.trades_enum else { return (.notOffered, [], 0) }
       result = withUnsafeMutablePointer(to: &copied) {
         tradesEnum(host, Int32(truncatingIfNeeded: request.login), request.openOnly ? 1 : 0,
                    { ctx, record in SnapshotResponder.copy(ctx, UnsafeRawPointer(record)) }, $0)
       }
     }
-    switch result {
-    case TS_OK: return (.ok, copied.records)
-    case TS_ERR_NOT_FOUND: return (.notOffered, [])
-    default: return (.failed, [])
-    }
+    return result == TS_OK ? (.ok, copied.records, 0) : (.hostError, [], result)
   }
 
   /// The visitor: copies one record (zero-filled beyond its struct_size). Never traps.
