@@ -135,7 +135,7 @@ public final class Journal: @unchecked Sendable {
   }
 
   /// Makes the window of slots ahead of the tail writable now, without changing a
-  /// byte (the journal's own thread does this every millisecond). Safe from any
+  /// byte (the journal's own thread does this every 1-10 ms). Safe from any
   /// thread while open, racing the hooks; never call it from a hook.
   public func prefaultAhead() {
     guard file != nil else { return }

@@ -16,7 +16,8 @@
  *   first half of its slots is written once from 1 thread, the second half from 2:
  *   every call lands on a slot (and every 8th on a page) never written before.
  * - warm: the same journal again, 2 passes later, every slot written before.
- * Each row also prints the process's minor page faults per 1,000 calls (getrusage).
+ * Each row also prints the calling threads' minor page faults per 1,000 calls
+ * (getrusage RUSAGE_THREAD: the plugin's own threads, prefault included, are not in it).
  *
  * The journal is bounded and nothing forwards it here, so the bench empties it
  * between batches (all threads paused at a barrier) by moving the journal's
@@ -86,6 +87,8 @@ static int use_plugin, threads;
 static long calls_per_thread;
 static uint32_t *samples[2];
 static long fresh_calls;  /* > 0: one pass of this many calls per thread, not emptied between batches */
+static long worker_faults; /* minor faults taken on the calling threads (not the plugin's own threads) */
+static long thread_minor_faults(void);
 
 static void empty_journal(void) {
   uint64_t tail = __atomic_load_n((uint64_t *)(journal_header + TAIL_OFFSET), __ATOMIC_ACQUIRE);
@@ -98,6 +101,7 @@ static void *worker(void *arg) {
   ts_deal local = deal;
   local.deal = (uint64_t)t << 40;
   long total = fresh_calls ? fresh_calls : calls_per_thread;
+  long faults = thread_minor_faults();
   for (long done = 0; done < total; done += BATCH) {
     pthread_barrier_wait(&barrier);
     /* Fresh pass: the journal holds every slot it walks, so only the warm rows empty it. */
@@ -117,6 +121,7 @@ static void *worker(void *arg) {
       out[done + i] = (uint32_t)(end - start);
     }
   }
+  __atomic_fetch_add(&worker_faults, thread_minor_faults() - faults, __ATOMIC_RELAXED);
   return NULL;
 }
 
@@ -135,16 +140,22 @@ static long minor_faults(void) {
   return usage.ru_minflt;
 }
 
+static long thread_minor_faults(void) {
+  struct rusage usage;
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_minflt;
+}
+
 static percentiles run(int plugin, int nthreads) {
   use_plugin = plugin;
   threads = nthreads;
   pthread_barrier_init(&barrier, NULL, (unsigned)nthreads);
   pthread_t ids[2];
   long per_thread = fresh_calls ? fresh_calls : calls_per_thread;
-  long faults = minor_faults();
+  worker_faults = 0;
   for (long t = 0; t < nthreads; t++) pthread_create(&ids[t], NULL, worker, (void *)t);
   for (int t = 0; t < nthreads; t++) pthread_join(ids[t], NULL);
-  faults = minor_faults() - faults;
+  long faults = worker_faults;
   pthread_barrier_destroy(&barrier);
   long n = per_thread * nthreads;
   uint32_t *all = malloc((size_t)n * sizeof *all);
@@ -154,6 +165,29 @@ static percentiles run(int plugin, int nthreads) {
                    all[n - 1] * ns_per_cycle, faults * 1000.0 / (double)n};
   free(all);
   return p;
+}
+
+/* CPU seconds (utime + stime) of this process's thread named `name`, or -1. */
+static double thread_cpu_seconds(const char *name) {
+  char path[128], text[512];
+  for (int tid = getpid(); tid < getpid() + 100000; tid++) {
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
+    FILE *file = fopen(path, "r");
+    if (!file) continue;
+    int match = fgets(text, sizeof text, file) && !strncmp(text, name, strlen(name));
+    fclose(file);
+    if (!match) continue;
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    file = fopen(path, "r");
+    if (!file) return -1;
+    unsigned long user = 0, system_time = 0;
+    int got = fgets(text, sizeof text, file) != NULL;
+    fclose(file);
+    char *after = got ? strrchr(text, ')') : NULL;
+    if (!after || sscanf(after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &user, &system_time) != 2) return -1;
+    return (double)(user + system_time) / (double)sysconf(_SC_CLK_TCK);
+  }
+  return -1;
 }
 
 static double now_ns(void) {
@@ -217,8 +251,8 @@ int main(int argc, char **argv) {
   long most = calls_per_thread > journal_slots / 2 ? calls_per_thread : journal_slots / 2;
   samples[0] = malloc((size_t)most * sizeof(uint32_t));
   samples[1] = malloc((size_t)most * sizeof(uint32_t));
-  memset(samples[0], 0, (size_t)most * sizeof(uint32_t));
-  memset(samples[1], 0, (size_t)most * sizeof(uint32_t));
+  memset(samples[0], 1, (size_t)most * sizeof(uint32_t));  /* 1, not 0: malloc + memset 0 may become calloc, untouched */
+  memset(samples[1], 1, (size_t)most * sizeof(uint32_t));
 
   ts_plugin *plugin = NULL;
   double startup_began = now_ns();
@@ -277,6 +311,11 @@ int main(int argc, char **argv) {
   }
   printf("one thread, untimed: plugin %.1f M calls/s, baseline %.1f M calls/s\n",
          throughput(1) / 1e6, throughput(0) / 1e6);
+
+  /* The prefault thread's own cost while no hook fires (its 1 ms tick). */
+  double idle_cpu = thread_cpu_seconds("tt-prefault");
+  sleep(5);
+  if (idle_cpu >= 0) printf("prefault thread, hooks idle: %.2f %% of a core\n", (thread_cpu_seconds("tt-prefault") - idle_cpu) / 5 * 100);
 
   cleanup(plugin);
   dlclose(library);
