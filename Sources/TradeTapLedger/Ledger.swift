@@ -51,6 +51,18 @@ public final class Ledger: Sendable {
     writer = LedgerWriter(pool: pool)
   }
 
+  /// Opens an existing ledger for reading only (`tradetap verify`, the demo's
+  /// progress), while a collector may be writing it: never creates, migrates or
+  /// writes the file (the writer's methods fail).
+  /// - Throws: a GRDB `DatabaseError` when the file cannot be opened.
+  public init(readingPath path: String, busyTimeoutSeconds: Double = 10) throws {
+    var config = Configuration()
+    config.readonly = true
+    config.busyMode = .timeout(busyTimeoutSeconds)
+    pool = try DatabasePool(path: path, configuration: config)
+    writer = LedgerWriter(pool: pool)
+  }
+
   /// Read access for SQL or the row types (`try ledger.read { try DealRow.fetchAll($0) }`).
   public func read<T>(_ body: (Database) throws -> T) throws -> T {
     try pool.read(body)

@@ -53,6 +53,8 @@ public protocol LedgerStore: AnyObject, Sendable {
   func verificationRows(_ set: VerificationSet, serverId: Int64) async throws -> [LedgerRecord]
   /// Rows of `table` (a schema table name), for tests and operators' checks.
   func rowCount(_ table: LedgerTable) async throws -> Int
+  /// How far the ledger accounts for one trade server's hook events (`tradetap demo`).
+  func catchUp(serverId: Int64) async throws -> LedgerCatchUp
 
   /// Releases connections (PostgreSQL); the store must not be used after.
   func close() async
