@@ -95,27 +95,24 @@ struct CollectorCommand: AsyncParsableCommand {
     let (httpHost, httpPort) = try Self.hostPort(http)
     config.httpHost = httpHost
     config.httpPort = httpPort
-    if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
-      config.postgresURL = database
-      if let databasePasswordFile {
-        config.postgresPassword = try Self.databasePassword(path: databasePasswordFile)
-      }
-    } else {
-      guard databasePasswordFile == nil else { throw ValidationFailure("--database-password-file is for a postgres:// database") }
-      config.databasePath = try Self.sqlitePath(database)
+    guard let location = LedgerLocation(database) else { throw CollectorError.unsupportedDatabase(database) }
+    config.ledgerLocation = location
+    if let databasePasswordFile {
+      guard location.takesPassword else { throw ValidationFailure("--database-password-file is for a postgres:// database") }
+      config.postgresPassword = try Self.databasePassword(path: databasePasswordFile)
     }
     config.secrets = try SecretsFile.load(path: secrets)
     config.maxSequenceJump = maxSequenceJump
     config.apiToken = try TokenFile.load(path: apiTokenFile)
-    config.heartbeatInterval = .nanoseconds(try Self.durationNanoseconds(heartbeat))
+    config.heartbeatInterval = .nanoseconds(try Self.nanoseconds(heartbeat, flag: "--heartbeat"))
     guard maxHandshakes >= 1 else { throw ValidationFailure("--max-handshakes must be at least 1") }
     config.maxHandshakingConnections = maxHandshakes
     if let handshakeTimeout {
-      let nanoseconds = try Self.durationNanoseconds(handshakeTimeout)
+      let nanoseconds = try Self.nanoseconds(handshakeTimeout, flag: "--handshake-timeout")
       guard nanoseconds > 0 else { throw ValidationFailure("--handshake-timeout must be above 0") }
       config.handshakeTimeout = .nanoseconds(nanoseconds)
     }
-    let reconcileNanoseconds = try Self.durationNanoseconds(reconcileEvery)
+    let reconcileNanoseconds = try Self.nanoseconds(reconcileEvery, flag: "--reconcile-every")
     config.reconcileInterval = reconcileNanoseconds > 0 ? .nanoseconds(reconcileNanoseconds) : nil
     guard let deletionLimit = ReconciliationDeletionLimit(reconcileMaxDeletions) else {
       throw ValidationFailure("--reconcile-max-deletions: expected a count (100), a percentage (1%) or both (1%,100)")
@@ -138,7 +135,7 @@ struct CollectorCommand: AsyncParsableCommand {
       ("--http-request-timeout", httpRequestTimeout, \CollectorConfiguration.httpRequestReadTimeout),
       ("--http-idle-timeout", httpIdleTimeout, \CollectorConfiguration.httpIdleTimeout),
     ] {
-      let nanoseconds = try Self.durationNanoseconds(text)
+      let nanoseconds = try Self.nanoseconds(text, flag: flag)
       guard nanoseconds > 0 else { throw ValidationFailure("\(flag) must be above 0") }
       config[keyPath: keyPath] = .nanoseconds(nanoseconds)
     }
@@ -210,21 +207,8 @@ struct CollectorCommand: AsyncParsableCommand {
     return (host, port)
   }
 
-  static func sqlitePath(_ url: String) throws -> String {
-    if url.hasPrefix("sqlite:") {
-      let path = String(url.dropFirst("sqlite:".count))
-      guard !path.isEmpty else { throw CollectorError.unsupportedDatabase(url) }
-      return path
-    }
-    throw CollectorError.unsupportedDatabase(url)
-  }
-
-  static func durationNanoseconds(_ text: String) throws -> Int64 {
-    if text == "0" { return 0 }
-    let units: [(String, Int64)] = [("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000)]
-    for (suffix, scale) in units where text.hasSuffix(suffix) {
-      if let value = Int64(text.dropLast(suffix.count)), value >= 0 { return value * scale }
-    }
-    throw ValidationFailure("invalid duration '\(text)': use 500ms, 30s, 5m")
+  /// A duration flag's value (``FlagDuration``); a refusal is the user's one line.
+  static func nanoseconds(_ text: String, flag: String) throws -> Int64 {
+    do { return try FlagDuration(text, flag: flag).nanoseconds } catch { throw ValidationFailure("\(error)") }
   }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TradeTapCollector
 import TradeTapSimulator
 
 /// `tradetap sim`: the simulated MT4 / MT5 trade server (flags as in the CLI spec).
@@ -56,9 +57,7 @@ struct SimCommand: ParsableCommand {
       throw SimFailure(message: "--margin must be hedging, netting or mixed")
     }
     guard duration == nil || events == nil else { throw SimFailure(message: "give --duration or --events, not both") }
-    if let duration, SimDuration.seconds(duration) == nil {
-      throw SimFailure(message: "--duration \(duration) is not a duration like 500ms, 30s or 5m")
-    }
+    if let duration { _ = try Self.seconds(duration, flag: "--duration") }
     if let events, events <= 0 { throw SimFailure(message: "--events must be positive") }
     guard threads >= 1, threads <= 256 else { throw SimFailure(message: "--threads must be between 1 and 256") }
     guard accounts >= 1 || scenario != nil else { throw SimFailure(message: "--accounts must be at least 1") }
@@ -67,9 +66,7 @@ struct SimCommand: ParsableCommand {
     for param in params where !param.contains("=") {
       throw SimFailure(message: "--param \(param) is not NAME=VALUE")
     }
-    guard SimDuration.seconds(linger) != nil else {
-      throw SimFailure(message: "--linger \(linger) is not a duration like 500ms, 30s or 5m")
-    }
+    _ = try Self.seconds(linger, flag: "--linger")
     if let scenario, !FileManager.default.isReadableFile(atPath: scenario) {
       throw SimFailure(message: "--scenario \(scenario) cannot be read")
     }
@@ -89,7 +86,8 @@ struct SimCommand: ParsableCommand {
     configuration.utcOffsetMinutes = utcOffset
     configuration.accounts = accounts
     configuration.rate = rate
-    configuration.length = events.map { .events($0) } ?? .duration(seconds: duration.flatMap(SimDuration.seconds) ?? 10)
+    let seconds = try duration.map { try Self.seconds($0, flag: "--duration") } ?? 10
+    configuration.length = events.map { .events($0) } ?? .duration(seconds: seconds)
     configuration.threads = threads
     configuration.seed = seed
     configuration.scenario = scenario
@@ -136,7 +134,7 @@ struct SimCommand: ParsableCommand {
         throw SimFailure(message: "cannot write --state-out \(stateOut): \(error.localizedDescription)")
       }
     }
-    if let seconds = SimDuration.seconds(linger), seconds > 0, loaded > 0 {
+    if let seconds = try? Self.seconds(linger, flag: "--linger"), seconds > 0, loaded > 0 {
       // A SIGINT that ended the run does not also skip the linger; one during it ends it.
       while interrupted.wait(timeout: .now()) == .success {}
       say("sim: lingering \(linger) before plugin cleanup (SIGINT ends it): \(summary.eventsFired) events fired")
@@ -150,6 +148,11 @@ struct SimCommand: ParsableCommand {
       + "\(summary.accounts) accounts, \(summary.pluginsLoaded) plugin(s)"
       + (stateOut.map { ", state in \($0)" } ?? ""))
   }
+
+  /// A duration flag's value in seconds (``FlagDuration``); a refusal is the user's one line.
+  static func seconds(_ text: String, flag: String) throws -> Double {
+    do { return try FlagDuration(text, flag: flag).seconds } catch { throw SimFailure(message: "\(error)") }
+  }
 }
 
 /// Writes one line to stdout at once (progress must show through a pipe).
@@ -161,16 +164,4 @@ func say(_ line: String) {
 struct SimFailure: Error, CustomStringConvertible {
   var message: String
   var description: String { message }
-}
-
-/// Durations as the CLI spec writes them: `500ms`, `30s`, `5m`, `1h`.
-enum SimDuration {
-  static func seconds(_ text: String) -> Double? {
-    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-    for (suffix, scale) in units where text.hasSuffix(suffix) {
-      guard let value = Double(text.dropLast(suffix.count)), value >= 0 else { return nil }
-      return value * scale
-    }
-    return nil
-  }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import TradeTapLedgerPostgres
+import TradeTapCollector
+import TradeTapLedger
 import TradeTapVerify
 
 /// `tradetap verify`: compares a trade server's state with the ledger.
@@ -27,23 +28,13 @@ struct VerifyCommand: AsyncParsableCommand {
     let report: VerifyReport
     do {
       let platform = try PlatformState.load(path: state)
-      if PostgresURL.matches(database) {
-        let ledger: PostgresLedger
-        do {
-          ledger = try await PostgresLedger.open(url: database, migrate: false)
-        } catch {
-          throw VerifyError.unreadableLedger("cannot open \((try? PostgresURL(database).description) ?? "the PostgreSQL URL"): \(error)")
-        }
-        do {
-          report = try await LedgerVerifier.verify(platform, store: ledger, serverID: serverID)
-          await ledger.close()
-        } catch {
-          await ledger.close()
-          throw error
-        }
-      } else {
-        let ledger = try LedgerVerifier.openLedger(url: database)
-        report = try LedgerVerifier.verify(platform, ledger: ledger, serverID: serverID)
+      let ledger = try await Self.openLedger(database)
+      do {
+        report = try await LedgerVerifier.verify(platform, store: ledger, serverID: serverID)
+        await ledger.close()
+      } catch {
+        await ledger.close()
+        throw error
       }
     } catch let error as VerifyError {
       // Exit 2: verify could not compare (1 means it compared and found divergences).
@@ -61,5 +52,22 @@ struct VerifyCommand: AsyncParsableCommand {
     out += report.summary + "\n"
     FileHandle.standardOutput.write(Data(out.utf8))
     if !report.divergences.isEmpty { throw ExitCode(1) }
+  }
+
+  /// The ledger `--database` names, opened for reading on its backend.
+  /// - Throws: ``VerifyError`` saying why it cannot be read.
+  static func openLedger(_ database: String) async throws -> any LedgerStore {
+    guard let location = LedgerLocation(database) else {
+      throw VerifyError.unsupportedDatabase("\(database) is not sqlite:PATH or postgres://...")
+    }
+    do {
+      return try await LedgerBackend.open(location, access: .read)
+    } catch {
+      // A SQLite file's reason names its path already (`no ledger at PATH`).
+      if case .sqlite = location, case .unavailableDatabase(let reason)? = error as? LedgerError {
+        throw VerifyError.unreadableLedger(reason)
+      }
+      throw VerifyError.unreadableLedger("cannot open \(LedgerBackend.describe(location)): \(error)")
+    }
   }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import TradeTapCollector
+import TradeTapLedger
 import TradeTapVerify
 
 /// `tradetap demo`: the whole pipeline on one machine with embedded defaults.
@@ -42,7 +44,13 @@ struct DemoCommand: AsyncParsableCommand {
   func validate() throws {
     guard ["mt4", "mt5"].contains(platform) else { throw ValidationError("--platform must be mt4 or mt5") }
     guard rate >= 0 else { throw ValidationError("--rate must be 0 or positive") }
-    guard DemoDuration.seconds(tradingTime) != nil else { throw ValidationError("--duration takes 500ms, 30s or 5m") }
+    do {
+      guard try FlagDuration(tradingTime, flag: "--duration").nanoseconds > 0 else {
+        throw ValidationError("--duration must be above 0")
+      }
+    } catch let refusal as FlagDuration.Refusal {
+      throw ValidationError(refusal.description)
+    }
   }
 
   func run() async throws {
@@ -62,7 +70,7 @@ struct DemoCommand: AsyncParsableCommand {
       name: "collector",
       arguments: [
         "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
-        "--database", "sqlite:\(files.ledger)", "--secrets", files.secretsFile,
+        "--database", LedgerLocation.sqlite(path: files.ledger).argument, "--secrets", files.secretsFile,
         "--tls-cert", files.certificate, "--tls-key", files.privateKey,
         "--api-token-file", files.apiTokenFile, "--reconcile-every", "1m",
       ],
@@ -123,8 +131,9 @@ struct DemoCommand: AsyncParsableCommand {
     let report: VerifyReport
     do {
       let state = try PlatformState.load(path: files.state)
-      let ledger = try LedgerVerifier.openLedger(url: "sqlite:\(files.ledger)")
-      report = try LedgerVerifier.verify(state, ledger: ledger, serverID: Int64(serverID))
+      let ledger = try await LedgerBackend.open(.sqlite(path: files.ledger), access: .read)
+      defer { Task { await ledger.close() } }
+      report = try await LedgerVerifier.verify(state, store: ledger, serverID: Int64(serverID))
     } catch {
       await collector.terminate()
       throw DemoFailure("verify could not compare: \(error)")
@@ -170,9 +179,16 @@ struct DemoCommand: AsyncParsableCommand {
     let failedSweeps = "tradetap_reconciliation_sweeps_failed_total"
     let failedAtStart = progress.metric(failedSweeps) ?? 0
     var nextLine = ContinuousClock.now + .seconds(1)
+    // Opened once readable (the collector creates it); a busy read is retried.
+    var store: (any LedgerStore)?
+    defer { if let store { Task { await store.close() } } }
     while true {
       progress.observe(simLines: sim.takeLines())
-      let catchUp = LedgerCatchUp.read(ledger: ledger, serverID: Int64(serverID))
+      if store == nil {
+        store = try? await LedgerBackend.open(
+          .sqlite(path: ledger), access: .read, sqlite: LedgerConfiguration(busyTimeoutSeconds: 2))
+      }
+      let catchUp = try? await store?.catchUp(serverId: Int64(serverID))
       var missing: [String] = []
       if let catchUp {
         if catchUp.accounted < progress.fired {
@@ -229,15 +245,5 @@ struct Endpoints {
         http = (String(field[field.index(field.startIndex, offsetBy: 5)..<colon]), port)
       }
     }
-  }
-}
-
-/// Parses the CLI's durations (500ms, 30s, 5m).
-enum DemoDuration {
-  static func seconds(_ text: String) -> Double? {
-    for (suffix, scale) in [("ms", 0.001), ("s", 1.0), ("m", 60.0)] where text.hasSuffix(suffix) {
-      if let value = Double(text.dropLast(suffix.count)), value > 0 { return value * scale }
-    }
-    return nil
   }
 }
