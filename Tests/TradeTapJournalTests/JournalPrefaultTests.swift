@@ -45,6 +45,7 @@ struct JournalPrefaultTests {
 
   @Test func appendsAfterWritebackAndPrefaultTakeAlmostNoPageFaults() throws {
     let directory = temporaryJournalDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }  // 64 MB
     let journal = try Journal.open(directory: directory, sizeMB: 64)  // the whole window
     defer { journal.close() }
     let appends = 50_000  // 25 MB of slots, ~6,100 pages
@@ -72,7 +73,9 @@ struct JournalPrefaultTests {
     // The control for the bound above: the same 25 MB written through a mapping of
     // the file that nothing prefaulted (one word per page, a slot's reserved word)
     // is seen by the counter.
-    let journal = try Journal.open(directory: temporaryJournalDirectory(), sizeMB: 64)
+    let directory = temporaryJournalDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }  // 64 MB
+    let journal = try Journal.open(directory: directory, sizeMB: 64)
     defer { journal.close() }
     let descriptor = open(journal.path, O_RDWR)
     defer { close(descriptor) }
