@@ -104,8 +104,8 @@ let package = Package(
     .executableTarget(
       name: "tradetap",
       dependencies: [
-        "TradeTapCollector", "TradeTapSimulator", "TradeTapVerify", "TradeTapLedger", "TradeTapLedgerPostgres",
-        .product(name: "GRDB", package: "GRDB.swift"),
+        // No GRDB and no postgres-nio: commands open the ledger through LedgerBackend.
+        "TradeTapCollector", "TradeTapSimulator", "TradeTapVerify", "TradeTapLedger",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
