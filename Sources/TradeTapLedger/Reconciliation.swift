@@ -171,7 +171,9 @@ extension LedgerWriter {
           sweep.outcome.deletionLimit = limit.threshold(ledgerRows: sweep.outcome.ledgerRowsCompared)
           held = sweep.outcome.deletions > sweep.outcome.deletionLimit
         }
-        return held ? .rollback : .commit
+        if held { return .rollback }
+        try sweep.applyDeletions()
+        return .commit
       }
       let healedThrough = [snapshot.accountsThrough, snapshot.positionsThrough, snapshot.dealsThrough,
                            snapshot.tradesThrough].compactMap { $0 }.min().map(point) ?? caughtUpThrough
@@ -239,6 +241,18 @@ private struct ReconciliationSweep {
   var sequence: UInt64
   var projection: LedgerProjection
   var outcome = ReconciliationOutcome(sweepId: 0, durableSequence: 0)
+  /// Rows to mark deleted or remove, written only once the sweep is known not to be
+  /// held: holding an impossible book then costs the comparison alone.
+  var deletions: [(sql: String, arguments: StatementArguments)] = []
+
+  private mutating func delete(_ sql: String, _ arguments: StatementArguments) {
+    deletions.append((sql, arguments))
+  }
+
+  mutating func applyDeletions() throws {
+    for deletion in deletions { try db.execute(sql: deletion.sql, arguments: deletion.arguments) }
+    deletions.removeAll()
+  }
 
 
   private mutating func record(
@@ -298,7 +312,7 @@ private struct ReconciliationSweep {
     outcome.accountsCompared = accounts.count
     for (login, row) in rows where (row["deleted"] as Int64?) == 0 && !isNewer(row) {
       record(.account, login, "unexpected", "present", nil, .markedDeleted)
-      try db.execute(sql: "UPDATE accounts SET deleted = 1 WHERE server_id = ? AND login = ?", arguments: [server, login])
+      delete("UPDATE accounts SET deleted = 1 WHERE server_id = ? AND login = ?", [server, login])
     }
   }
 
@@ -325,7 +339,7 @@ private struct ReconciliationSweep {
     outcome.positionsCompared = positions.count
     for (position, row) in rows where !isNewer(row) {
       record(.position, position, "unexpected", "open", nil, .removed)
-      try db.execute(sql: "DELETE FROM positions WHERE server_id = ? AND position = ?", arguments: [server, position])
+      delete("DELETE FROM positions WHERE server_id = ? AND position = ?", [server, position])
     }
   }
 
@@ -356,10 +370,9 @@ private struct ReconciliationSweep {
     outcome.dealsCompared = deals.count
     for (deal, row) in rows where (row["deleted"] as Int64?) == 0 && !isNewer(row) {
       record(.deal, deal, "unexpected", "present", nil, .markedDeleted)
-      try db.execute(sql: "UPDATE deals SET deleted = 1 WHERE server_id = ? AND deal = ?", arguments: [server, deal])
-      try db.execute(
-        sql: "UPDATE balance_operations SET deleted = 1 WHERE server_id = ? AND ticket = ? AND source = 'mt5_deal'",
-        arguments: [server, deal])
+      delete("UPDATE deals SET deleted = 1 WHERE server_id = ? AND deal = ?", [server, deal])
+      delete("UPDATE balance_operations SET deleted = 1 WHERE server_id = ? AND ticket = ? AND source = 'mt5_deal'",
+             [server, deal])
     }
   }
 
@@ -382,11 +395,9 @@ private struct ReconciliationSweep {
     outcome.tradesCompared = trades.count
     for (ticket, row) in rows where (row["deleted"] as Int64?) == 0 && !isNewer(row) {
       record(.trade, ticket, "unexpected", "present", nil, .markedDeleted)
-      try db.execute(sql: "UPDATE trades SET deleted = 1, is_open = 0 WHERE server_id = ? AND ticket = ?",
-                     arguments: [server, ticket])
-      try db.execute(
-        sql: "UPDATE balance_operations SET deleted = 1 WHERE server_id = ? AND ticket = ? AND source = 'mt4_trade'",
-        arguments: [server, ticket])
+      delete("UPDATE trades SET deleted = 1, is_open = 0 WHERE server_id = ? AND ticket = ?", [server, ticket])
+      delete("UPDATE balance_operations SET deleted = 1 WHERE server_id = ? AND ticket = ? AND source = 'mt4_trade'",
+             [server, ticket])
     }
   }
 }

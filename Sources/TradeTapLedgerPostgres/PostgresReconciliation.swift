@@ -78,7 +78,6 @@ extension PostgresLedger {
         sweep.sequence = point(snapshot.tradesThrough)
         try await sweep.compareTrades(trades)
       }
-      try await sweep.projection.flushDeferred()
       let healedThrough = [snapshot.accountsThrough, snapshot.positionsThrough, snapshot.dealsThrough,
                            snapshot.tradesThrough].compactMap { $0 }.min().map(point) ?? caughtUpThrough
       var outcome = sweep.outcome
@@ -88,9 +87,12 @@ extension PostgresLedger {
         outcome.deletionLimit = limit.threshold(ledgerRows: outcome.ledgerRowsCompared)
         outcome.held = outcome.deletions > outcome.deletionLimit
       }
+      // Held: the deletions are never written, the deferred corrections never flushed.
       if outcome.held {
         try await sweep.projection.run("ROLLBACK TO SAVEPOINT reconciliation_compare")
       } else {
+        for deletion in sweep.deletions { try await sweep.projection.run(deletion) }
+        try await sweep.projection.flushDeferred()
         try await sweep.projection.run("RELEASE SAVEPOINT reconciliation_compare")
       }
       let appliedUtc: String? = outcome.held ? nil : now
@@ -150,6 +152,8 @@ struct PostgresReconciliationSweep {
   var sequence: UInt64
   var projection: PostgresProjection
   var outcome = ReconciliationOutcome(sweepId: 0, durableSequence: 0)
+  /// Rows to mark deleted or remove, run only once the sweep is known not to be held.
+  var deletions: [PostgresQuery] = []
 
 
   private mutating func record(
@@ -205,7 +209,7 @@ struct PostgresReconciliationSweep {
     outcome.accountsCompared = accounts.count
     for (login, row) in rows where row.integer("deleted") == 0 && !isNewer(row) {
       record(.account, login, "unexpected", "present", nil, .markedDeleted)
-      try await projection.run("UPDATE accounts SET deleted = 1 WHERE server_id = \(server) AND login = \(login)")
+      deletions.append("UPDATE accounts SET deleted = 1 WHERE server_id = \(server) AND login = \(login)")
     }
   }
 
@@ -235,7 +239,7 @@ struct PostgresReconciliationSweep {
     outcome.positionsCompared = positions.count
     for (position, row) in rows where !isNewer(row) {
       record(.position, position, "unexpected", "open", nil, .removed)
-      try await projection.run("DELETE FROM positions WHERE server_id = \(server) AND position = \(position)")
+      deletions.append("DELETE FROM positions WHERE server_id = \(server) AND position = \(position)")
     }
   }
 
@@ -267,8 +271,8 @@ struct PostgresReconciliationSweep {
     outcome.dealsCompared = deals.count
     for (deal, row) in rows where row.integer("deleted") == 0 && !isNewer(row) {
       record(.deal, deal, "unexpected", "present", nil, .markedDeleted)
-      try await projection.run("UPDATE deals SET deleted = 1 WHERE server_id = \(server) AND deal = \(deal)")
-      try await projection.run("""
+      deletions.append("UPDATE deals SET deleted = 1 WHERE server_id = \(server) AND deal = \(deal)")
+      deletions.append("""
         UPDATE balance_operations SET deleted = 1 WHERE server_id = \(server) AND ticket = \(deal) AND source = 'mt5_deal'
         """)
     }
@@ -293,8 +297,8 @@ struct PostgresReconciliationSweep {
     outcome.tradesCompared = trades.count
     for (ticket, row) in rows where row.integer("deleted") == 0 && !isNewer(row) {
       record(.trade, ticket, "unexpected", "present", nil, .markedDeleted)
-      try await projection.run("UPDATE trades SET deleted = 1, is_open = 0 WHERE server_id = \(server) AND ticket = \(ticket)")
-      try await projection.run("""
+      deletions.append("UPDATE trades SET deleted = 1, is_open = 0 WHERE server_id = \(server) AND ticket = \(ticket)")
+      deletions.append("""
         UPDATE balance_operations SET deleted = 1 WHERE server_id = \(server) AND ticket = \(ticket) AND source = 'mt4_trade'
         """)
     }
