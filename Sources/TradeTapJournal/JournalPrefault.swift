@@ -4,21 +4,23 @@ import Glibc
 /// Keeps the slots just ahead of the producers' tail mapped writable, so a hook
 /// never takes the page fault of a slot's first write.
 ///
-/// Why it must run all the time and not once at open: a writable page of a
-/// `MAP_SHARED` file mapping is write-protected again each time writeback cleans it
-/// (here within seconds of a burst; by `dirty_expire` at the latest), and the next
-/// write takes a fault (`page_mkwrite`). So a thread (`tt-prefault`) write-faults,
-/// every millisecond (10 ms while the tail stands still), the part of the window of
-/// ``windowBytes`` ahead of the tail not yet prepared, and the whole window again
-/// every 100 ms (a walk of pages already writable: ~0.1 ms for 64 MB).
+/// A writable page of a `MAP_SHARED` file mapping is write-protected again each time
+/// writeback cleans it, and the next write takes a fault (`page_mkwrite`); so a
+/// prefault at open does not last. A thread (`tt-prefault`) therefore write-faults,
+/// every millisecond while the tail moves (10 ms while it stands still), the slots
+/// entering the window of ``windowBytes`` ahead of the tail, once per lap of the ring.
+/// It never prepares the same slots twice in a lap: a write fault dirties the page,
+/// and re-preparing an idle window every so often made an idle plugin write its
+/// 64 MB window back to disk every 30 s, forever (2.3 MB/s measured). The window is
+/// small (32 MB: 0.6 s of a 100k events/s stream) so its pages are still dirty when
+/// the hooks reach them, and a page costs one writeback per lap, as without prefault.
 /// `MADV_POPULATE_WRITE` changes no byte, so it cannot race a producer's slot
 /// writes nor a record not yet released. It runs on its own thread, never on a hook.
 final class JournalPrefault: @unchecked Sendable {
   /// Slots kept writable ahead of the tail (or the whole journal if smaller).
-  static let windowBytes = 64 << 20
+  static let windowBytes = 32 << 20
   static let tickNanoseconds: Int64 = 1_000_000
   static let idleTickNanoseconds: Int64 = 10_000_000
-  static let fullWindowNanoseconds: Int64 = 100_000_000
 
   private let header: UnsafeMutableRawPointer
   private let slots: UnsafeMutableRawPointer
@@ -99,18 +101,13 @@ final class JournalPrefault: @unchecked Sendable {
   }
 
   private func run() {
-    var sinceFull: Int64 = 0
     var lastTail = tt_load_acquire_u64(header + JournalLayout.tailOffset)
     while tt_load_acquire_u32(stopWord) == 0 {
-      let full = sinceFull >= Self.fullWindowNanoseconds
-      if full { sinceFull = 0 }
-      prepare(full: full)
+      prepare(full: false)
       // Idle hooks: a 10 ms tick (each wake costs ~20 µs here: 2 % of a core at 1 ms).
-      // A burst then has the whole window (131,072 slots) before the next tick.
       let tail = tt_load_acquire_u64(header + JournalLayout.tailOffset)
       let sleep = tail == lastTail ? Self.idleTickNanoseconds : Self.tickNanoseconds
       lastTail = tail
-      sinceFull += sleep
       _ = tt_futex_wait(stopWord, 0, sleep)
     }
   }

@@ -48,7 +48,7 @@ struct JournalPrefaultTests {
     defer { try? FileManager.default.removeItem(atPath: directory) }  // 64 MB
     let journal = try Journal.open(directory: directory, sizeMB: 64)  // the whole window
     defer { journal.close() }
-    let appends = 50_000  // 25 MB of slots, ~6,100 pages
+    let appends = 50_000  // 25 MB of slots, ~6,100 pages: inside the 32 MB window
     // Write back and clean every page: the kernel write-protects them again, which
     // is what a running journal meets one lap later.
     let descriptor = open(journal.path, O_RDWR)
