@@ -1,8 +1,9 @@
 import Foundation
 
-/// Reads the collector's `GET /metrics` over a plain loopback socket (the demo's
-/// HTTP listener is on 127.0.0.1) and returns each sample as name{labels} → value.
-struct MetricsProbe {
+/// The demo's operator at the collector's HTTP API, over a plain loopback socket
+/// (the demo's HTTP listener is on 127.0.0.1): reads `GET /metrics` samples, finds a
+/// held reconciliation sweep and applies it as an operator would.
+struct CollectorProbe {
   let host: String
   let port: UInt16
   let token: String
@@ -17,13 +18,30 @@ struct MetricsProbe {
     return samples
   }
 
-  /// A minimal HTTP/1.1 GET with `Connection: close`; nil on any failure (the
-  /// demo shows progress best-effort and never fails because of a probe).
-  private func get(path: String) -> String? {
+  /// The newest sweep of `serverID` held over `--reconcile-max-deletions` (`GET /v1/servers`), if any.
+  func heldSweep(serverID: UInt32) -> Int64? {
+    guard let body = get(path: "/v1/servers"),
+      let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+      let servers = object["servers"] as? [[String: Any]],
+      let server = servers.first(where: { ($0["server_id"] as? NSNumber)?.uint32Value == serverID })
+    else { return nil }
+    return (server["held_sweep_id"] as? NSNumber)?.int64Value
+  }
+
+  /// `POST /v1/reconciliation/sweeps/{id}/apply`. - Returns: whether it answered 200.
+  func applySweep(_ id: Int64) -> Bool {
+    request(method: "POST", path: "/v1/reconciliation/sweeps/\(id)/apply", timeoutSeconds: 120) != nil
+  }
+
+  private func get(path: String) -> String? { request(method: "GET", path: path, timeoutSeconds: 2) }
+
+  /// A minimal HTTP/1.1 request with `Connection: close`; nil on any failure or any
+  /// status but 200 (the demo shows progress best-effort and never fails because of a probe).
+  private func request(method: String, path: String, timeoutSeconds: Int) -> String? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
-    var timeout = timeval(tv_sec: 2, tv_usec: 0)
+    var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -33,7 +51,8 @@ struct MetricsProbe {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { return nil }
-    let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n"
+    let request = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nAuthorization: Bearer \(token)\r\n"
+      + (method == "POST" ? "Content-Length: 0\r\n" : "") + "Connection: close\r\n\r\n"
     guard Array(request.utf8).withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.utf8.count else { return nil }
     var response = [UInt8]()
     var buffer = [UInt8](repeating: 0, count: 16_384)

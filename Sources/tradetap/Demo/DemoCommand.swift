@@ -82,7 +82,7 @@ struct DemoCommand: AsyncParsableCommand {
       throw DemoFailure("the collector printed an unexpected line: \(listening)")
     }
     say("demo: collector listening on \(protocolAddress) (TLS 1.3), HTTP API on \(http.host):\(http.port)")
-    let probe = MetricsProbe(host: http.host, port: http.port, token: files.apiToken)
+    let probe = CollectorProbe(host: http.host, port: http.port, token: files.apiToken)
 
     let sim = try ChildProcess(
       name: "sim",
@@ -111,7 +111,8 @@ struct DemoCommand: AsyncParsableCommand {
     }
     var catchUp: LedgerCatchUp?
     if lingering {
-      catchUp = try await waitForLedger(progress: progress, sim: sim, ledger: files.ledger, serverID: serverID)
+      catchUp = try await waitForLedger(
+        progress: progress, sim: sim, ledger: files.ledger, serverID: serverID, desk: probe)
       sim.interrupt()
       if await !sim.waitForExit(timeout: .seconds(60)) {
         say("demo: tradetap sim did not exit 60 s after SIGINT; terminating it")
@@ -169,8 +170,13 @@ struct DemoCommand: AsyncParsableCommand {
   /// gap) and no gap is still open (the sweep the collector runs after a gap has
   /// healed it). Returns the last reading; after `timeout` it says what was missing
   /// and returns, so the verify below shows the consequences.
+  ///
+  /// A sweep held over `--reconcile-max-deletions` (a full-speed run overflows the
+  /// journal on purpose, and healing it closes many positions) is applied here the way
+  /// an operator would, after saying why, so the demo shows the hold instead of hiding it.
   private func waitForLedger(
-    progress: DemoProgress, sim: ChildProcess, ledger: String, serverID: UInt32, timeout: Duration = .seconds(300)
+    progress: DemoProgress, sim: ChildProcess, ledger: String, serverID: UInt32, desk: CollectorProbe,
+    timeout: Duration = .seconds(300)
   ) async throws -> LedgerCatchUp? {
     // 300 s: after a full-speed run the sweep that heals the overflow reads and
     // corrects hundreds of thousands of deals (minutes; docs/reconciliation.md), and
@@ -182,6 +188,7 @@ struct DemoCommand: AsyncParsableCommand {
     // Opened once readable (the collector creates it); a busy read is retried.
     var store: (any LedgerStore)?
     defer { if let store { Task { await store.close() } } }
+    var appliedSweeps: Set<Int64> = []
     while true {
       progress.observe(simLines: sim.takeLines())
       if store == nil {
@@ -193,6 +200,14 @@ struct DemoCommand: AsyncParsableCommand {
       if let catchUp {
         if catchUp.accounted < progress.fired {
           missing.append("the plugin's journal to drain (\(progress.fired - catchUp.accounted) events not yet in the ledger)")
+        }
+        if catchUp.openGaps > 0, let held = desk.heldSweep(serverID: serverID), !appliedSweeps.contains(held) {
+          appliedSweeps.insert(held)
+          say("demo: reconciliation sweep \(held) is held: it would delete or zero more ledger rows than "
+            + "--reconcile-max-deletions allows, and such a book is never applied unreviewed (docs/reconciliation.md). "
+            + "This run overflowed the journal on purpose, so the demo applies it as an operator would: "
+            + "POST /v1/reconciliation/sweeps/\(held)/apply")
+          say("demo: sweep \(held) " + (desk.applySweep(held) ? "applied" : "could not be applied; see collector.log"))
         }
         if catchUp.openGaps > 0 {
           let failed = Int((progress.metric(failedSweeps) ?? 0) - failedAtStart)

@@ -4,7 +4,7 @@ import Foundation
 /// simulated server), events durable in the ledger (from the collector's
 /// /metrics), their rates, the lag between them, and delivery latency.
 final class DemoProgress {
-  private let probe: MetricsProbe
+  private let probe: CollectorProbe
   private let start = ContinuousClock.now
   private(set) var fired = 0
   private(set) var durable = 0
@@ -13,7 +13,7 @@ final class DemoProgress {
   private var durableRate = 0.0
   private var metrics: [String: Double] = [:]
 
-  init(probe: MetricsProbe) { self.probe = probe }
+  init(probe: CollectorProbe) { self.probe = probe }
 
   /// The last value read of one collector series (`name{labels}` as exposed).
   func metric(_ name: String) -> Double? { metrics[name] }
