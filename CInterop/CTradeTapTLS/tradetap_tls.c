@@ -4,7 +4,6 @@
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -69,4 +68,3 @@ int tt_eventfd_drain(int fd) {
   return read(fd, &value, sizeof value) == (ssize_t)sizeof value ? 0 : -1;
 }
 
-int tt_name_current_thread(const char *name) { return pthread_setname_np(pthread_self(), name) == 0 ? 0 : -1; }

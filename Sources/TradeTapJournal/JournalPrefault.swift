@@ -78,26 +78,8 @@ final class JournalPrefault: @unchecked Sendable {
   }
 
   func start() {
-    // The thread blocks every signal: the host's signals go to the host's threads.
-    var all = sigset_t()
-    var previous = sigset_t()
-    sigfillset(&all)
-    pthread_sigmask(SIG_SETMASK, &all, &previous)
-    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-    var handle = pthread_t()
-    let context = Unmanaged.passRetained(self).toOpaque()
-    let result = pthread_create(&handle, nil, { context in
-      let prefault = Unmanaged<JournalPrefault>.fromOpaque(context!).takeRetainedValue()
-      _ = tt_set_thread_name("tt-prefault")
-      prefault.run()
-      return nil
-    }, context)
-    guard result == 0 else {
-      // Without the thread the hooks still work; only the faults come back.
-      Unmanaged<JournalPrefault>.fromOpaque(context).release()
-      return
-    }
-    thread = handle
+    // Without the thread the hooks still work; only the faults come back.
+    if case .success(let handle) = PluginThread.start(name: "tt-prefault", { self.run() }) { thread = handle }
   }
 
   private func run() {

@@ -190,7 +190,9 @@ import TradeTapPluginCore
   }
 
   @Test func aCollectorSilentForThreeHeartbeatIntervalsIsDeclaredDeadAndRedialled() throws {
-    let silent = try SilentCollector(secret: "s3cret-for-tests", heartbeatMillis: 300)
+    let silent = try HostileCollector(secret: "s3cret-for-tests") { _ in
+      .init(heartbeatMillis: 300, silentAfterWelcome: true)
+    }
     defer { silent.close() }
     Sender.install()
     let host = InProcessHost(serverId: 7, parameters: parameters(collector: "127.0.0.1:\(silent.port)", tls: nil))

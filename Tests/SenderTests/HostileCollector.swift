@@ -7,7 +7,7 @@ import TradeTapWire
 /// handshake (TradeTapWire's `ServerHandshake`) over a real loopback socket, then
 /// answers with whatever its script says, connection by connection: the welcome's
 /// durable sequence, the ack for each batch (or none), an error frame, a short
-/// heartbeat interval, or a close after so many events.
+/// heartbeat interval, a close after so many events, or silence.
 final class HostileCollector: @unchecked Sendable {
   /// What to answer on one connection (numbered from 0).
   struct Script: Sendable {
@@ -19,6 +19,9 @@ final class HostileCollector: @unchecked Sendable {
     var errorAfterWelcome: String?
     /// Closes the connection once this many events arrived on it.
     var closeAfterEvents: Int?
+    /// Never sends another byte after the welcome (heartbeats are only counted):
+    /// the silent peer the sender must declare dead.
+    var silentAfterWelcome = false
   }
 
   let port: UInt16
@@ -82,6 +85,10 @@ final class HostileCollector: @unchecked Sendable {
       if n <= 0 { return }
       buffer.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
       while let frame = try? decoder.nextFrame(), let message = try? Message(frame: frame) {
+        if welcomed && script.silentAfterWelcome {
+          if case .heartbeat = message { heartbeatsReceived.add(1, ordering: .relaxed) }
+          continue
+        }
         if welcomed {
           switch message {
           case .heartbeat(let beat):

@@ -32,7 +32,4 @@ int tt_eventfd(void);
 int tt_eventfd_signal(int fd);
 int tt_eventfd_drain(int fd);
 
-/* Names the calling thread (visible in /proc/<pid>/task/<tid>/comm, top -H, gdb). */
-int tt_name_current_thread(const char *name);
-
 #endif /* TRADETAP_TLS_H */

@@ -73,26 +73,10 @@ public final class Sender: EventSender, @unchecked Sendable {
   // MARK: The thread
 
   private func spawn() throws(SenderError) {
-    // The thread blocks every signal: the host's signals go to the host's threads,
-    // and a write to a dead socket gives EPIPE instead of a process-killing SIGPIPE.
-    var all = sigset_t()
-    var previous = sigset_t()
-    sigfillset(&all)
-    pthread_sigmask(SIG_SETMASK, &all, &previous)
-    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-    var handle = pthread_t()
-    let context = Unmanaged.passRetained(self).toOpaque()
-    let result = pthread_create(&handle, nil, { context in
-      let sender = Unmanaged<Sender>.fromOpaque(context!).takeRetainedValue()
-      _ = tt_name_current_thread("tradetap-sender")
-      sender.run()
-      return nil
-    }, context)
-    guard result == 0 else {
-      Unmanaged<Sender>.fromOpaque(context).release()
-      throw .io(operation: "pthread_create", errno: result)
+    switch PluginThread.start(name: "tradetap-sender", { self.run() }) {
+    case .success(let handle): thread = handle
+    case .failure(let error): throw .io(operation: "pthread_create", errno: error.errno)
     }
-    thread = handle
   }
 
   private func takeChangedParameters() -> PluginParameters? {
