@@ -61,10 +61,12 @@ let package = Package(
     ),
 
     // MARK: The collector
+    // The ledger's rules, backend-neutral: no GRDB, no postgres-nio (docs/ledger.md).
+    .target(name: "TradeTapLedgerCore", dependencies: ["TradeTapEvents"]),
     .target(
       name: "TradeTapLedger",
       dependencies: [
-        "TradeTapEvents", .product(name: "GRDB", package: "GRDB.swift"),
+        "TradeTapLedgerCore", "TradeTapEvents", .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "GRDBSQLite", package: "GRDB.swift"),
       ]
     ),
@@ -127,6 +129,7 @@ let package = Package(
     ),
     .testTarget(name: "SenderTests", dependencies: ["TradeTapPluginCore", "TradeServerAPI", "TradeTapJournal", "TradeTapWire", "CTradeTapShims"]),
     .testTarget(name: "TradeTapEventsTests", dependencies: ["TradeTapEvents", "TradeServerAPI"]),
+    .testTarget(name: "TradeTapLedgerCoreTests", dependencies: ["TradeTapLedgerCore", "TradeTapEvents"]),
     .testTarget(name: "TradeTapWireTests", dependencies: ["TradeTapWire", "TradeTapEvents"]),
     .testTarget(
       name: "TradeTapLedgerTests",

@@ -73,12 +73,3 @@ public enum VerificationSet: Sendable, CaseIterable {
   /// MT4 history: closed trades, balance and credit records (not deleted pending orders).
   case historyTrades
 }
-
-/// The ledger's tables, by schema name.
-public enum LedgerTable: String, Sendable, CaseIterable {
-  case servers, accounts, deals, orders, positions, trades, events, quarantine, gaps, changes
-  case balanceOperations = "balance_operations"
-  case positionClosures = "position_closures"
-  case reconciliationSweeps = "reconciliation_sweeps"
-  case reconciliationDivergences = "reconciliation_divergences"
-}

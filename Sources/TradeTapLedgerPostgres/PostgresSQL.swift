@@ -141,3 +141,19 @@ extension PostgresSQL {
     try bindEncodable(values)
   }
 }
+
+extension PostgresRowImage {
+  /// A planned row (``LedgerRowImage``) in PostgreSQL's values.
+  init(_ row: LedgerRowImage) {
+    columns = row.shape.columns
+    values = row.values.map { cell in
+      switch cell {
+      case .integer(let value): .integer(value)
+      case .text(let value): .text(value)
+      case .money(let value): .money(value)
+      case .utc(let time): .utc(time)
+      case .flag(let value): .flag(value)
+      }
+    }
+  }
+}
