@@ -11,7 +11,11 @@ enum PluginAbout {
   static let description =
     "Journals every deal, order, position, trade and account event at the hook and forwards it over TLS to the TradeTap collector."
 
-  static func fill(_ destination: UnsafeMutableRawPointer) {
+  static let gatewayDescription =
+    "Journals every request, answer and execution at the gateway's hooks and forwards them over TLS to the TradeTap collector."
+
+  /// - Parameter gateway: `ts_gateway_about`: the gateway's description and journal default.
+  static func fill(_ destination: UnsafeMutableRawPointer, gateway: Bool = false) {
     let declared = Int(destination.loadUnaligned(as: UInt32.self))
     var info = ts_plugin_info()
     info.struct_size = UInt32(MemoryLayout<ts_plugin_info>.size)
@@ -19,12 +23,12 @@ enum PluginAbout {
     withUnsafeMutableBytes(of: &info.name) { write(name, into: $0) }
     withUnsafeMutableBytes(of: &info.version) { write(version, into: $0) }
     withUnsafeMutableBytes(of: &info.vendor) { write(vendor, into: $0) }
-    withUnsafeMutableBytes(of: &info.description) { write(description, into: $0) }
+    withUnsafeMutableBytes(of: &info.description) { write(gateway ? gatewayDescription : description, into: $0) }
 
     // Parameters: only entries that fit wholly inside struct_size are counted.
     let paramsOffset = MemoryLayout<ts_plugin_info>.size - 32 * MemoryLayout<ts_param>.size
     let room = max(0, (declared - paramsOffset) / MemoryLayout<ts_param>.size)
-    let definitions = PluginParameters.definitions
+    let definitions = gateway ? PluginParameters.gatewayDefinitions : PluginParameters.definitions
     let listed = min(definitions.count, room, 32)
     info.params_total = UInt32(listed)
     withUnsafeMutableBytes(of: &info.params) { params in

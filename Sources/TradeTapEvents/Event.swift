@@ -39,4 +39,6 @@ public enum EventBody: Sendable, Hashable {
   case user(User)
   case gap(Gap)
   case quarantine(Quarantine)
+  /// A request, answer, execution or execution ack tapped at a gateway.
+  case gateway(GatewayEvent)
 }

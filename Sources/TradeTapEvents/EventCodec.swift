@@ -17,6 +17,8 @@ public enum EventCodec {
     /// A gap that states the journal's refused-event count (appended: a gap without
     /// it keeps tag 6 and its bytes, so older peers still read every other gap).
     case gapWithRefusedCount = 8
+    // The gateway model (appended).
+    case request = 9, answer = 10, execution = 11, executionAck = 12
   }
 
   /// Encodes one event into a new byte array.
@@ -94,6 +96,30 @@ public enum EventCodec {
       w.write(Tag.quarantine.rawValue)
       w.write(q.kind.rawValue); w.write(string: q.reason); w.write(q.declaredSize); w.write(q.mode)
       w.write(lengthPrefixed: q.rawBytes); w.write(lengthPrefixed: q.secondaryBytes)
+    case .gateway(.request(let q)):
+      w.write(Tag.request.rawValue)
+      w.write(q.requestId); w.write(q.serverId); w.write(q.login); w.write(string: q.group)
+      w.write(string: q.symbol); w.write(q.digits); w.write(q.action.rawValue); w.write(q.type); w.write(q.flags)
+      w.write(q.volumeExt); w.write(q.order); w.write(q.positionId); w.write(q.priceOrder); w.write(q.priceSL)
+      w.write(q.priceTP); w.write(q.priceBid); w.write(q.priceAsk); w.write(q.time.brokerMilliseconds)
+      w.write(string: q.comment)
+    case .gateway(.answer(let a)):
+      w.write(Tag.answer.rawValue)
+      w.write(a.requestId); w.write(a.serverId); w.write(a.retcode); w.write(a.order); w.write(a.deal)
+      w.write(a.volumeExt); w.write(a.price); w.write(a.priceBid); w.write(a.priceAsk)
+      w.write(a.time.brokerMilliseconds); w.write(string: a.comment)
+    case .gateway(.execution(let x)):
+      w.write(Tag.execution.rawValue)
+      w.write(x.executionId); w.write(x.serverId); w.write(x.action.rawValue); w.write(x.flags)
+      w.write(x.requestId); w.write(x.login); w.write(string: x.group); w.write(string: x.symbol)
+      w.write(x.digits); w.write(x.order); w.write(string: x.orderExternalId); w.write(x.orderType.rawValue)
+      w.write(x.orderVolumeExt); w.write(x.orderPrice); w.write(string: x.dealExternalId)
+      w.write(x.dealAction.rawValue); w.write(x.dealVolumeExt); w.write(x.dealVolumeRemainingExt)
+      w.write(x.dealPrice); w.write(x.priceGateway); w.write(x.dealCommission); w.write(x.positionId)
+      w.write(x.externalRetcode); w.write(x.time.brokerMilliseconds); w.write(string: x.comment)
+    case .gateway(.executionAck(let k)):
+      w.write(Tag.executionAck.rawValue)
+      w.write(k.serverId); w.write(k.executionId)
     }
   }
 
@@ -228,6 +254,40 @@ public enum EventCodec {
           kind: try recordKind(try r.readUInt16()), reason: try r.readString(),
           declaredSize: try r.readUInt32(), mode: try r.readInt32(),
           rawBytes: try r.readLengthPrefixed(), secondaryBytes: try r.readLengthPrefixed()))
+    case .request:
+      body = .gateway(.request(
+        TradeRequest(
+          requestId: try r.readUInt64(), serverId: try r.readUInt32(), login: try r.readUInt64(),
+          group: try r.readString(), symbol: try r.readString(), digits: try r.readUInt32(),
+          action: try enumValue(RequestAction.self, try r.readUInt32(), "request.action"),
+          type: try r.readUInt32(), flags: try r.readUInt64(), volumeExt: try r.readUInt64(),
+          order: try r.readUInt64(), positionId: try r.readUInt64(), priceOrder: try r.readDecimal(),
+          priceSL: try r.readDecimal(), priceTP: try r.readDecimal(), priceBid: try r.readDecimal(),
+          priceAsk: try r.readDecimal(), time: time(try r.readInt64()), comment: try r.readString())))
+    case .answer:
+      body = .gateway(.answer(
+        DealerAnswer(
+          requestId: try r.readUInt64(), serverId: try r.readUInt32(), retcode: try r.readInt32(),
+          order: try r.readUInt64(), deal: try r.readUInt64(), volumeExt: try r.readUInt64(),
+          price: try r.readDecimal(), priceBid: try r.readDecimal(), priceAsk: try r.readDecimal(),
+          time: time(try r.readInt64()), comment: try r.readString())))
+    case .execution:
+      body = .gateway(.execution(
+        Execution(
+          executionId: try r.readUInt64(), serverId: try r.readUInt32(),
+          action: try enumValue(ExecutionAction.self, try r.readUInt32(), "execution.action"),
+          flags: try r.readUInt64(), requestId: try r.readUInt64(), login: try r.readUInt64(),
+          group: try r.readString(), symbol: try r.readString(), digits: try r.readUInt32(),
+          order: try r.readUInt64(), orderExternalId: try r.readString(),
+          orderType: try enumValue(OrderType.self, try r.readUInt32(), "execution.order_type"),
+          orderVolumeExt: try r.readUInt64(), orderPrice: try r.readDecimal(), dealExternalId: try r.readString(),
+          dealAction: try enumValue(DealAction.self, try r.readUInt32(), "execution.deal_action"),
+          dealVolumeExt: try r.readUInt64(), dealVolumeRemainingExt: try r.readUInt64(),
+          dealPrice: try r.readDecimal(), priceGateway: try r.readDecimal(), dealCommission: try r.readDecimal(),
+          positionId: try r.readUInt64(), externalRetcode: try r.readInt32(), time: time(try r.readInt64()),
+          comment: try r.readString())))
+    case .executionAck:
+      body = .gateway(.executionAck(ExecutionAck(serverId: try r.readUInt32(), executionId: try r.readUInt64())))
     }
     return Event(
       serverId: serverId, sequence: sequence, kind: kind, hookTimestampNanos: hookNanos,

@@ -9,6 +9,9 @@ public enum Normaliser {
   /// those cents after trimming.
   public static let undeclaredMoneyDigits = 8
 
+  /// `struct_size` values above this are hostile (the hook's own bound, HookCapture).
+  public static let implausibleStructSize: UInt32 = 65_536
+
   /// Normalises one raw record.
   ///
   /// - Parameters:
@@ -67,6 +70,22 @@ public enum Normaliser {
         mode = nil
       }
       return .trade(try fields.trade(trade, user: info, mode: mode))
+    case .dealerLock:
+      return .gateway(.request(try fields.request(try load(ts_request.self, record.bytes, record.declaredSize, "ts_request"))))
+    case .dealerAnswer:
+      return .gateway(.answer(try fields.answer(try load(ts_confirm.self, record.bytes, record.declaredSize, "ts_confirm"))))
+    case .execution:
+      return .gateway(.execution(
+        try fields.execution(try load(ts_execution.self, record.bytes, record.declaredSize, "ts_execution"))))
+    case .executionAck:
+      guard record.bytes.count == RecordLayout.executionAckSize else {
+        throw Rejection("execution ack raw length \(record.bytes.count), expected \(RecordLayout.executionAckSize)")
+      }
+      return record.bytes.withUnsafeBytes { bytes in
+        .gateway(.executionAck(ExecutionAck(
+          serverId: bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self),
+          executionId: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))))
+      }
     case .gap:
       throw Rejection("a gap is not a host record")
     }
@@ -82,6 +101,11 @@ public enum Normaliser {
     }
     guard Int(declared) >= size else {
       throw Rejection("\(name) struct_size \(declared) is smaller than the v1 size \(size)")
+    }
+    // The hook flags such a record and copies only the known prefix; a newer host's
+    // appended fields never come near 64 KiB, so the record is hostile, not newer.
+    guard declared <= implausibleStructSize else {
+      throw Rejection("\(name) struct_size \(declared) is implausible (above \(implausibleStructSize))")
     }
     return bytes.withUnsafeBytes { $0.loadUnaligned(as: T.self) }
   }
@@ -222,5 +246,52 @@ struct Fields {
       taxes: try undeclaredMoney(r.taxes, "trade.taxes"), magic: r.magic,
       comment: try text(r.comment, "trade.comment"), timestamp: seconds(r.timestamp), user: info,
       mode: mode)
+  }
+
+  // MARK: The gateway model
+
+  func request(_ r: ts_request) throws(Rejection) -> TradeRequest {
+    let priceDigits = try digits(r.digits, "request.digits")
+    return TradeRequest(
+      requestId: r.request_id, serverId: r.server_id, login: r.login, group: try text(r.group, "request.group"),
+      symbol: try text(r.symbol, "request.symbol"), digits: r.digits,
+      action: try value(RequestAction.self, r.action, "request.action"), type: r.type, flags: r.flags,
+      volumeExt: r.volume_ext, order: r.order, positionId: r.position_id,
+      priceOrder: try decimal(r.price_order, digits: priceDigits, "request.price_order"),
+      priceSL: try decimal(r.price_sl, digits: priceDigits, "request.price_sl"),
+      priceTP: try decimal(r.price_tp, digits: priceDigits, "request.price_tp"),
+      priceBid: try decimal(r.price_bid, digits: priceDigits, "request.price_bid"),
+      priceAsk: try decimal(r.price_ask, digits: priceDigits, "request.price_ask"),
+      time: time(r.time_msc), comment: try text(r.comment, "request.comment"))
+  }
+
+  func answer(_ r: ts_confirm) throws(Rejection) -> DealerAnswer {
+    DealerAnswer(
+      requestId: r.request_id, serverId: r.server_id, retcode: r.retcode, order: r.order, deal: r.deal,
+      volumeExt: r.volume_ext, price: try undeclaredMoney(r.price, "confirm.price"),
+      priceBid: try undeclaredMoney(r.price_bid, "confirm.price_bid"),
+      priceAsk: try undeclaredMoney(r.price_ask, "confirm.price_ask"), time: time(r.time_msc),
+      comment: try text(r.comment, "confirm.comment"))
+  }
+
+  func execution(_ r: ts_execution) throws(Rejection) -> Execution {
+    let priceDigits = try digits(r.digits, "execution.digits")
+    return Execution(
+      executionId: r.execution_id, serverId: r.server_id,
+      action: try value(ExecutionAction.self, r.action, "execution.action"), flags: r.flags,
+      requestId: r.request_id, login: r.login, group: try text(r.group, "execution.group"),
+      symbol: try text(r.symbol, "execution.symbol"), digits: r.digits, order: r.order,
+      orderExternalId: try text(r.order_external_id, "execution.order_external_id"),
+      orderType: try value(OrderType.self, r.order_type, "execution.order_type"),
+      orderVolumeExt: r.order_volume_ext,
+      orderPrice: try decimal(r.order_price, digits: priceDigits, "execution.order_price"),
+      dealExternalId: try text(r.deal_external_id, "execution.deal_external_id"),
+      dealAction: try value(DealAction.self, r.deal_action, "execution.deal_action"),
+      dealVolumeExt: r.deal_volume_ext, dealVolumeRemainingExt: r.deal_volume_remaining_ext,
+      dealPrice: try decimal(r.deal_price, digits: priceDigits, "execution.deal_price"),
+      priceGateway: try decimal(r.price_gateway, digits: priceDigits, "execution.price_gateway"),
+      dealCommission: try undeclaredMoney(r.deal_commission, "execution.deal_commission"),
+      positionId: r.position_id, externalRetcode: r.external_retcode, time: time(r.time_msc),
+      comment: try text(r.comment, "execution.comment"))
   }
 }

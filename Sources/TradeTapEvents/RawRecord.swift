@@ -74,9 +74,17 @@ public enum RecordLayout {
     case .positionAdd, .positionUpdate, .positionDelete, .positionSnapshot: MemoryLayout<ts_position>.size
     case .tradeAdd, .tradeUpdate, .tradeSnapshot: MemoryLayout<ts_trade_record>.size
     case .userAdd, .userUpdate, .userDelete, .userSnapshot: MemoryLayout<ts_user>.size
+    case .dealerLock: MemoryLayout<ts_request>.size
+    case .dealerAnswer: MemoryLayout<ts_confirm>.size
+    case .execution: MemoryLayout<ts_execution>.size
+    case .executionAck: executionAckSize
     case .gap: 0
     }
   }
+
+  /// Bytes an `on_execution_ack` journals: u32 server_id, 4 zero bytes, u64 execution_id
+  /// (the arguments, laid out as a C struct of the two would be).
+  public static var executionAckSize: Int { 16 }
 
   /// `MemoryLayout<ts_user_info>.size` for MT4 trade hooks; 0 for every other kind.
   public static func secondarySize(of kind: RecordKind) -> Int {

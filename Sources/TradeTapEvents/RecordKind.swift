@@ -30,4 +30,14 @@ public enum RecordKind: UInt16, Sendable, CaseIterable {
   case positionSnapshot = 41
   case dealSnapshot = 42
   case tradeSnapshot = 43
+  // The gateway model (appended): hooks of a plugin loaded through `ts_gateway_startup`.
+  /// `on_dealer_lock`: a `ts_request`.
+  case dealerLock = 50
+  /// `on_dealer_answer`: a `ts_confirm`.
+  case dealerAnswer = 51
+  /// `on_execution`: a `ts_execution`.
+  case execution = 52
+  /// `on_execution_ack`: no host record; the hook journals the two arguments
+  /// (``RecordLayout/executionAckSize`` bytes: u32 server_id, 4 zero bytes, u64 execution_id).
+  case executionAck = 53
 }

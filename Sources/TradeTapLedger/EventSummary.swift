@@ -26,6 +26,10 @@ extension RecordKind {
     case .positionSnapshot: "position_snapshot"
     case .dealSnapshot: "deal_snapshot"
     case .tradeSnapshot: "trade_snapshot"
+    case .dealerLock: "dealer_lock"
+    case .dealerAnswer: "dealer_answer"
+    case .execution: "execution"
+    case .executionAck: "execution_ack"
     }
   }
 }
@@ -49,7 +53,10 @@ extension EventBody {
     case .position(let p): p.timeUpdate
     case .trade(let t): t.closeTime ?? t.openTime
     case .user(let u): u.lastUpdate
-    case .gap, .quarantine: nil
+    case .gateway(.request(let r)): r.time
+    case .gateway(.answer(let a)): a.time
+    case .gateway(.execution(let x)): x.time
+    case .gap, .quarantine, .gateway(.executionAck): nil
     }
   }
 }
@@ -73,6 +80,14 @@ extension Event {
         + (g.refusedEvents.map { " refused \($0)" } ?? "")
     case .quarantine(let q):
       "quarantine \(q.kind.ledgerName): \(q.reason)"
+    case .gateway(.request(let r)):
+      "request \(r.requestId) server \(r.serverId) login \(r.login) action \(r.action.rawValue) volume_ext \(r.volumeExt)"
+    case .gateway(.answer(let a)):
+      "answer \(a.requestId) server \(a.serverId) retcode \(a.retcode) order \(a.order)"
+    case .gateway(.execution(let x)):
+      "execution \(x.executionId) server \(x.serverId) order \(x.order) action \(x.action.rawValue) volume_ext \(x.dealVolumeExt) price \(x.dealPrice)"
+    case .gateway(.executionAck(let k)):
+      "execution_ack server \(k.serverId) through \(k.executionId)"
     }
   }
 }

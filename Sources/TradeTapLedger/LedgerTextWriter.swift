@@ -98,6 +98,21 @@ extension Event {
     case .user(let u):
       w.append("user "); w.append(u.login); w.append(" balance "); w.append(u.balance)
       w.append(" credit "); w.append(u.credit)
+    // Gateway bodies: fixed-width fields only, so a hostile peer's long string can
+    // never outgrow the buffer (the body blob keeps the rest).
+    case .gateway(.request(let r)):
+      w.append("request "); w.append(r.requestId); w.append(" server "); w.append(UInt64(r.serverId))
+      w.append(" login "); w.append(r.login); w.append(" action "); w.append(UInt64(r.action.rawValue))
+      w.append(" volume_ext "); w.append(r.volumeExt)
+    case .gateway(.answer(let a)):
+      w.append("answer "); w.append(a.requestId); w.append(" server "); w.append(UInt64(a.serverId))
+      w.append(" retcode "); w.append(Int64(a.retcode)); w.append(" order "); w.append(a.order)
+    case .gateway(.execution(let x)):
+      w.append("execution "); w.append(x.executionId); w.append(" server "); w.append(UInt64(x.serverId))
+      w.append(" order "); w.append(x.order); w.append(" action "); w.append(UInt64(x.action.rawValue))
+      w.append(" volume_ext "); w.append(x.dealVolumeExt); w.append(" price "); w.append(x.dealPrice)
+    case .gateway(.executionAck(let k)):
+      w.append("execution_ack server "); w.append(UInt64(k.serverId)); w.append(" through "); w.append(k.executionId)
     case .gap, .quarantine:
       return false
     }

@@ -9,15 +9,20 @@ public struct EventSelection: OptionSet, Sendable, Hashable {
   @inlinable public static var positions: EventSelection { EventSelection(rawValue: 1 << 2) }
   @inlinable public static var trades: EventSelection { EventSelection(rawValue: 1 << 3) }
   @inlinable public static var users: EventSelection { EventSelection(rawValue: 1 << 4) }
-  /// The default: every family.
-  public static var all: EventSelection { EventSelection(rawValue: 0b11111) }
+  /// Gateway model: `on_dealer_lock` and `on_dealer_answer`.
+  @inlinable public static var requests: EventSelection { EventSelection(rawValue: 1 << 5) }
+  /// Gateway model: `on_execution` and `on_execution_ack`.
+  @inlinable public static var executions: EventSelection { EventSelection(rawValue: 1 << 6) }
+  /// The default: every family (a server's hooks never fire the gateway's, and back).
+  public static var all: EventSelection { EventSelection(rawValue: 0b111_1111) }
 
   /// The parameter's names, in the spec's order.
   public static let names: [(String, EventSelection)] = [
     ("deals", .deals), ("orders", .orders), ("positions", .positions), ("trades", .trades), ("users", .users),
+    ("requests", .requests), ("executions", .executions),
   ]
 
-  /// Parses a comma list of `deals,orders,positions,trades,users` (case-insensitive,
+  /// Parses a comma list of `deals,orders,positions,trades,users,requests,executions` (case-insensitive,
   /// spaces ignored). Returns the unknown names, if any, instead.
   public static func parse(_ text: String) -> Result<EventSelection, EventSelectionError> {
     var selection: EventSelection = []

@@ -59,6 +59,22 @@ enum HookCapture {
       payloadLength: UInt32(length))
   }
 
+  /// `on_execution_ack`: no host record, so the two arguments are the payload
+  /// (u32 server_id, 4 zero bytes, u64 execution_id) and nothing can be hostile.
+  @inline(__always)
+  static func captureExecutionAck(_ context: UnsafeMutableRawPointer?, kind: UInt16, serverId: UInt32, executionId: UInt64) {
+    guard let context else { return }
+    let hook = context.assumingMemoryBound(to: HookContext.self)
+    let words = hook.pointee.words
+    if tt_load_acquire_u32(words + HookWord.eventSelection) & EventSelection.executions.rawValue == 0 { return }
+    let producer = hook.pointee.producer
+    guard let slot = producer.claim() else { return }
+    slot.payload.storeBytes(of: UInt64(serverId), as: UInt64.self)  // little-endian: server_id, then 4 zero bytes
+    (slot.payload + 8).storeBytes(of: executionId, as: UInt64.self)
+    let size: UInt32 = 16  // RecordLayout.executionAckSize
+    producer.commit(slot, kind: kind, flags: [], mode: 0, declaredSize: size, declaredSecondarySize: 0, payloadLength: size)
+  }
+
   /// Copies `min(struct_size, size)` bytes and zero-fills the rest; the common case
   /// (struct_size == size) is a fixed-size copy the compiler inlines.
   /// - Returns: the declared `struct_size` (0 for NULL).

@@ -29,8 +29,10 @@ public enum PluginStartupError: Error, Sendable, Equatable {
 }
 
 /// One started plugin: parameters, the open journal, the subscribed sink and its
-/// hook context, and the sender thread. `ts_plugin_startup` makes one,
-/// `ts_plugin_cleanup` ends it; startup may run again in the same process.
+/// hook context, and the sender thread. `ts_plugin_startup` (a trade server) or
+/// `ts_gateway_startup` (a gateway) makes one, the matching cleanup ends it; startup
+/// may run again in the same process, and a server instance and a gateway instance
+/// may run side by side, each with its own journal and sender.
 public final class PluginInstance: @unchecked Sendable {
   /// The host's table; valid until ``cleanup()`` returns.
   public let api: UnsafePointer<ts_server_api>
@@ -43,9 +45,22 @@ public final class PluginInstance: @unchecked Sendable {
   private let parametersLock: Mutex<PluginParameters>
   private let hookContext: UnsafeMutablePointer<HookContext>
   private let hookWords: UnsafeMutableRawPointer
-  private let sink: UnsafeMutablePointer<ts_event_sink>
+  private let subscription: Subscription
   private var sender: (any EventSender)?
   private var cleanedUp = false
+
+  /// Which sink the host calls: the server's, or the gateway's (whose host is seen
+  /// through a ``GatewayHostTable`` everywhere else).
+  private enum Subscription {
+    case server(UnsafeMutablePointer<ts_event_sink>)
+    case gateway(UnsafePointer<ts_gateway_api>, UnsafeMutablePointer<ts_gateway_sink>, GatewayHostTable)
+  }
+
+  /// Whether the host is a gateway (`ts_gateway_startup`).
+  public var isGateway: Bool {
+    if case .gateway = subscription { return true }
+    return false
+  }
 
   /// The parameters in force.
   public var parameters: PluginParameters { parametersLock.withLock { $0 } }
@@ -81,13 +96,61 @@ public final class PluginInstance: @unchecked Sendable {
       log.error("startup refused: the host offers no subscribe/unsubscribe")
       throw .invalidArgument("subscribe")
     }
-    let serverInfo = copyServerInfo(api)
+    return try open(api: api, serverInfo: copyServerInfo(api), log: log, gateway: nil)
+  }
+
+  /// Starts a gateway instance (`ts_gateway_startup`): the same checks, then the same
+  /// journal and sender as a server instance, seen through a ``GatewayHostTable``;
+  /// the gateway id is the source id, and `Journal.Path` defaults to
+  /// `tradetap-journal-gw-<gateway_id>`.
+  public static func startupGateway(api gateway: UnsafePointer<ts_gateway_api>) throws(PluginStartupError) -> PluginInstance {
+    let table = GatewayHostTable(gateway)
+    let api = UnsafePointer(table.api)
+    let log = HostLog(api: api)
+    func refuse(_ line: String, _ error: PluginStartupError) -> PluginStartupError {
+      log.error("startup refused: " + line)
+      table.free()
+      return error
+    }
+    guard gateway.pointee.struct_size >= UInt32(MemoryLayout<ts_gateway_api>.size) else {
+      throw refuse("ts_gateway_api.struct_size \(gateway.pointee.struct_size) is smaller than version 1's \(MemoryLayout<ts_gateway_api>.size)",
+                   .invalidArgument("ts_gateway_api too small"))
+    }
+    guard gateway.pointee.api_version == UInt32(TS_API_VERSION) else {
+      throw refuse("host API version \(gateway.pointee.api_version), plugin built for \(TS_API_VERSION)",
+                   .version(gateway.pointee.api_version))
+    }
+    guard gatewayHookRecordSizesMatchHeader() else {
+      throw refuse("gateway record sizes differ from the hooks' (a build error)", .invalidArgument("record sizes"))
+    }
+    guard gateway.pointee.subscribe != nil, gateway.pointee.unsubscribe != nil else {
+      throw refuse("the gateway offers no subscribe/unsubscribe", .invalidArgument("subscribe"))
+    }
+    // From here `open` owns the table: it frees it on failure (through the instance's
+    // release once the instance exists).
+    return try open(api: api, serverInfo: table.info.pointee, log: log, gateway: (gateway, table))
+  }
+
+  static func validateParameters(
+    id: UInt32, gateway: Bool, value: (String) -> String?
+  ) -> Result<PluginParameters, ParameterProblems> {
+    gateway ? PluginParameters.validate(gatewayId: id, value: value) : PluginParameters.validate(serverId: id, value: value)
+  }
+
+  /// What both startups share once the host's table is checked: parameters, journal,
+  /// subscription, sender. Everything that fails is logged before it is thrown.
+  private static func open(
+    api: UnsafePointer<ts_server_api>, serverInfo: ts_server_info, log: HostLog,
+    gateway: (UnsafePointer<ts_gateway_api>, GatewayHostTable)?
+  ) throws(PluginStartupError) -> PluginInstance {
     let parameters: PluginParameters
-    switch PluginParameters.validate(serverId: serverInfo.server_id, value: { readHostParameter(api, $0) }) {
+    let value: (String) -> String? = { readHostParameter(api, $0) }
+    switch validateParameters(id: serverInfo.server_id, gateway: gateway != nil, value: value) {
     case .success(let valid): parameters = valid
     case .failure(let problems):
       for line in problems.lines { log.error(line) }
       log.error("startup refused: \(problems.lines.count) invalid parameter(s)")
+      gateway?.1.free()
       throw .configuration(problems.lines)
     }
 
@@ -96,6 +159,7 @@ public final class PluginInstance: @unchecked Sendable {
       journal = try Journal.open(directory: parameters.journalPath, sizeMB: parameters.journalSizeMB)
     } catch {
       log.error("startup refused: \(error)")
+      gateway?.1.free()
       throw .journal(error.description)
     }
     let recovery = journal.recovery
@@ -110,8 +174,13 @@ public final class PluginInstance: @unchecked Sendable {
       log.warning("journal: keeps its existing size (\(journal.statistics.capacity) records) until it is empty; Journal.SizeMB \(parameters.journalSizeMB) applies then")
     }
 
-    let instance = PluginInstance(api: api, serverInfo: serverInfo, log: log, journal: journal, parameters: parameters)
-    let code = api.pointee.subscribe!(api.pointee.host, instance.sink)
+    let instance = PluginInstance(
+      api: api, serverInfo: serverInfo, log: log, journal: journal, parameters: parameters, gateway: gateway)
+    let code: ts_result
+    switch instance.subscription {
+    case .server(let sink): code = api.pointee.subscribe!(api.pointee.host, sink)
+    case .gateway(let table, let sink, _): code = table.pointee.subscribe!(table.pointee.host, sink)
+    }
     guard code == TS_OK else {
       log.error("startup refused: subscribe failed with \(code)")
       instance.release(unsubscribe: false)
@@ -128,13 +197,13 @@ public final class PluginInstance: @unchecked Sendable {
     } else {
       log.warning("no sender in this build: events are journaled, not forwarded")
     }
-    log.info("started: server \(serverInfo.server_id), events \(parameters.events.parameterText), groups \(parameters.groups)")
+    log.info("started: \(gateway == nil ? "server" : "gateway") \(serverInfo.server_id), events \(parameters.events.parameterText), groups \(parameters.groups)")
     return instance
   }
 
   private init(
     api: UnsafePointer<ts_server_api>, serverInfo: ts_server_info, log: HostLog, journal: Journal,
-    parameters: PluginParameters
+    parameters: PluginParameters, gateway: (UnsafePointer<ts_gateway_api>, GatewayHostTable)?
   ) {
     self.api = api
     self.serverInfo = serverInfo
@@ -147,8 +216,15 @@ public final class PluginInstance: @unchecked Sendable {
     self.hookWords = words
     hookContext = .allocate(capacity: 1)
     hookContext.initialize(to: HookContext(producer: journal.producer, words: words))
-    sink = .allocate(capacity: 1)
-    sink.initialize(to: makeEventSink(context: UnsafeMutableRawPointer(hookContext)))
+    if let (table, hostTable) = gateway {
+      let sink = UnsafeMutablePointer<ts_gateway_sink>.allocate(capacity: 1)
+      sink.initialize(to: makeGatewaySink(context: UnsafeMutableRawPointer(hookContext)))
+      subscription = .gateway(table, sink, hostTable)
+    } else {
+      let sink = UnsafeMutablePointer<ts_event_sink>.allocate(capacity: 1)
+      sink.initialize(to: makeEventSink(context: UnsafeMutableRawPointer(hookContext)))
+      subscription = .server(sink)
+    }
     counters = PluginCounterWords(words: words, journal: journal)
   }
 
@@ -166,8 +242,14 @@ public final class PluginInstance: @unchecked Sendable {
 
   private func release(unsubscribe: Bool, finalCounters: (() -> PluginCounters)? = nil) {
     cleanedUp = true
-    if unsubscribe, let unsubscribeFunction = api.pointee.unsubscribe {
-      let code = unsubscribeFunction(api.pointee.host, sink)
+    if unsubscribe {
+      var code = TS_OK
+      switch subscription {
+      case .server(let sink):
+        if let unsubscribeFunction = api.pointee.unsubscribe { code = unsubscribeFunction(api.pointee.host, sink) }
+      case .gateway(let table, let sink, _):
+        if let unsubscribeFunction = table.pointee.unsubscribe { code = unsubscribeFunction(table.pointee.host, sink) }
+      }
       if code != TS_OK { log.warning("unsubscribe returned \(code)") }
     }
     sender?.stop()
@@ -176,18 +258,25 @@ public final class PluginInstance: @unchecked Sendable {
       log.info("stopped: \(final.eventsJournaled) journaled, \(final.quarantined) quarantined, \(final.overflowed) overflowed")
     }
     journal.close()
-    sink.deinitialize(count: 1)
-    sink.deallocate()
     hookContext.deinitialize(count: 1)
     hookContext.deallocate()
     hookWords.deallocate()
+    switch subscription {
+    case .server(let sink):
+      sink.deinitialize(count: 1)
+      sink.deallocate()
+    case .gateway(_, let sink, let hostTable):
+      sink.deinitialize(count: 1)
+      sink.deallocate()
+      hostTable.free()  // last: the log and the sender used it until here
+    }
   }
 
   /// `ts_plugin_config_set`: validates a complete parameter set (unset names take
   /// their defaults) and applies it, or logs every problem and keeps the old one.
   /// `Journal.*` changes apply at the next startup.
   public func applyConfiguration(_ values: [String: String]) -> ts_result {
-    let validated = PluginParameters.validate(serverId: serverInfo.server_id) { values[$0] }
+    let validated = Self.validateParameters(id: serverInfo.server_id, gateway: isGateway) { values[$0] }
     switch validated {
     case .failure(let problems):
       for line in problems.lines { log.error(line) }

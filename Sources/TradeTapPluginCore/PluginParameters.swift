@@ -44,9 +44,16 @@ public struct PluginParameters: Sendable, Equatable {
     Definition(name: "Journal.Path", defaultValue: "tradetap-journal-<server_id>"),
     Definition(name: "Journal.SizeMB", defaultValue: "256"),
     Definition(name: "Groups", defaultValue: "*"),
-    Definition(name: "Events", defaultValue: "deals,orders,positions,trades,users"),
+    Definition(name: "Events", defaultValue: EventSelection.all.parameterText),
     Definition(name: "Heartbeat.Seconds", defaultValue: "5"),
   ]
+
+  /// The table as `ts_gateway_about` lists it: a gateway's journal folder is its own.
+  public static var gatewayDefinitions: [Definition] {
+    definitions.map {
+      $0.name == "Journal.Path" ? Definition(name: $0.name, defaultValue: "tradetap-journal-gw-<gateway_id>") : $0
+    }
+  }
 
   /// Validates parameter values.
   ///
@@ -55,6 +62,17 @@ public struct PluginParameters: Sendable, Equatable {
   ///   - serverId: `ts_server_info.server_id`, for the default journal folder.
   /// - Returns: the parameters, or every problem found, one clear line each.
   public static func validate(serverId: UInt32, value: (String) -> String?) -> Result<PluginParameters, ParameterProblems> {
+    validate(defaultJournalPath: "tradetap-journal-\(serverId)", value: value)
+  }
+
+  /// Validates a gateway instance's parameters: the same table, but `Journal.Path`
+  /// defaults to `tradetap-journal-gw-<gateway_id>`, so a server and a gateway
+  /// instance in one process (or folder) never share a journal.
+  public static func validate(gatewayId: UInt32, value: (String) -> String?) -> Result<PluginParameters, ParameterProblems> {
+    validate(defaultJournalPath: "tradetap-journal-gw-\(gatewayId)", value: value)
+  }
+
+  static func validate(defaultJournalPath: String, value: (String) -> String?) -> Result<PluginParameters, ParameterProblems> {
     var problems: [String] = []
     func text(_ name: String) -> String? {
       guard let raw = value(name)?.trimmedASCIIWhitespace, !raw.isEmpty else { return nil }
@@ -104,7 +122,7 @@ public struct PluginParameters: Sendable, Equatable {
     }
     let serverName = text("TLS.ServerName")
 
-    let journalPath = text("Journal.Path") ?? "tradetap-journal-\(serverId)"
+    let journalPath = text("Journal.Path") ?? defaultJournalPath
 
     var journalSizeMB = 256
     if let size = text("Journal.SizeMB") {
@@ -129,9 +147,9 @@ public struct PluginParameters: Sendable, Equatable {
       switch EventSelection.parse(list) {
       case .success(let parsed): events = parsed
       case .failure(.empty):
-        problems.append("parameter Events: empty list (use deals,orders,positions,trades,users)")
+        problems.append("parameter Events: empty list (use \(EventSelection.all.parameterText))")
       case .failure(.unknownNames(let names)):
-        problems.append("parameter Events: unknown \(names.joined(separator: ", ")) (known: deals,orders,positions,trades,users)")
+        problems.append("parameter Events: unknown \(names.joined(separator: ", ")) (known: \(EventSelection.all.parameterText))")
       }
     }
 

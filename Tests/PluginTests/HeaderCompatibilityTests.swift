@@ -9,4 +9,13 @@ struct HeaderCompatibilityTests {
     ])
     #expect(result.status == 0, "\(result.stderr)")
   }
+
+  /// The gateway addendum's names (shared/spec/gateway_names_check.c, copied verbatim).
+  @Test func gatewayNameCheckCompilesAgainstOurHeader() throws {
+    let result = try run("/usr/bin/env", [
+      "cc", "-std=c11", "-Wall", "-Werror", "-fsyntax-only",
+      "-I", Artifacts.header, Artifacts.testsFolder + "/gateway_names_check.c",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+  }
 }

@@ -9,6 +9,8 @@ struct HookDisassemblyTests {
     "deal_add", "deal_update", "deal_delete", "order_add", "order_update", "order_delete",
     "position_add", "position_update", "position_delete", "trade_add", "trade_update",
     "user_add", "user_update", "user_delete",
+    // The gateway sink (issue 11): the same guarantees, proved the same way.
+    "dealer_lock", "dealer_answer", "execution", "execution_ack",
   ].map { "tradetap_hook_" + $0 }
 
   static let forbidden = [

@@ -4,7 +4,7 @@ import Testing
 /// The shape of libTradeTapPlugin.so, proved with the binutils a packager would use.
 @Suite("Shared library")
 struct SharedLibraryTests {
-  @Test func exportsExactlyTheFourPluginFunctions() throws {
+  @Test func exportsExactlyTheSevenPluginAndGatewayFunctions() throws {
     let result = try run("/usr/bin/env", ["nm", "-D", "--defined-only", Artifacts.plugin])
     try #require(result.status == 0, "\(result.stderr)")
     // Upper-case types are global (resolvable) symbols; lower-case ones are local
@@ -14,7 +14,10 @@ struct SharedLibraryTests {
       guard fields.count == 3, let type = fields[1].first, type.isUppercase else { return nil }
       return String(fields[2])
     }
-    #expect(global.sorted() == ["ts_plugin_about", "ts_plugin_cleanup", "ts_plugin_config_set", "ts_plugin_startup"])
+    #expect(global.sorted() == [
+      "ts_gateway_about", "ts_gateway_cleanup", "ts_gateway_startup",
+      "ts_plugin_about", "ts_plugin_cleanup", "ts_plugin_config_set", "ts_plugin_startup",
+    ])
   }
 
   @Test func needsOnlyTheAllowedSystemLibraries() throws {

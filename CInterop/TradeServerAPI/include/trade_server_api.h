@@ -3,7 +3,8 @@
  *
  * A trade server (the "host") publishes this C ABI; a plugin is a shared library
  * that exports exactly four functions (ts_plugin_about, ts_plugin_startup,
- * ts_plugin_cleanup, ts_plugin_config_set) and is loaded with dlopen. It is
+ * ts_plugin_cleanup, ts_plugin_config_set), plus three for the gateway model
+ * (ts_gateway_about, ts_gateway_startup, ts_gateway_cleanup), and is loaded with dlopen. It is
  * modelled on the MetaTrader 4 and 5 Server APIs (MtSrvStartup / IMTServerAPI);
  * the normative specification is shared/spec/plugin-abi.md.
  *
@@ -407,6 +408,192 @@ void      ts_plugin_cleanup(ts_plugin *plugin);
  *  ones stay in force. params is borrowed for the call. [thread-safe] */
 ts_result ts_plugin_config_set(ts_plugin *plugin, const ts_param *params, uint32_t count);
 
+/* ======================================================================== */
+/* The gateway model (same version 1; spec "The gateway model").             */
+/* A gateway host (an MT5-style gateway: a separate process the trade servers */
+/* connect to, which places their requests with a liquidity provider) loads   */
+/* the same library through the three ts_gateway_* exports below; the sink    */
+/* then taps requests, answers and executions as ts_event_sink taps deals.    */
+/* ======================================================================== */
+
+/* Request action (MT5 IMTRequest::EnTradeActions). */
+#define TS_TA_PRICE               0
+#define TS_TA_REQUEST             1
+#define TS_TA_INSTANT             2
+#define TS_TA_MARKET              3
+#define TS_TA_EXCHANGE            4
+#define TS_TA_PENDING             5
+#define TS_TA_SLTP                6
+#define TS_TA_MODIFY              7
+#define TS_TA_REMOVE              8
+#define TS_TA_TRANSFER            9
+#define TS_TA_CLOSE_BY            10
+#define TS_TA_ACTIVATE            100
+#define TS_TA_ACTIVATE_SL         101
+#define TS_TA_ACTIVATE_TP         102
+#define TS_TA_ACTIVATE_STOPLIMIT  103
+#define TS_TA_STOPOUT_ORDER       104
+#define TS_TA_STOPOUT_POSITION    105
+#define TS_TA_EXPIRATION          106
+
+/* Execution action (MT5 IMTExecution::EnTradeExecutions). */
+#define TS_TE_ORDER_NEW_REQUEST     0
+#define TS_TE_ORDER_NEW             1
+#define TS_TE_ORDER_FILL            2  /**< a fill: the server performs a deal for it */
+#define TS_TE_ORDER_REJECT          3
+#define TS_TE_ORDER_MODIFY_REQUEST  4
+#define TS_TE_ORDER_MODIFY          5
+#define TS_TE_ORDER_MODIFY_REJECT   6
+#define TS_TE_ORDER_CANCEL_REQUEST  7
+#define TS_TE_ORDER_CANCEL          8
+#define TS_TE_ORDER_CANCEL_REJECT   9
+#define TS_TE_ORDER_CHANGE_ID       10
+#define TS_TE_ORDER_CLOSE_BY        11
+#define TS_TE_ORDER_EXPIRE          12
+#define TS_TE_DEAL_CANCEL           50
+#define TS_TE_DEAL_CORRECT          51
+#define TS_TE_DEAL_EXTERNAL         52
+#define TS_TE_BALANCE_CHANGE        150
+#define TS_TE_BALANCE_CORRECT       151
+
+/* Answer codes (MT5 MT_RET_REQUEST_*): PLACED means the external system will
+ * answer with executions; DONE means the gateway filled it itself; any other
+ * code rejects the request. */
+#define TS_RET_REQUEST_REQUOTE      10004
+#define TS_RET_REQUEST_REJECT       10006
+#define TS_RET_REQUEST_CANCEL       10007
+#define TS_RET_REQUEST_PLACED       10008
+#define TS_RET_REQUEST_DONE         10009
+#define TS_RET_REQUEST_DONE_PARTIAL 10010
+#define TS_RET_REQUEST_ERROR        10011
+#define TS_RET_REQUEST_TIMEOUT      10012
+#define TS_RET_REQUEST_NO_MONEY     10019
+#define TS_RET_REQUEST_PRICE_OFF    10021
+
+/** Identity of the gateway. Owned by the host; valid until cleanup returns. */
+typedef struct ts_gateway_info {
+  uint32_t struct_size;
+  uint32_t gateway_id;         /**< in the same id space as server_id: the collector's source id */
+  int32_t  utc_offset_minutes; /**< the gateway's broker time minus UTC */
+  char     name[64];
+  char     build[32];
+} ts_gateway_info;
+
+/** A trade server's request as the gateway locked it (MT5 IMTRequest). */
+typedef struct ts_request {
+  uint32_t struct_size;
+  uint64_t request_id;         /**< the server's request id */
+  uint32_t server_id;          /**< the trade server it came from */
+  uint64_t login;
+  char     group[64];          /**< what Groups filters on */
+  char     symbol[32];
+  uint32_t digits;
+  uint32_t action;             /**< TS_TA_* */
+  uint32_t type;               /**< TS_ORDER_* */
+  uint64_t flags;
+  uint64_t volume_ext;         /**< 1/100,000,000 lot */
+  uint64_t order;
+  uint64_t position_id;
+  double   price_order;
+  double   price_sl;
+  double   price_tp;
+  double   price_bid;          /**< the server's quote when it routed the request */
+  double   price_ask;
+  int64_t  time_msc;           /**< gateway broker time */
+  char     comment[64];
+} ts_request;
+
+/** The gateway's answer to a request (MT5 IMTConfirm). */
+typedef struct ts_confirm {
+  uint32_t struct_size;
+  uint64_t request_id;
+  uint32_t server_id;
+  int32_t  retcode;            /**< TS_RET_REQUEST_* */
+  uint64_t order;
+  uint64_t deal;
+  uint64_t volume_ext;
+  double   price;
+  double   price_bid;
+  double   price_ask;
+  int64_t  time_msc;           /**< gateway broker time */
+  char     comment[64];
+} ts_confirm;
+
+/** An execution the gateway sends a server (MT5 IMTExecution). A fill's
+ *  deal_external_id becomes the external_id of the server's deal for it. */
+typedef struct ts_execution {
+  uint32_t struct_size;
+  uint64_t execution_id;       /**< the gateway's own: strictly increasing, never reused */
+  uint32_t server_id;          /**< the trade server it goes to */
+  uint32_t action;             /**< TS_TE_* */
+  uint64_t flags;
+  uint64_t request_id;
+  uint64_t login;
+  char     group[64];          /**< what Groups filters on */
+  char     symbol[32];
+  uint32_t digits;
+  uint64_t order;
+  char     order_external_id[32];
+  uint32_t order_type;         /**< TS_ORDER_* */
+  uint64_t order_volume_ext;
+  double   order_price;
+  char     deal_external_id[32];
+  uint32_t deal_action;        /**< TS_DEAL_* */
+  uint64_t deal_volume_ext;
+  uint64_t deal_volume_remaining_ext;
+  double   deal_price;
+  double   price_gateway;
+  double   deal_commission;
+  uint64_t position_id;
+  int32_t  external_retcode;
+  int64_t  time_msc;           /**< gateway broker time */
+  char     comment[64];
+} ts_execution;
+
+typedef int32_t (*ts_execution_visitor)(void *ctx, const ts_execution *record);
+
+/** Gateway sink. Same rules as ts_event_sink: [host thread], many threads at
+ *  once, never block, never call the host but log and time_msc; a NULL member
+ *  means "not wanted". */
+typedef struct ts_gateway_sink {
+  uint32_t struct_size;
+  void    *context; /**< passed back to every member; owned by the plugin, valid until cleanup */
+  void (*on_dealer_lock)(void *context, const ts_request *request);    /**< a server's request reached the gateway */
+  void (*on_dealer_answer)(void *context, const ts_confirm *confirm);  /**< the gateway answered it */
+  void (*on_execution)(void *context, const ts_execution *execution);  /**< the gateway sent an execution (id assigned, stored) */
+  void (*on_execution_ack)(void *context, uint32_t server_id, uint64_t execution_id); /**< that server processed its executions through this id */
+} ts_gateway_sink;
+
+/** Gateway host interface. Owned by the host; it and everything it points to
+ *  stay valid until ts_gateway_cleanup returns. Members are appended only. */
+typedef struct ts_gateway_api {
+  uint32_t               struct_size;
+  uint32_t               api_version; /**< TS_API_VERSION of the host */
+  void                  *host;        /**< first argument of every member below */
+  const ts_gateway_info *info;
+  /** Writes one line to the gateway's journal. [thread-safe] */
+  void      (*log)(void *host, int32_t level, const char *message);
+  /** Gateway broker time now, in milliseconds. [thread-safe] */
+  int64_t   (*time_msc)(void *host);
+  /** As ts_server_api.param_get. [thread-safe] */
+  ts_result (*param_get)(void *host, const char *name, char *value, uint32_t value_size);
+  /** Starts delivering to sink; the host copies *sink. [startup only] */
+  ts_result (*subscribe)(void *host, const ts_gateway_sink *sink);
+  /** Stops delivering; when it returns no member is running. [cleanup only] */
+  ts_result (*unsubscribe)(void *host, const ts_gateway_sink *sink);
+  /** The stored executions after an id, oldest first. [plugin thread] */
+  ts_result (*executions_enum)(void *host, uint64_t after_execution_id, ts_execution_visitor visit, void *ctx);
+} ts_gateway_api;
+
+/** Describes the plugin to a gateway host. May be called at any time. */
+ts_result ts_gateway_about(ts_plugin_info *info);
+/** Starts a gateway instance (own journal, own sender; the same lifetime rules
+ *  as ts_plugin_startup). ts_plugin_config_set serves it too. */
+ts_result ts_gateway_startup(const ts_gateway_api *api, ts_plugin **plugin);
+/** Called once per successful ts_gateway_startup, after the host stopped
+ *  calling the sink. */
+void      ts_gateway_cleanup(ts_plugin *plugin);
+
 /* ------------------------------------------------------------------------ */
 /* Layout checks (x86-64 and AArch64 System V: natural alignment, no packing) */
 /* ------------------------------------------------------------------------ */
@@ -435,6 +622,16 @@ TS_LAYOUT_(offsetof(ts_event_sink, on_deal_add) == 16, "ts_event_sink.on_deal_ad
 TS_LAYOUT_(sizeof(ts_event_sink) == 128, "ts_event_sink size");
 TS_LAYOUT_(offsetof(ts_server_api, log) == 24, "ts_server_api.log offset");
 TS_LAYOUT_(sizeof(ts_server_api) == 104, "ts_server_api size");
+TS_LAYOUT_(sizeof(ts_gateway_info) == 108, "ts_gateway_info size");
+TS_LAYOUT_(offsetof(ts_request, price_order) == 176, "ts_request.price_order offset");
+TS_LAYOUT_(sizeof(ts_request) == 288, "ts_request size");
+TS_LAYOUT_(offsetof(ts_confirm, price) == 48, "ts_confirm.price offset");
+TS_LAYOUT_(sizeof(ts_confirm) == 144, "ts_confirm size");
+TS_LAYOUT_(offsetof(ts_execution, deal_price) == 272, "ts_execution.deal_price offset");
+TS_LAYOUT_(sizeof(ts_execution) == 384, "ts_execution size");
+TS_LAYOUT_(offsetof(ts_gateway_sink, on_dealer_lock) == 16, "ts_gateway_sink.on_dealer_lock offset");
+TS_LAYOUT_(sizeof(ts_gateway_sink) == 48, "ts_gateway_sink size");
+TS_LAYOUT_(sizeof(ts_gateway_api) == 72, "ts_gateway_api size");
 #undef TS_LAYOUT_
 #endif
 

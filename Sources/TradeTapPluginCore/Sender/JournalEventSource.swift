@@ -116,7 +116,10 @@ struct JournalEventSource {
     case .deal(let deal): return admits(login: deal.login)
     case .order(let order): return admits(login: order.login)
     case .position(let position): return admits(login: position.login)
-    case .gap, .quarantine: return true
+    // Gateway records carry their account's group; answers and acks carry none.
+    case .gateway(.request(let request)): return directory.admits(group: request.group)
+    case .gateway(.execution(let execution)): return directory.admits(group: execution.group)
+    case .gap, .quarantine, .gateway(.answer), .gateway(.executionAck): return true
     }
   }
 
