@@ -26,9 +26,8 @@ struct LedgerProjection {
     self.receivedUtc = receivedUtc
     self.correcting = correcting
     insertEvent = try RawStatement(db, LedgerStatements.insertEvent)
-    upserts = try LedgerRowShape.all.map { shape in
-      let sql = LedgerStatements.upsert(shape.table.rawValue, columns: shape.columns, conflict: shape.conflict)
-      return try RawStatement(db, correcting ? LedgerStatements.correcting(sql) : sql)
+    upserts = try (correcting ? LedgerStatements.shapeCorrections : LedgerStatements.shapeUpserts).map {
+      try RawStatement(db, $0)
     }
   }
 

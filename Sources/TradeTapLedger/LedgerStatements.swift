@@ -16,6 +16,13 @@ enum LedgerStatements {
     return sql
   }
 
+  /// One upsert per ``LedgerRowShape`` (by id), built once: a commit only looks them up.
+  static let shapeUpserts: [String] = LedgerRowShape.all.map {
+    upsert($0.table.rawValue, columns: $0.columns, conflict: $0.conflict)
+  }
+  /// The same, as reconciliation's corrections write them (`>=`: at the durable sequence).
+  static let shapeCorrections: [String] = shapeUpserts.map { correcting($0) }
+
   static let insertEvent = """
     INSERT OR IGNORE INTO events (server_id, seq, kind, time_msc, time_utc, received_utc, summary, body)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
