@@ -25,7 +25,7 @@ public struct PostgresURL: Sendable, CustomStringConvertible {
 
   /// Whether `url` names a PostgreSQL ledger (`postgres://` or `postgresql://`).
   public static func matches(_ url: String) -> Bool {
-    url.hasPrefix("postgres://") || url.hasPrefix("postgresql://")
+    if case .postgres = LedgerLocation(url) { true } else { false }
   }
 
   /// - Parameter environment: where `PGPASSWORD` is read when the URL has no password.

@@ -11,13 +11,12 @@ public enum LedgerVerifier {
   /// as a `LedgerStore`, see ``verify(_:store:serverID:)``).
   /// - Throws: `VerifyError` for another scheme or a missing file.
   public static func openLedger(url: String) throws -> DatabasePool {
-    if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-      throw VerifyError.unsupportedDatabase("open PostgreSQL ledgers with PostgresLedger.open(url:)")
+    let path: String
+    switch LedgerLocation(url) {
+    case .postgres: throw VerifyError.unsupportedDatabase("open PostgreSQL ledgers with PostgresLedger.open(url:)")
+    case .sqlite(let file): path = file
+    case nil: throw VerifyError.unsupportedDatabase("\(url) is not sqlite:PATH or postgres://...")
     }
-    guard url.hasPrefix("sqlite:") else {
-      throw VerifyError.unsupportedDatabase("\(url) is not sqlite:PATH or postgres://...")
-    }
-    let path = String(url.dropFirst("sqlite:".count))
     guard FileManager.default.fileExists(atPath: path) else { throw VerifyError.unreadableLedger("no ledger at \(path)") }
     var configuration = Configuration()
     configuration.readonly = true

@@ -1,11 +1,12 @@
 /// Where the ledger lives, as `--database` names it (shared/spec/cli.md): the one
-/// place a database text picks its backend. ``LedgerBackend`` opens it.
+/// place a database text picks its backend (the collector's `LedgerBackend` opens it,
+/// `verify` and `PostgresURL` ask it).
 ///
 /// `sqlite:PATH` names a file; a bare path is not a location (no command ever took
 /// one). A `postgres://` or `postgresql://` URL is kept whole, query options such as
 /// `sslmode` included, and handed to the PostgreSQL backend, whose `PostgresURL`
 /// parses its parts when the ledger is opened (a malformed URL fails there, with
-/// the reason). Standard library only, so the ledger core can take it unchanged.
+/// the reason). Standard library only: it lives in the ledger core.
 public enum LedgerLocation: Sendable, Equatable {
   case sqlite(path: String)
   case postgres(url: String)
