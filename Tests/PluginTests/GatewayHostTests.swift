@@ -154,6 +154,32 @@ struct GatewayHostTests {
     #expect(records.map(\.sequence).elementsEqual(0..<UInt64(records.count)), "filtered hooks consumed sequences")
   }
 
+  @Test func configSetServesAGatewayInstance() throws {
+    let setup = CHost.Setup()
+    let result = try CGatewayHost.launch(setup, ["--reload", "Events=executions", "--threads", "1", "--requests", "30"])
+    #expect(hostValues(result.stdout, "reload") == ["0"], "\(result.stderr)")
+    let journal = try setup.openJournal()
+    defer { withExtendedLifetime(journal) {} }
+    #expect(Set(allRecords(journal).map(\.kind)) == [RecordKind.execution.rawValue, RecordKind.executionAck.rawValue])
+  }
+
+  @Test func configSetWithInvalidParametersKeepsTheGatewaysOldOnes() throws {
+    let setup = CHost.Setup()
+    let result = try CGatewayHost.launch(setup, ["--reload", "Events=fills", "--threads", "1", "--requests", "30"])
+    #expect(hostValues(result.stdout, "reload") == ["\(TS_ERR_CONFIG)"])
+    #expect(result.stderr.contains("configuration refused"))
+    let journal = try setup.openJournal()
+    defer { withExtendedLifetime(journal) {} }
+    #expect(Set(allRecords(journal).map(\.kind)) == Self.gatewayKinds)
+  }
+
+  @Test func startupRefusesAGatewayTableSmallerThanVersionOnes() throws {
+    let setup = CHost.Setup()
+    let result = try CGatewayHost.launch(setup, [], environment: ["TRADETAP_GATEWAY_API_SIZE": "40"])
+    #expect(hostValues(result.stdout, "startup") == ["\(TS_ERR_INVALID_ARGUMENT)"])
+    #expect(result.stderr.contains("ts_gateway_api.struct_size 40 is smaller than version 1's 72"), "\(result.stderr)")
+  }
+
   @Test func startupRefusesAGatewayOfAnotherAPIVersion() throws {
     let setup = CHost.Setup()
     let result = try CGatewayHost.launch(setup, [], environment: ["TRADETAP_HOST_API_VERSION": "2"])

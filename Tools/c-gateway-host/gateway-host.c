@@ -14,7 +14,7 @@
  *   cc -std=c11 -O2 -Wall -Wextra -pthread -I<include> gateway-host.c -o gateway-host -ldl -lm
  *   gateway-host PLUGIN.so [--param NAME=VALUE]... [--gateway-id N] [--threads T] [--requests N]
  *        [--hostile] [--log FILE] [--linger-ms M] [--about-check]
- *        [--server-param NAME=VALUE]... [--server-id N]
+ *        [--server-param NAME=VALUE]... [--server-id N] [--reload NAME=VALUE]...
  *
  *   --requests N   requests per thread (default 100); request i of thread t has id
  *                  ((t + 1) << 32) | i and comes from trade server 1 + (i % 2); it gets
@@ -29,8 +29,12 @@
  *                  gateway instance: each request thread also fires one on_deal_add on
  *                  the server's sink, deal ticket = the request id
  *   --about-check  call ts_gateway_about and print its parameter table
+ *   --reload       after startup, call ts_plugin_config_set on the gateway instance with
+ *                  these parameters (the --param ones plus these) and print its result
+ *   TRADETAP_HOST_API_VERSION / TRADETAP_GATEWAY_API_SIZE (environment): override the
+ *                  table's api_version / struct_size
  *
- * Prints "startup=<code>", "server_startup=<code>", "hooks_returned=<n>",
+ * Prints "startup=<code>", "server_startup=<code>", "reload=<code>", "hooks_returned=<n>",
  * "requests=<n>", "executions=<n>", "server_deals=<n>", "hostile=<n>" and
  * "cleanup=done"; exits 0 when every startup succeeded.
  */
@@ -53,6 +57,7 @@ typedef ts_result (*about_fn)(ts_plugin_info *);
 typedef ts_result (*gw_startup_fn)(const ts_gateway_api *, ts_plugin **);
 typedef ts_result (*srv_startup_fn)(const ts_server_api *, ts_plugin **);
 typedef void (*cleanup_fn)(ts_plugin *);
+typedef ts_result (*config_fn)(ts_plugin *, const ts_param *, uint32_t);
 
 typedef struct param_set {
   const char *names[MAX_PARAMS];
@@ -63,6 +68,7 @@ typedef struct param_set {
 static struct {
   param_set gateway_params;
   param_set server_params;
+  param_set reload_params;
   int threads;
   long requests;
   int hostile;
@@ -404,6 +410,7 @@ int main(int argc, char **argv) {
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--param") && next) { add_assignment(&options.gateway_params, next); i++; }
     else if (!strcmp(a, "--server-param") && next) { add_assignment(&options.server_params, next); i++; }
+    else if (!strcmp(a, "--reload") && next) { add_assignment(&options.reload_params, next); i++; }
     else if (!strcmp(a, "--threads") && next) { options.threads = atoi(next); i++; }
     else if (!strcmp(a, "--requests") && next) { options.requests = atol(next); i++; }
     else if (!strcmp(a, "--hostile")) { options.hostile = 1; }
@@ -449,6 +456,8 @@ int main(int argc, char **argv) {
   };
   const char *version_override = getenv("TRADETAP_HOST_API_VERSION");
   if (version_override) api.api_version = (uint32_t)atol(version_override);
+  const char *size_override = getenv("TRADETAP_GATEWAY_API_SIZE");
+  if (size_override) api.struct_size = (uint32_t)atol(size_override);
 
   /* The side-by-side trade server, through the four server exports. */
   ts_plugin *server_plugin = NULL;
@@ -476,6 +485,18 @@ int main(int argc, char **argv) {
   if (rc != TS_OK) {
     if (server_plugin) server_cleanup(server_plugin);
     return 3;
+  }
+  if (options.reload_params.count > 0) {
+    config_fn config_set = (config_fn)dlsym(library, "ts_plugin_config_set");
+    static ts_param params[2 * MAX_PARAMS];
+    uint32_t n = 0;
+    const param_set *sets[2] = {&options.gateway_params, &options.reload_params};
+    for (int k = 0; k < 2; k++)
+      for (int i = 0; i < sets[k]->count; i++, n++) {
+        snprintf(params[n].name, sizeof params[n].name, "%s", sets[k]->names[i]);
+        snprintf(params[n].value, sizeof params[n].value, "%s", sets[k]->values[i]);
+      }
+    printf("reload=%d\n", config_set ? config_set(plugin, params, n) : -1);
   }
   pthread_t threads[64];
   for (int t = 0; t < options.threads; t++) pthread_create(&threads[t], NULL, request_thread, (void *)(long)t);
