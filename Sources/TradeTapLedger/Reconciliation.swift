@@ -36,45 +36,6 @@ public struct PlatformSnapshot: Sendable {
   }
 }
 
-/// One difference between the ledger and the platform, and what the sweep wrote.
-public struct ReconciliationDivergence: Sendable, Hashable, CustomStringConvertible {
-  public enum Subject: String, Sendable, Hashable { case account, position, deal, trade }
-  /// The correction written (`reconciliation_divergences.correction`).
-  public enum Correction: String, Sendable, Hashable {
-    /// The row was missing: written from the platform record.
-    case inserted
-    /// The row differed: rewritten from the platform record.
-    case updated
-    /// An open position the platform no longer has: deleted.
-    case removed
-    /// An account, deal or trade the platform no longer has: `deleted = 1`.
-    case markedDeleted = "marked_deleted"
-  }
-  public var subject: Subject
-  /// The platform identifier: login, position, deal or ticket.
-  public var key: Int64
-  /// A column name, or `missing` / `unexpected` for a whole row.
-  public var field: String
-  public var ledgerValue: String?
-  public var platformValue: String?
-  public var correction: Correction
-
-  public init(
-    subject: Subject, key: Int64, field: String, ledgerValue: String?, platformValue: String?, correction: Correction
-  ) {
-    self.subject = subject
-    self.key = key
-    self.field = field
-    self.ledgerValue = ledgerValue
-    self.platformValue = platformValue
-    self.correction = correction
-  }
-
-  public var description: String {
-    "\(subject.rawValue) \(key) \(field): ledger \(ledgerValue ?? "-") platform \(platformValue ?? "-") → \(correction.rawValue)"
-  }
-}
-
 /// The result of one sweep of one server.
 public struct ReconciliationOutcome: Sendable {
   /// `reconciliation_sweeps.id`.
@@ -85,7 +46,7 @@ public struct ReconciliationOutcome: Sendable {
   public var positionsCompared = 0
   public var dealsCompared = 0
   public var tradesCompared = 0
-  public var divergences: [ReconciliationDivergence] = []
+  public var divergences: [LedgerDivergence] = []
   /// Open gaps at or below the earliest scope point marked healed.
   public var gapsHealed = 0
   /// Ledger rows the comparison read (accounts, positions, deals in the window,
@@ -256,10 +217,10 @@ private struct ReconciliationSweep {
 
 
   private mutating func record(
-    _ subject: ReconciliationDivergence.Subject, _ key: Int64, _ field: String, _ ledger: String?, _ platform: String?,
-    _ correction: ReconciliationDivergence.Correction
+    _ subject: LedgerDivergence.Subject, _ key: Int64, _ field: String, _ ledger: String?, _ platform: String?,
+    _ correction: LedgerDivergence.Correction
   ) {
-    outcome.divergences.append(ReconciliationDivergence(
+    outcome.divergences.append(LedgerDivergence(
       subject: subject, key: key, field: field, ledgerValue: ledger, platformValue: platform, correction: correction))
   }
 
@@ -271,7 +232,7 @@ private struct ReconciliationSweep {
 
   /// Records a missing row, or the differing fields of one, then writes the platform record.
   private mutating func correct(
-    _ subject: ReconciliationDivergence.Subject, _ key: Int64, exists: Bool, check: ReconciliationFieldCheck, kind: RecordKind,
+    _ subject: LedgerDivergence.Subject, _ key: Int64, exists: Bool, check: LedgerFieldCheck, kind: RecordKind,
     body: EventBody
   ) throws {
     if !exists {

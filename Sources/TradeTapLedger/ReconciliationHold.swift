@@ -93,13 +93,13 @@ public enum ReconciliationStatus {
   public static let superseded = "superseded"
 }
 
-extension ReconciliationDivergence {
+extension LedgerDivergence {
   /// Whether this correction destroys ledger state: a row marked deleted or removed,
   /// or an account's balance or credit set to zero from a non-zero value.
   public var isDestructive: Bool {
     switch correction {
     case .markedDeleted, .removed: return true
-    case .inserted: return false
+    case .inserted, .reported: return false
     case .updated:
       guard field == "balance" || field == "credit" else { return false }
       let platform = platformValue.flatMap { ExactDecimal($0) }

@@ -157,15 +157,15 @@ struct PostgresReconciliationSweep {
 
 
   private mutating func record(
-    _ subject: ReconciliationDivergence.Subject, _ key: Int64, _ field: String, _ ledger: String?, _ platform: String?,
-    _ correction: ReconciliationDivergence.Correction
+    _ subject: LedgerDivergence.Subject, _ key: Int64, _ field: String, _ ledger: String?, _ platform: String?,
+    _ correction: LedgerDivergence.Correction
   ) {
-    outcome.divergences.append(ReconciliationDivergence(
+    outcome.divergences.append(LedgerDivergence(
       subject: subject, key: key, field: field, ledgerValue: ledger, platformValue: platform, correction: correction))
   }
 
   private mutating func correct(
-    _ subject: ReconciliationDivergence.Subject, _ key: Int64, exists: Bool, check: ReconciliationFieldCheck, kind: RecordKind,
+    _ subject: LedgerDivergence.Subject, _ key: Int64, exists: Bool, check: LedgerFieldCheck, kind: RecordKind,
     body: EventBody
   ) async throws {
     if !exists {

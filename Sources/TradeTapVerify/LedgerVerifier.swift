@@ -85,127 +85,97 @@ public enum LedgerVerifier {
     return rows
   }
 
-  /// Decimal text compared by value (`1.5` equals `1.50`).
-  static func sameDecimal(_ a: String, _ b: String) -> Bool {
-    if a == b { return true }
-    guard let x = Decimal(string: a, locale: Locale(identifier: "en_US_POSIX")),
-      let y = Decimal(string: b, locale: Locale(identifier: "en_US_POSIX"))
-    else { return false }
-    return x == y
-  }
-
-  /// Collects field differences of one row.
-  struct FieldCheck {
-    var subject: Divergence.Subject
-    var key: Int64
-    var found: [Divergence] = []
-
-    mutating func decimal(_ field: String, _ platform: String, _ ledger: String?) {
-      let ledgerText = ledger ?? "NULL"
-      if !LedgerVerifier.sameDecimal(platform, ledgerText) {
-        found.append(Divergence(subject: subject, key: key, field: field, platform: platform, ledger: ledgerText))
-      }
-    }
-
-    mutating func exact<T: Equatable & CustomStringConvertible>(_ field: String, _ platform: T, _ ledger: T?) {
-      if ledger != platform {
-        found.append(Divergence(subject: subject, key: key, field: field, platform: platform.description,
-                                ledger: ledger.map(\.description) ?? "NULL"))
-      }
-    }
-  }
-
-  static func missingAndUnexpected(_ subject: Divergence.Subject, platform: [Int64], ledger: some Collection<Int64>)
-    -> [Divergence]
+  static func missingAndUnexpected(_ subject: LedgerDivergence.Subject, platform: [Int64], ledger: some Collection<Int64>)
+    -> [LedgerDivergence]
   {
     let platformKeys = Set(platform)
-    var result: [Divergence] = []
+    var result: [LedgerDivergence] = []
     let ledgerKeys = Set(ledger)
     for key in platform where !ledgerKeys.contains(key) {
-      result.append(Divergence(subject: subject, key: key, field: "missing", platform: "", ledger: ""))
+      result.append(LedgerDivergence(subject: subject, key: key, field: "missing", ledgerValue: nil, platformValue: nil))
     }
     for key in ledgerKeys.sorted() where !platformKeys.contains(key) {
-      result.append(Divergence(subject: subject, key: key, field: "unexpected", platform: "", ledger: ""))
+      result.append(LedgerDivergence(subject: subject, key: key, field: "unexpected", ledgerValue: nil, platformValue: nil))
     }
     return result
   }
 
-  static func compareAccounts(_ accounts: [PlatformState.Account], _ records: [LedgerRecord]) -> [Divergence] {
+  static func compareAccounts(_ accounts: [PlatformState.Account], _ records: [LedgerRecord]) -> [LedgerDivergence] {
     let rows = keyed(records, by: "login")
     var result = missingAndUnexpected(.account, platform: accounts.map(\.login), ledger: rows.keys)
     for account in accounts {
       guard let row = rows[account.login] else { continue }
-      var check = FieldCheck(subject: .account, key: account.login)
-      check.decimal("balance", account.balance, row.text("balance"))
-      check.decimal("credit", account.credit, row.text("credit"))
-      result += check.found
+      var check = LedgerFieldCheck()
+      check.decimal("balance", ledger: row.text("balance"), platform: account.balance)
+      check.decimal("credit", ledger: row.text("credit"), platform: account.credit)
+      result += check.divergences(.account, key: account.login)
     }
     return result
   }
 
-  static func compareDeals(_ deals: [PlatformState.Deal], _ records: [LedgerRecord]) -> [Divergence] {
+  static func compareDeals(_ deals: [PlatformState.Deal], _ records: [LedgerRecord]) -> [LedgerDivergence] {
     let rows = keyed(records, by: "deal")
     var result = missingAndUnexpected(.deal, platform: deals.map(\.deal), ledger: rows.keys)
     for deal in deals {
       guard let row = rows[deal.deal] else { continue }
-      var check = FieldCheck(subject: .deal, key: deal.deal)
-      check.exact("login", deal.login, row.integer("login"))
-      check.exact("order", deal.order, row.integer("order"))
-      check.exact("position_id", deal.position_id, row.integer("position_id"))
-      check.exact("action", Int64(deal.action), row.integer("action"))
-      check.exact("entry", Int64(deal.entry), row.integer("entry"))
-      check.exact("symbol", deal.symbol, row.text("symbol"))
-      check.decimal("price", deal.price, row.text("price"))
-      check.exact("volume_ext", deal.volume_ext, row.integer("volume_ext"))
-      check.decimal("profit", deal.profit, row.text("profit"))
-      check.decimal("commission", deal.commission, row.text("commission"))
-      check.decimal("storage", deal.storage, row.text("storage"))
-      check.decimal("fee", deal.fee, row.text("fee"))
-      check.exact("time_msc", deal.time_msc, row.integer("time_msc"))
-      if let comment = deal.comment { check.exact("comment", comment, row.text("comment")) }
-      result += check.found
+      var check = LedgerFieldCheck()
+      check.exact("login", ledger: row.integer("login"), platform: deal.login)
+      check.exact("order", ledger: row.integer("order"), platform: deal.order)
+      check.exact("position_id", ledger: row.integer("position_id"), platform: deal.position_id)
+      check.exact("action", ledger: row.integer("action"), platform: Int64(deal.action))
+      check.exact("entry", ledger: row.integer("entry"), platform: Int64(deal.entry))
+      check.exact("symbol", ledger: row.text("symbol"), platform: deal.symbol)
+      check.decimal("price", ledger: row.text("price"), platform: deal.price)
+      check.exact("volume_ext", ledger: row.integer("volume_ext"), platform: deal.volume_ext)
+      check.decimal("profit", ledger: row.text("profit"), platform: deal.profit)
+      check.decimal("commission", ledger: row.text("commission"), platform: deal.commission)
+      check.decimal("storage", ledger: row.text("storage"), platform: deal.storage)
+      check.decimal("fee", ledger: row.text("fee"), platform: deal.fee)
+      check.exact("time_msc", ledger: row.integer("time_msc"), platform: deal.time_msc)
+      if let comment = deal.comment { check.exact("comment", ledger: row.text("comment"), platform: comment) }
+      result += check.divergences(.deal, key: deal.deal)
     }
     return result
   }
 
-  static func comparePositions(_ positions: [PlatformState.Position], _ records: [LedgerRecord]) -> [Divergence] {
+  static func comparePositions(_ positions: [PlatformState.Position], _ records: [LedgerRecord]) -> [LedgerDivergence] {
     let rows = keyed(records, by: "position")
     var result = missingAndUnexpected(.position, platform: positions.map(\.position), ledger: rows.keys)
     for position in positions {
       guard let row = rows[position.position] else { continue }
-      var check = FieldCheck(subject: .position, key: position.position)
-      check.exact("login", position.login, row.integer("login"))
-      check.exact("symbol", position.symbol, row.text("symbol"))
-      check.exact("action", Int64(position.action), row.integer("action"))
-      check.exact("volume_ext", position.volume_ext, row.integer("volume_ext"))
-      check.decimal("price_open", position.price_open, row.text("price_open"))
-      check.decimal("storage", position.storage, row.text("storage"))
-      result += check.found
+      var check = LedgerFieldCheck()
+      check.exact("login", ledger: row.integer("login"), platform: position.login)
+      check.exact("symbol", ledger: row.text("symbol"), platform: position.symbol)
+      check.exact("action", ledger: row.integer("action"), platform: Int64(position.action))
+      check.exact("volume_ext", ledger: row.integer("volume_ext"), platform: position.volume_ext)
+      check.decimal("price_open", ledger: row.text("price_open"), platform: position.price_open)
+      check.decimal("storage", ledger: row.text("storage"), platform: position.storage)
+      result += check.divergences(.position, key: position.position)
     }
     return result
   }
 
   /// MT4: open trades (`is_open = 1`) or history (closed trades, balance and credit records).
-  static func compareTrades(_ trades: [PlatformState.Trade], _ records: [LedgerRecord], open: Bool) -> [Divergence] {
-    let subject: Divergence.Subject = open ? .trade : .history
+  static func compareTrades(_ trades: [PlatformState.Trade], _ records: [LedgerRecord], open: Bool) -> [LedgerDivergence] {
+    let subject: LedgerDivergence.Subject = open ? .trade : .history
     let rows = keyed(records, by: "ticket")
     var result = missingAndUnexpected(subject, platform: trades.map(\.ticket), ledger: rows.keys)
     for trade in trades {
       guard let row = rows[trade.ticket] else { continue }
-      var check = FieldCheck(subject: subject, key: trade.ticket)
-      check.exact("login", trade.login, row.integer("login"))
-      check.exact("symbol", trade.symbol, row.text("symbol"))
-      check.exact("cmd", Int64(trade.cmd), row.integer("cmd"))
-      check.exact("volume", trade.volume, row.integer("volume"))
-      check.exact("comment", trade.comment, row.text("comment"))
-      if trade.cmd != 6, trade.cmd != 7 { check.decimal("open_price", trade.open_price, row.text("open_price")) }
-      if let close = trade.close_price, !open, trade.cmd < 6 { check.decimal("close_price", close, row.text("close_price")) }
-      if let sl = trade.sl, open { check.decimal("sl", sl, row.text("sl")) }
-      if let tp = trade.tp, open { check.decimal("tp", tp, row.text("tp")) }
-      check.decimal("commission", trade.commission, row.text("commission"))
-      check.decimal("storage", trade.storage, row.text("storage"))
-      check.decimal("profit", trade.profit, row.text("profit"))
-      result += check.found
+      var check = LedgerFieldCheck()
+      check.exact("login", ledger: row.integer("login"), platform: trade.login)
+      check.exact("symbol", ledger: row.text("symbol"), platform: trade.symbol)
+      check.exact("cmd", ledger: row.integer("cmd"), platform: Int64(trade.cmd))
+      check.exact("volume", ledger: row.integer("volume"), platform: trade.volume)
+      check.exact("comment", ledger: row.text("comment"), platform: trade.comment)
+      if trade.cmd != 6, trade.cmd != 7 { check.decimal("open_price", ledger: row.text("open_price"), platform: trade.open_price) }
+      if let close = trade.close_price, !open, trade.cmd < 6 { check.decimal("close_price", ledger: row.text("close_price"), platform: close) }
+      if let sl = trade.sl, open { check.decimal("sl", ledger: row.text("sl"), platform: sl) }
+      if let tp = trade.tp, open { check.decimal("tp", ledger: row.text("tp"), platform: tp) }
+      check.decimal("commission", ledger: row.text("commission"), platform: trade.commission)
+      check.decimal("storage", ledger: row.text("storage"), platform: trade.storage)
+      check.decimal("profit", ledger: row.text("profit"), platform: trade.profit)
+      result += check.divergences(subject, key: trade.ticket)
     }
     return result
   }

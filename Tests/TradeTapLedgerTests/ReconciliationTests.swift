@@ -154,7 +154,7 @@ struct ReconciliationTests {
       serverId: F.serverId,
       deals: [Self.deal(F.deal(10, action: .balance, entry: .in, profit: "1000.00", seq: 2)), Self.deal(F.deal(11, seq: 4))])
     let outcome = try #require(try ledger.writer.reconcile(snapshot, caughtUpThrough: 9))
-    #expect(outcome.divergences.map(\.description) == ["deal 13 unexpected: ledger present platform - → marked_deleted"])
+    #expect(outcome.divergences.map(\.description) == ["deal 13: in the ledger, not on the platform → marked_deleted"])
     #expect(outcome.gapsHealed == 1)
     #expect(try Self.count(ledger, "SELECT deleted FROM deals WHERE deal = 13") == 1)
     #expect(try Self.count(ledger, "SELECT deleted FROM balance_operations WHERE ticket = 13") == 1)
