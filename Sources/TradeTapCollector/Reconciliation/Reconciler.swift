@@ -391,7 +391,12 @@ public final class Reconciler: Sendable {
           throw Failure.hostError(scope, answer.hostResult)
         }
       }
-      guard let users = try await ask(.accounts) else { throw Failure.snapshot(.accounts, .notOffered) }
+      guard let users = try await ask(.accounts) else {
+        // A source with no accounts to offer (a gateway: its plugin taps requests and
+        // executions, it keeps no book) has nothing to reconcile: not a failed sweep.
+        logger.debug("reconciliation: the source offers no accounts (a gateway), nothing to sweep")
+        return
+      }
       snapshot.accounts = users.users
       var isMT4 = platform == 4
       if !isMT4 {
