@@ -33,6 +33,7 @@ swift build -c release -j "$jobs" --build-tests
 echo "== ABI header against the normative names (shared/spec/abi_names_check.c)"
 cc -std=c11 -Wall -Werror -fsyntax-only -ICInterop/TradeServerAPI/include Tests/PluginTests/abi_names_check.c
 cc -std=c11 -Wall -Werror -fsyntax-only -ICInterop/TradeServerAPI/include Tests/PluginTests/gateway_names_check.c
+cc -std=c11 -Wall -Werror -fsyntax-only -ICInterop/TradeServerAPI/include Tests/PluginTests/commands_names_check.c
 
 echo "== tests"
 # One suite at a time: the integration suites start real processes (collectors,

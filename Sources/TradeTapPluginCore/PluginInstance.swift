@@ -80,8 +80,10 @@ public final class PluginInstance: @unchecked Sendable {
   /// Everything that fails is logged before it is thrown.
   public static func startup(api: UnsafePointer<ts_server_api>) throws(PluginStartupError) -> PluginInstance {
     let log = HostLog(api: api)
-    guard api.pointee.struct_size >= UInt32(MemoryLayout<ts_server_api>.size) else {
-      log.error("startup refused: ts_server_api.struct_size \(api.pointee.struct_size) is smaller than version 1's \(MemoryLayout<ts_server_api>.size)")
+    // A first-round host's table ends at `trades_enum`: accepted; it offers no commands.
+    let firstRoundSize = MemoryLayout<ts_server_api>.offset(of: \ts_server_api.user_create) ?? MemoryLayout<ts_server_api>.size
+    guard api.pointee.struct_size >= UInt32(firstRoundSize) else {
+      log.error("startup refused: ts_server_api.struct_size \(api.pointee.struct_size) is smaller than version 1's \(firstRoundSize)")
       throw .invalidArgument("ts_server_api too small")
     }
     guard api.pointee.api_version == UInt32(TS_API_VERSION) else {

@@ -204,6 +204,18 @@ struct CHostTests {
     #expect(result.stderr.contains("host API version 2"))
   }
 
+  /// A first-round host's table ends at `trades_enum` (no `user_create`, no
+  /// `balance_change`): it still starts; a table shorter than that is refused.
+  @Test func aFirstRoundHostStartsAndATableShorterThanThatIsRefused() throws {
+    let setup = CHost.Setup()
+    let first = try CHost.launch(setup, ["--events", "10", "--threads", "1"],
+                                 environment: ["TRADETAP_HOST_API_SIZE": "first-round"])
+    #expect(hostValues(first.stdout, "startup") == ["0"], "\(first.stderr)")
+    let short = try CHost.launch(CHost.Setup(), [], environment: ["TRADETAP_HOST_API_SIZE": "40"])
+    #expect(hostValues(short.stdout, "startup") == ["\(TS_ERR_INVALID_ARGUMENT)"])
+    #expect(short.stderr.contains("ts_server_api.struct_size 40 is smaller"), "\(short.stderr)")
+  }
+
   @Test func parametersAreReadFromTheHostEnvironmentToo() throws {
     var setup = CHost.Setup()
     let collector = setup.parameters.removeValue(forKey: "Collector")!

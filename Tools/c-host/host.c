@@ -50,6 +50,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,6 +450,10 @@ int main(int argc, char **argv) {
     .users_enum = host_users_enum, .positions_enum = host_positions_enum,
     .deals_enum = host_deals_enum, .trades_enum = host_trades_enum,
   };
+  /* A first-round host: its table ends at trades_enum (no user_create / balance_change). */
+  const char *size_override = getenv("TRADETAP_HOST_API_SIZE");
+  if (size_override) api.struct_size = !strcmp(size_override, "first-round")
+    ? (uint32_t)offsetof(ts_server_api, user_create) : (uint32_t)atol(size_override);
   const char *version_override = getenv("TRADETAP_HOST_API_VERSION");
   if (version_override) api.api_version = (uint32_t)atol(version_override);
 

@@ -57,6 +57,7 @@ typedef int32_t ts_result;
 #define TS_ERR_NOT_FOUND        6 /**< no such record, or not offered by this dialect */
 #define TS_ERR_INTERNAL         7 /**< a bug; the reason was logged */
 #define TS_ERR_BUSY             8 /**< try again later */
+#define TS_ERR_NO_MONEY         9 /**< a withdrawal or credit out beyond what the account holds (second round) */
 
 /* ------------------------------------------------------------------------ */
 /* Enumerations (the values are fixed by the spec)                           */
@@ -386,6 +387,20 @@ typedef struct ts_server_api {
   /** Trade records of login (0 = every account); open_only != 0 for open trades only.
    *  MT4 only, else TS_ERR_NOT_FOUND. [plugin thread] */
   ts_result (*trades_enum)(void *host, int32_t login, int32_t open_only, ts_trade_visitor visit, void *ctx);
+  /* Appended in the second round: a host whose struct_size ends before them does not
+   * offer them. Manager-API writes (MT5 UserAdd / UserDepositChange; MT4
+   * ClientsAddUser / ClientsChangeBalance / ClientsChangeCredit). Neither is
+   * idempotent on the host: calling twice moves money twice. */
+  /** Creates an account; user->login 0 lets the host assign it. On TS_OK *login_out
+   *  holds the login and on_user_add has been or will be called. [plugin thread] */
+  ts_result (*user_create)(void *host, const ts_user *user, uint64_t *login_out);
+  /** A balance-type deal: action TS_DEAL_BALANCE, _CREDIT, _CHARGE, _CORRECTION or
+   *  _BONUS (MT4: BALANCE and CREDIT only); amount signed (positive in), non-zero;
+   *  comment verbatim, cut to the deal's (MT4: trade's) comment field. On TS_OK
+   *  *deal_out holds the deal (MT4: ticket). TS_ERR_NOT_FOUND (no such login),
+   *  TS_ERR_INVALID_ARGUMENT, TS_ERR_NO_MONEY, TS_ERR_BUSY change nothing. [plugin thread] */
+  ts_result (*balance_change)(void *host, uint64_t login, uint32_t action, double amount,
+                              const char *comment, uint64_t *deal_out);
 } ts_server_api;
 
 /* ------------------------------------------------------------------------ */
@@ -621,7 +636,8 @@ TS_LAYOUT_(sizeof(ts_user_info) == 176, "ts_user_info size");
 TS_LAYOUT_(offsetof(ts_event_sink, on_deal_add) == 16, "ts_event_sink.on_deal_add offset");
 TS_LAYOUT_(sizeof(ts_event_sink) == 128, "ts_event_sink size");
 TS_LAYOUT_(offsetof(ts_server_api, log) == 24, "ts_server_api.log offset");
-TS_LAYOUT_(sizeof(ts_server_api) == 104, "ts_server_api size");
+TS_LAYOUT_(offsetof(ts_server_api, user_create) == 104, "ts_server_api: the first round ends at 104 bytes");
+TS_LAYOUT_(sizeof(ts_server_api) == 120, "ts_server_api size");
 TS_LAYOUT_(sizeof(ts_gateway_info) == 108, "ts_gateway_info size");
 TS_LAYOUT_(offsetof(ts_request, price_order) == 176, "ts_request.price_order offset");
 TS_LAYOUT_(sizeof(ts_request) == 288, "ts_request size");

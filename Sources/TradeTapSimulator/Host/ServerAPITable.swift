@@ -115,6 +115,21 @@ enum ServerAPITable {
       }
       return TS_OK
     }
+    // Second round (HostCommands.swift): the Manager-API writes.
+    api.user_create = { host, user, loginOut in
+      guard let slot = PluginSlot.from(host), let user, let loginOut else { return TS_ERR_INVALID_ARGUMENT }
+      guard user.pointee.struct_size >= UInt32(MemoryLayout<ts_user>.size) else { return TS_ERR_INVALID_ARGUMENT }
+      let (result, login) = slot.host.userCreate(user.pointee)
+      if result == TS_OK { loginOut.pointee = login }
+      return result
+    }
+    api.balance_change = { host, login, action, amount, comment, dealOut in
+      guard let slot = PluginSlot.from(host), let dealOut else { return TS_ERR_INVALID_ARGUMENT }
+      let text = comment.map { String(cString: $0) } ?? ""
+      let (result, deal) = slot.host.balanceChange(login: login, action: action, amount: amount, comment: text)
+      if result == TS_OK { dealOut.pointee = deal }
+      return result
+    }
     return api
   }
 }
@@ -122,11 +137,11 @@ enum ServerAPITable {
 extension PluginHost {
   /// Runs `body` with every shard locked, in index order (the one lock order
   /// anyone takes more than one lock in, so no deadlock).
-  func withEveryShardLocked(_ body: ([ServerShard]) -> Void) {
-    func lockFrom(_ index: Int) {
+  func withEveryShardLocked<R>(_ body: ([ServerShard]) -> R) -> R {
+    func lockFrom(_ index: Int) -> R {
       guard index < shards.count else { return body(shards) }
-      shards[index].withLock { lockFrom(index + 1) }
+      return shards[index].withLock { lockFrom(index + 1) }
     }
-    lockFrom(0)
+    return lockFrom(0)
   }
 }
