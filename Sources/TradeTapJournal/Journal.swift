@@ -349,6 +349,29 @@ public final class Journal: @unchecked Sendable {
     return JournalWait(recordReady: hasRecordToRead, readableDescriptors: readable)
   }
 
+  /// Waits like ``waitForRecord(spinIterations:timeoutNanoseconds:orReadable:warmWindowNanoseconds:warmPollNanoseconds:)``
+  /// but never sleeps and never sets `parked` (so hooks never make a system call):
+  /// re-checks the next commit after every pause (`yielding` false: busy-spin) or
+  /// `sched_yield` (true), and polls the eventfd and `descriptors` with a zero timeout
+  /// every `pollEvery` turns, which is how a stop, an ack or the deadline ends it.
+  public func spinForRecord(
+    timeoutNanoseconds: Int64, orReadable descriptors: [Int32], yielding: Bool, pollEvery: Int = 256
+  ) -> JournalWait {
+    guard file != nil else { return JournalWait(recordReady: false, readableDescriptors: 0) }
+    let deadline = tt_monotonic_ns() &+ UInt64(max(0, timeoutNanoseconds))
+    var turn = 0
+    while true {
+      if hasRecordToRead { return JournalWait(recordReady: true, readableDescriptors: 0) }
+      if yielding { sched_yield() } else { tt_cpu_relax() }
+      turn &+= 1
+      guard turn % max(1, pollEvery) == 0 else { continue }
+      let (readable, signalled) = poll(descriptors, timeoutNanoseconds: 0)
+      if hasRecordToRead || readable != 0 || signalled || tt_monotonic_ns() >= deadline {
+        return JournalWait(recordReady: hasRecordToRead, readableDescriptors: readable)
+      }
+    }
+  }
+
   /// One `ppoll` of the wake eventfd and `descriptors`; `afterPoll` runs as soon as
   /// it returns. Drains the eventfd if it was signalled.
   /// - Returns: the readable mask of `descriptors`, and whether the eventfd was signalled.

@@ -26,6 +26,9 @@ public struct PluginParameters: Sendable, Equatable {
   public var events: EventSelection
   /// `Heartbeat.Seconds`: idle heartbeat interval (default 5).
   public var heartbeatSeconds: Int
+  /// `Sender.Idle`: how the sender waits for new records (default `backoff`;
+  /// beyond the spec's table, like `TLS.AllowInsecure`).
+  public var senderIdle: SenderIdle = .default
 
   /// One row of the spec's parameter table: name and default as `ts_plugin_about` lists it.
   public struct Definition: Sendable {
@@ -46,6 +49,7 @@ public struct PluginParameters: Sendable, Equatable {
     Definition(name: "Groups", defaultValue: "*"),
     Definition(name: "Events", defaultValue: EventSelection.all.parameterText),
     Definition(name: "Heartbeat.Seconds", defaultValue: "5"),
+    Definition(name: "Sender.Idle", defaultValue: SenderIdle.default.parameterText),
   ]
 
   /// The table as `ts_gateway_about` lists it: a gateway's journal folder is its own.
@@ -162,13 +166,22 @@ public struct PluginParameters: Sendable, Equatable {
       }
     }
 
+    var senderIdle = SenderIdle.default
+    if let idle = text("Sender.Idle") {
+      if let parsed = SenderIdle(parameterText: idle) {
+        senderIdle = parsed
+      } else {
+        problems.append("parameter Sender.Idle: '\(idle)' is not busy-spin, yield, backoff, backoff:<µs 1-1000> or park")
+      }
+    }
+
     guard problems.isEmpty else { return .failure(ParameterProblems(lines: problems)) }
     return .success(
       PluginParameters(
         collectors: collectors, secretFile: secretFile, tlsEnabled: tlsEnabled, tlsAllowInsecure: tlsAllowInsecure,
         tlsCAFile: caFile,
         tlsServerName: serverName, journalPath: journalPath, journalSizeMB: journalSizeMB, groups: groups,
-        events: events, heartbeatSeconds: heartbeatSeconds))
+        events: events, heartbeatSeconds: heartbeatSeconds, senderIdle: senderIdle))
   }
 }
 

@@ -8,9 +8,10 @@ import TradeTapWire
 /// Waiting: one `ppoll` on the journal's wake eventfd, the socket and the stop
 /// signal is the only sleep, until the next heartbeat or snapshot chunk is due. A
 /// hook's commit (which signals the eventfd when the thread is parked) and any frame
-/// from the collector (an ack above all) wake it at once. For ``warmWindowNanoseconds``
-/// after the last record that poll is cut into ``warmPollNanoseconds`` slices without
-/// parking, so a steady stream's hooks make no system call.
+/// from the collector (an ack above all) wake it at once. How it waits before that
+/// sleep is ``idle`` (`Sender.Idle`): by default, for ``warmWindowNanoseconds`` after
+/// the last record, polls of 50 µs without parking, so a steady stream's hooks make no
+/// system call.
 struct CollectorSession {
   /// Bound on hello → welcome.
   static let handshakeTimeoutMilliseconds: Int64 = 10_000
@@ -21,12 +22,12 @@ struct CollectorSession {
   static let batchesAheadBeforeHolding = 4
   static let holdNanoseconds: UInt64 = 1_000_000
   static let holdUntilEvents: UInt64 = 256
-  /// Once the journal is drained the sender polls it every ``warmPollNanoseconds``
-  /// without parking, for ``warmWindowNanoseconds`` after the last record, so hooks of
-  /// a steady stream never make the wake-up system call (docs/sender.md, "Waiting for
-  /// records"); then it parks, and the first hook after the quiet period wakes it.
+  /// With `Sender.Idle = backoff` (the default), once the journal is drained the sender
+  /// polls it every 50 µs (`backoff:<µs>`) without parking, for ``warmWindowNanoseconds``
+  /// after the last record, so hooks of a steady stream never make the wake-up system
+  /// call (docs/sender.md, "Idle strategies"); then it parks, and the first hook after
+  /// the quiet period wakes it.
   static let warmWindowNanoseconds: Int64 = 20_000_000
-  static let warmPollNanoseconds: Int64 = 50_000
   /// No sequence a plugin uses comes near this (2^62: 146,000 years at a million
   /// events a second), so arithmetic on a claim below it cannot wrap; a welcome or
   /// ack above it is a lie.
@@ -68,6 +69,8 @@ struct CollectorSession {
   private var holdingSince: UInt64 = 0
   /// Reconciliation snapshots being answered (docs/reconciliation.md).
   var snapshots = SnapshotResponder()
+  /// How the thread waits once the journal is drained (`Sender.Idle`).
+  var idle = SenderIdle.default
 
   init(stream: CollectorStream, journal: Journal, log: HostLog, serverId: UInt32, identity: ServerIdentity? = nil,
        heartbeatSeconds: Int, stop: StopSignal) {
@@ -194,9 +197,9 @@ struct CollectorSession {
   // MARK: Streaming
 
   /// Streams until an error (thrown), stop (`.stopped`) or `reconfigure` (which may
-  /// change the source's groups in place) returns true (`.reconfigured`).
+  /// change the source's groups and the idle strategy in place) returns true (`.reconfigured`).
   mutating func stream(
-    events source: inout JournalEventSource, reconfigure: (inout JournalEventSource) -> Bool
+    events source: inout JournalEventSource, reconfigure: (inout JournalEventSource, inout SenderIdle) -> Bool
   ) throws(SenderError) {
     lastReceived = Deadline.now()
     // Watched with the journal: bit 0 of a wait's readable mask is the socket.
@@ -204,7 +207,7 @@ struct CollectorSession {
     var socketReadable = true
     while true {
       if stop.wasRaised { throw .stopped }
-      if reconfigure(&source) { throw .reconfigured }
+      if reconfigure(&source, &idle) { throw .reconfigured }
       if socketReadable {
         try pumpIncoming(timeoutMilliseconds: 0)
         socketReadable = false
@@ -237,9 +240,21 @@ struct CollectorSession {
         socketReadable = true
         continue
       }
-      let woke = journal.waitForRecord(
-        spinIterations: inFlight ? 100 : 200, timeoutNanoseconds: park, orReadable: watched,
-        warmWindowNanoseconds: Self.warmWindowNanoseconds, warmPollNanoseconds: Self.warmPollNanoseconds)
+      let spins = inFlight ? 100 : 200
+      let woke: JournalWait
+      switch idle {
+      case .busySpin:
+        woke = journal.spinForRecord(timeoutNanoseconds: park, orReadable: watched, yielding: false)
+      case .yield:
+        // A yield is a system call already: poll the socket every 8th, not every 256th.
+        woke = journal.spinForRecord(timeoutNanoseconds: park, orReadable: watched, yielding: true, pollEvery: 8)
+      case .backoff(let poll):
+        woke = journal.waitForRecord(
+          spinIterations: spins, timeoutNanoseconds: park, orReadable: watched,
+          warmWindowNanoseconds: Self.warmWindowNanoseconds, warmPollNanoseconds: Int64(poll) * 1_000)
+      case .park:
+        woke = journal.waitForRecord(spinIterations: spins, timeoutNanoseconds: park, orReadable: watched)
+      }
       socketReadable = woke.readableDescriptors & 1 != 0
     }
   }

@@ -63,7 +63,7 @@ public final class Sender: EventSender, @unchecked Sendable {
   }
 
   /// New parameters from `ts_plugin_config_set` (host config thread). Groups and
-  /// heartbeat apply in place; collectors, TLS or the secret reconnect.
+  /// `Sender.Idle` apply in place; collectors, TLS or the secret reconnect.
   public func parametersChanged(_ parameters: PluginParameters) {
     pendingParameters.withLock { $0 = parameters }
     parametersChangedFlag.store(true, ordering: .releasing)
@@ -94,7 +94,7 @@ public final class Sender: EventSender, @unchecked Sendable {
     var source = JournalEventSource(environment: environment, groups: parameters.groups)
     var plan = FailoverPlan(endpoints: parameters.collectors)!
     var random = KernelRandom()
-    log.info("sender started: collectors \(parameters.collectors.map(\.description).joined(separator: ",")), TLS \(parameters.tlsEnabled ? "1.3" : "off")")
+    log.info("sender started: collectors \(parameters.collectors.map(\.description).joined(separator: ",")), TLS \(parameters.tlsEnabled ? "1.3" : "off"), idle \(parameters.senderIdle.parameterText)")
     while !stopSignal.wasRaised {
       var welcomed = false
       do {
@@ -134,6 +134,7 @@ public final class Sender: EventSender, @unchecked Sendable {
       stream: stream, journal: environment.journal, log: environment.log,
       serverId: environment.serverInfo.server_id, identity: ServerIdentity(host: environment.serverInfo),
       heartbeatSeconds: parameters.heartbeatSeconds, stop: stopSignal)
+    session.idle = parameters.senderIdle
     let welcome = try session.handshake(secret: secret)
     welcomed = true
     onWelcome()
@@ -143,12 +144,13 @@ public final class Sender: EventSender, @unchecked Sendable {
     } else {
       environment.log.info(connected)
     }
-    try session.stream(events: &source) { source in
+    try session.stream(events: &source) { source, idle in
       guard let changed = takeChangedParameters() else { return false }
       let reconnect = changed.collectors != parameters.collectors || changed.tlsEnabled != parameters.tlsEnabled
         || changed.tlsCAFile != parameters.tlsCAFile || changed.tlsServerName != parameters.tlsServerName
         || changed.secretFile != parameters.secretFile || changed.heartbeatSeconds != parameters.heartbeatSeconds
       source.replaceGroups(changed.groups)
+      idle = changed.senderIdle
       parameters = changed
       return reconnect
     }
