@@ -47,6 +47,17 @@ def floor_system(tt):
                                        "blocking read(); no TLS, no work", "phases": phases}
 
 
+def idle_phase(tt, rate):
+    """One paced driver run with a given Sender.Idle: hook → decoded, its own floor run, the
+    sender thread's CPU per event, hook cost and ack at the plugin."""
+    p, fl = tt["paced"][str(rate)], tt["floor"][str(rate)]  # results.json: keys are text
+    n = p["events"]
+    return {"events": n, "one_way": from_buckets(p["decoded"]), "floor_one_way": from_line(fl["floor_one_way"]),
+            "hook_cost": from_line(p.get("hook_cost")), "acked": from_line(p.get("plugin_acked")),
+            "sender_cpu_s": p["host_cpu"].get("tradetap-sender", 0),
+            "sender_cpu_us_per_event": p["host_cpu"].get("tradetap-sender", 0) / n * 1e6}
+
+
 def rate_between(samples, n, idx, lo=0.1, hi=0.9):
     base = samples[0][idx]
     def when(frac):
@@ -228,6 +239,28 @@ def table(results):
                           f"{rp['collector_cpu_us_per_event']:.2f} µs CPU per event"]
         else:
             lines += ["", f"TradeTap replay: {rp['status']}"]
+    idle = (s.get("tradetap") or {}).get("sender_idle")
+    if idle:
+        naive = (s.get("naive") or {}).get("phases", {})
+        lines += ["", "TradeTap per Sender.Idle (issue 16): hook → decoded against the loopback floor measured right "
+                      "before that run and naive send() at that rate; sender = the tradetap-sender thread's CPU",
+                  f"{'rate':>8} {'Sender.Idle':<12} {'p50':>7} {'p99':>8} {'fl.p50':>7} {'fl.p99':>8} {'p50/fl':>6} "
+                  f"{'p99/fl':>6} {'p50/nv':>6} {'p99/nv':>6} {'snd µs/ev':>9} {'/naive':>6} {'hook p50':>8}"]
+        for k in [key(r) for r in results["config"]["rates"]]:
+            nv = naive.get(k) or {}
+            nv50, nv99 = pct(s.get("naive"), k, p="p50"), pct(s.get("naive"), k)
+            nvcpu = (nv.get("cpu_us_per_event") or {}).get("plugin")
+            for name, phases in idle.items():
+                ph = phases.get(k)
+                if not ph or not ph.get("one_way"):
+                    continue
+                ow, fo = ph["one_way"], ph["floor_one_way"] or {}
+                r = lambda a, b: f"{a / b:.2f}" if a and b else "-"
+                lines.append(f"{label(k):>8} {name:<12} {fmt_us(ow['p50']):>7} {fmt_us(ow['p99']):>8} "
+                             f"{fmt_us(fo.get('p50')):>7} {fmt_us(fo.get('p99')):>8} {r(ow['p50'], fo.get('p50')):>6} "
+                             f"{r(ow['p99'], fo.get('p99')):>6} {r(ow['p50'], nv50):>6} {r(ow['p99'], nv99):>6} "
+                             f"{ph['sender_cpu_us_per_event']:>9.1f} {r(ph['sender_cpu_us_per_event'], nvcpu):>6} "
+                             f"{fmt_us((ph.get('hook_cost') or {}).get('p50')):>8}")
     lines += ["", "targets (issue 7; ratios from this run):"]
     for t in results.get("targets", []):
         lines.append(f"  [{t['status']}] {t['target']}: {t['detail']}")

@@ -2,7 +2,7 @@
 """The whole latency and throughput suite in one run (issue 7), called by `tradetap bench`.
 
     suite.py --bin BIN --tools TOOLS --out OUT [--smoke] [--rates 1000,10000,100000]
-             [--seconds N] [--unpaced-events N] [--replay-events N]
+             [--seconds N] [--unpaced-events N] [--replay-events N] [--sender-idle LIST]
 
 BIN holds `tradetap` and libTradeTapPlugin.so; TOOLS is the repository's Tools/. Compiles
 the C parts with cc into OUT/build (a peer whose library is missing is "not run"), then:
@@ -13,6 +13,9 @@ the C parts with cc into OUT/build (a peer whose library is missing is "not run"
   3. each peer plugin (naive blocking send, ZeroMQ PUSH, NATS JetStream) in the same
      paced host, same deals, same rate, against its receiver (recv-*.c);
   then TradeTap's replay of a backlog journaled while the collector was down.
+--sender-idle busy-spin,yield,backoff,park: at each paced rate, step 1 once per value of
+the plugin's Sender.Idle (each with its own floor run right before it); the first value is
+the TradeTap of every other table, the unpaced phase and the replay.
 Writes OUT/results.json, OUT/latency.svg and OUT/table.txt and prints the table.
 BENCH_NATS_SERVER: the nats-server to run (default: nats-server on PATH).
 Large files (journals, ledgers, the JetStream store) go to a temporary folder removed
@@ -109,12 +112,14 @@ def main():
     a.add_argument("--seconds", type=float)
     a.add_argument("--unpaced-events", type=int)
     a.add_argument("--replay-events", type=int)
+    a.add_argument("--sender-idle")
     o = a.parse_args()
     smoke = o.smoke
     rates = [int(r) for r in (o.rates or "1000,10000,100000").split(",") if r]
     seconds = o.seconds or (1.0 if smoke else 10.0)
     unpaced = o.unpaced_events or (50000 if smoke else 300000)
     replay_n = o.replay_events or (50000 if smoke else 5000000)
+    idles = [i.strip() for i in (o.sender_idle or "").split(",") if i.strip()] or [None]
     warmup = 0.5 if smoke else 2.0
     out = os.path.abspath(o.out)
     build = os.path.join(out, "build")
@@ -131,7 +136,8 @@ def main():
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": report.machine(), "load_average_start": load_start,
         "config": {"smoke": smoke, "rates": rates, "seconds": seconds, "unpaced_events": unpaced,
-                   "replay_events": replay_n, "warmup_seconds": warmup, "record_bytes": None},
+                   "replay_events": replay_n, "warmup_seconds": warmup, "record_bytes": None,
+                   "sender_idle": idles},
         "systems": {},
     }
     cleanup = []
@@ -198,16 +204,16 @@ def main():
         os.umask(old)
         # One rate at a time, every system in turn (floor, TradeTap, ring, peers), so that
         # the machine's load drifts as little as possible between the systems compared.
-        def run_driver(rate):
+        def run_driver(rate, idle=None):
             """TradeTap and the floor at one rate (0: TradeTap unpaced) through driver.py as is,
-            with a fresh collector and ledger in a folder of its own."""
-            tag = report.key(rate)
+            with a fresh collector and ledger in a folder of its own; `idle`: Sender.Idle."""
+            tag = report.key(rate) + (f"-{idle}" if idle else "")
             sub = os.path.join(work, f"tradetap-{tag}")
             os.makedirs(sub)
             for f in ("cert.pem", "key.pem", "secrets", "plugin-secret", "token"):
                 shutil.copy(f"{work}/{f}", f"{sub}/{f}")
             env = dict(os.environ, BENCH_RATES=str(rate) if rate else "", BENCH_SECONDS=str(seconds),
-                       BENCH_UNPACED_EVENTS="0" if rate else str(unpaced))
+                       BENCH_UNPACED_EVENTS="0" if rate else str(unpaced), BENCH_SENDER_IDLE=idle or "")
             with open(os.path.join(logs, f"driver-{tag}.txt"), "w") as driver_out:
                 r = subprocess.run([sys.executable, f"{pipeline}/driver.py", o.bin, sub, f"{build}/floor", host_bin],
                                    env=env, stdout=driver_out)
@@ -249,14 +255,23 @@ def main():
         ring_rates = ([1000] if 1000 in rates else rates[:1]) + [0]
         merged = {"floor": {}, "paced": {}, "unpaced": None}
         tt_failures = []
+        by_idle = {}  # Sender.Idle -> rate key -> its driver run's figures (issue 16)
         for name in PEERS:
             results["systems"][name] = ({"status": available[name]} if available[name] else
                                         {"status": "run", "config": configs[name], "phases": {}})
         for rate in rates + [0]:
             k = report.key(rate)
             n = int(rate * seconds) if rate else unpaced
-            log(f"bench: {k}: TradeTap and the floor (driver.py)")
-            tt = run_driver(rate)
+            log(f"bench: {k}: TradeTap and the floor (driver.py){f', Sender.Idle={idles[0]}' if idles[0] else ''}")
+            tt = run_driver(rate, idles[0])
+            if rate and len(idles) > 1:
+                if tt is not None:
+                    by_idle.setdefault(idles[0], {})[k] = report.idle_phase(tt, rate)
+                for idle in idles[1:]:
+                    log(f"bench: {k}: TradeTap and the floor, Sender.Idle={idle}")
+                    other = run_driver(rate, idle)
+                    if other is not None:
+                        by_idle.setdefault(idle, {})[k] = report.idle_phase(other, rate)
             if tt is None:
                 tt_failures.append(k)
             else:
@@ -288,6 +303,8 @@ def main():
             results["systems"]["tradetap"] = report.tradetap_system(merged)
             if tt_failures:
                 results["systems"]["tradetap"]["failed_phases"] = tt_failures
+            if by_idle:
+                results["systems"]["tradetap"]["sender_idle"] = by_idle
         else:
             results["systems"]["tradetap"] = {"status": "failed: driver.py (logs/driver-*.txt)"}
 

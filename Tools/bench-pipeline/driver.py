@@ -13,6 +13,7 @@ bin_dir, work, floor_bin, host_bin = sys.argv[1:5]
 rates = [int(r) for r in os.environ.get("BENCH_RATES", "1000,10000,100000").split(",") if r]
 seconds = float(os.environ.get("BENCH_SECONDS", "10"))
 unpaced_events = int(os.environ.get("BENCH_UNPACED_EVENTS", "300000"))
+sender_idle = os.environ.get("BENCH_SENDER_IDLE", "")  # the plugin's Sender.Idle; empty: its default
 QS = [0.5, 0.9, 0.99, 0.999, 1.0]  # 1.0: the highest non-empty bucket (max)
 last_metrics_text = ""
 
@@ -127,7 +128,7 @@ def run_host(rate, events):
     global expected_committed
     params = [f"Collector={protocol}", f"SecretFile={work}/plugin-secret", "TLS=on",
               f"TLS.CAFile={work}/cert.pem", f"Journal.Path={work}/journal", "Journal.SizeMB=512",
-              "Heartbeat.Seconds=5"]
+              "Heartbeat.Seconds=5"] + ([f"Sender.Idle={sender_idle}"] if sender_idle else [])
     cmd = [host_bin, f"{bin_dir}/libTradeTapPlugin.so", "--server-id", "1", "--rate", str(rate),
            "--events", str(events), "--warmup-seconds", "2", "--log", f"{work}/host.log",
            "--journal-file", f"{work}/journal/journal.ttj"]

@@ -30,6 +30,9 @@ struct BenchCommand: ParsableCommand {
   var unpacedEvents: Int?
   @Option(name: .customLong("replay-events"), help: "Backlog replayed after the collector was down (default 5,000,000).")
   var replayEvents: Int?
+  @Option(name: .customLong("sender-idle"),
+          help: "Plugin Sender.Idle values, comma-separated (busy-spin,yield,backoff,park): each paced rate runs TradeTap once per value, each against its own floor run; the first is the TradeTap of the other tables (default: the plugin's default).")
+  var senderIdle: String?
   @Option(help: "The repository's Tools/ folder (default: found above the executable or the current folder).")
   var tools: String?
 
@@ -48,6 +51,7 @@ struct BenchCommand: ParsableCommand {
     if let seconds { arguments += ["--seconds", String(seconds)] }
     if let unpacedEvents { arguments += ["--unpaced-events", String(unpacedEvents)] }
     if let replayEvents { arguments += ["--replay-events", String(replayEvents)] }
+    if let senderIdle { arguments += ["--sender-idle", senderIdle] }
     let suite = Process()
     suite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     suite.arguments = ["python3"] + arguments
