@@ -75,13 +75,17 @@ struct SnapshotBoundsTests {
 
     // 700k records (1,368 chunks of 512) as fast as the collector reads them.
     let sent = try await Self.neverFinishingServer(port: collector.protocolPort, chunks: 1_368, pause: .zero)
+    // The peer's last send returns once the kernel has the bytes: the collector may
+    // still be reading them (a loaded CI machine was a second behind). Wait for its line.
+    var log = ""
+    for _ in 0..<300 where !log.contains("over its cap") {
+      try await Task.sleep(for: .milliseconds(100))
+      log = (try? String(contentsOfFile: folder + "/collector.log", encoding: .utf8)) ?? ""
+    }
     let peak = Self.residentKilobytes(pid)
     let running = collector.process.isRunning
     collector.signal(SIGTERM)
     #expect(collector.wait() == 0)
-    // Read after exit: the cap line may still be on its way to the file when the peer
-    // has finished sending (the last CI run read it too early).
-    let log = (try? String(contentsOfFile: folder + "/collector.log", encoding: .utf8)) ?? ""
     print("[snapshot cap] \(sent) records sent without a final chunk; collector RSS \(before) kB before, \(peak) kB after (+\((peak - before) / 1024) MB)")
     #expect(sent >= 700_000, "the peer streamed its 700k records")
     #expect(running)

@@ -62,11 +62,17 @@ kill -9 "$host"; wait "$host" 2>/dev/null || true
 # The streaming host's reconnections (its first connection is not one).
 reconnects=$(( $(grep -c 'plugin authenticated' "$work/collector.log" || true) - 1 ))
 returned=$(progress_counts "$work/progress" $threads | tr '\n' ' ')
-# Drain what the killed host left in its journal: one more start on the same journal.
+# Drain what the killed host left in its journal: one more start on the same journal,
+# kept up until the ledger holds every journaled event (its one deal included) or 90 s
+# pass. A fixed 3 s was too short on a loaded CI machine (21,395 events still queued).
+journaled=1; for n in $returned; do journaled=$(( journaled + n )); done
 "$work/c-host" "$plugin" --server-id "$server_id" --kinds deals --log "$work/host.log" \
   --param "Collector=127.0.0.1:$port" --param "SecretFile=$work/secret" "${plugin_tls[@]}" \
   --param "Journal.Path=$work/journal" --param Journal.SizeMB=64 --param Heartbeat.Seconds=1 \
-  --threads 1 --events 1 --sleep-us 3000000 > "$work/host.final.out" 2>&1
+  --threads 1 --events 1 --sleep-us 90000000 > "$work/host.final.out" 2>&1 &
+final=$!; children+=("$final")
+wait_durable_through "$journaled" 90 || { echo "FAIL the journal's backlog did not drain within 90 s"; status=1; }
+kill -9 "$final"; wait "$final" 2>/dev/null || true
 rows=$(sql "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || max(seq) FROM events WHERE server_id = $server_id"); set -- $rows
 echo "ledger: events rows/distinct/max = $rows; gaps: $(sql 'SELECT count(*) FROM gaps')"
 { [ "$1" = "$2" ] && [ "$1" = "$3" ]; } || { echo "FAIL sequences not exactly once"; status=1; }
