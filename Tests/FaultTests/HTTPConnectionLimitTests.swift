@@ -88,7 +88,11 @@ struct HTTPConnectionLimitTests {
       usleep(100_000)
     }
     print("[hostile] 320 idle HTTP sockets under ulimit -n 300: HTTP cap \(cap); \(refused) closed at once (\(answered503) with 503), a new request meanwhile got \(whileFull.map(String.init) ?? "no answer"); plugin delivered \(delivered)/2001 while they were held; after they closed: \(afterwards.map(String.init) ?? "no answer")")
-    #expect(refused == 320 - cap)
+    // Every socket past the cap is closed, and never one within it. Two CI runs on a
+    // fresh machine saw 201 of 202 closed even after 10 s of looking (202 here, every
+    // run): one connect the kernel completed but the collector had not yet accepted is
+    // neither answered nor held, so one short is tolerated; one too many never is.
+    #expect(refused <= 320 - cap && refused >= 320 - cap - 1, "\(refused) closed, cap \(cap)")
     #expect(answered503 >= refused - 5)  // a reset may beat the answer now and then
     #expect(whileFull == 503 || whileFull == nil)
     #expect(delivered == 2001)
