@@ -17,9 +17,11 @@ extension PluginHost {
     let sinks = activeSinks
     return shard.withLock {
       defer { _ = shard.drainEvents { HookDispatch.fire($0, to: sinks) } }
-      guard let account = shard.account(login),
-        let minor = Self.minorUnits(exactly: amount, digits: account.currencyDigits)
-      else { return (TS_ERR_INVALID_ARGUMENT, 0) }
+      // Deleted between the lookup and the lock: as if never found.
+      guard let account = shard.account(login) else { return (TS_ERR_NOT_FOUND, 0) }
+      guard let minor = Self.minorUnits(exactly: amount, digits: account.currencyDigits) else {
+        return (TS_ERR_INVALID_ARGUMENT, 0)
+      }
       do {
         switch shard.server {
         case .mt5(let server):
