@@ -150,10 +150,16 @@ public enum LedgerReadSQL {
                 AND t.is_open = 1 AND t.deleted = 0 AND t.cmd IN (0, 1)) AS open_positions
     FROM accounts a
     """
-  /// The change feed: followed by `WHERE c.id > ID ORDER BY c.id LIMIT N`.
+  /// The change feed: followed by `WHERE c.id > ID ORDER BY c.id LIMIT N`. A change
+  /// is an event, or a command that became final (`changes.command_id`, migration
+  /// `v6 commands`: kind `command`, seq 0, its final time as `time_utc`/`received_utc`).
   public static let changes = """
-    SELECT c.id, c.server_id, c.seq, e.kind, e.time_msc, e.time_utc, e.received_utc, e.summary
-    FROM changes c JOIN events e ON e.server_id = c.server_id AND e.seq = c.seq
+    SELECT c.id, c.server_id, c.seq, coalesce(e.kind, 'command') AS kind, e.time_msc,
+           coalesce(e.time_utc, m.updated_utc) AS time_utc, coalesce(e.received_utc, m.updated_utc) AS received_utc,
+           coalesce(e.summary, \(LedgerCommandCodec.changeSummarySQL)) AS summary
+    FROM changes c
+    LEFT JOIN events e ON c.command_id IS NULL AND e.server_id = c.server_id AND e.seq = c.seq
+    LEFT JOIN commands m ON m.id = c.command_id
     """
   public static let lastChangeId = "SELECT coalesce(max(id), 0) FROM changes"
 }

@@ -19,6 +19,7 @@ public enum LedgerSchema {
     migrator.registerMigration("v3 changes feed", migrate: createChangesFeed)
     migrator.registerMigration("v4 reconciliation", migrate: createReconciliationTables)
     migrator.registerMigration("v5 held reconciliation sweeps", migrate: addHeldSweeps)
+    migrator.registerMigration("v6 commands", migrate: createCommands)
     return migrator
   }
 

@@ -5,4 +5,7 @@ public enum LedgerTable: String, Sendable, CaseIterable {
   case positionClosures = "position_closures"
   case reconciliationSweeps = "reconciliation_sweeps"
   case reconciliationDivergences = "reconciliation_divergences"
+  /// CRM commands (docs/commands.md) and their audit rows.
+  case commands
+  case commandAudit = "command_audit"
 }

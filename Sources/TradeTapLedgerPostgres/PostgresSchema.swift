@@ -17,6 +17,7 @@ enum PostgresSchema {
     ("v3 changes feed", v3),
     ("v4 reconciliation", v4),
     ("v5 held reconciliation sweeps", v5),
+    ("v6 commands", v6Commands),
   ]
 
   static func migrate(_ client: PostgresClient, logger: Logger) async throws {
