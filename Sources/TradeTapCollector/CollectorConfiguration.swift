@@ -1,4 +1,5 @@
 import NIOCore
+import TradeTapEvents
 import TradeTapLedger
 
 /// Everything a collector needs, with a documented default for every field.
@@ -51,6 +52,14 @@ public struct CollectorConfiguration: Sendable {
   /// Bearer token the HTTP API requires (`/healthz` excepted). Default: empty, which
   /// refuses every authenticated request.
   public var apiToken: [UInt8] = []
+  /// Bearer token the write API requires (`--api-write-token-file`): CRM commands
+  /// (docs/api.md, "Write API"). It reads too. Default: empty, which disables writes
+  /// (`403 writes_disabled`).
+  public var apiWriteToken: [UInt8] = []
+  /// The largest amount one balance operation may move (`--max-operation-amount`);
+  /// a larger one is refused with `422 amount_too_large`. Default 1,000,000.
+  public var maxOperationAmount: ExactDecimal = Self.defaultMaxOperationAmount
+  public static let defaultMaxOperationAmount = ExactDecimal(mantissa: 1_000_000, scale: 0)!
   /// Heartbeat interval; a peer silent for three intervals is dropped. Default 5 s.
   public var heartbeatInterval: TimeAmount = .seconds(5)
   /// Most connections in the handshake (connected, not yet authenticated) at once;

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import TradeTapCollector
+import TradeTapEvents
 import TradeTapLedger
 
 /// `tradetap collector`: flags exactly as shared/spec/cli.md.
@@ -50,6 +51,12 @@ struct CollectorCommand: AsyncParsableCommand {
 
   @Option(name: .customLong("api-token-file"), help: "File holding the bearer token the HTTP API requires.")
   var apiTokenFile: String
+
+  @Option(name: .customLong("api-write-token-file"), help: "File holding the bearer token the write API (CRM commands: accounts, balance operations) requires; it reads too. Without it, writes are refused (403 writes_disabled).")
+  var apiWriteTokenFile: String?
+
+  @Option(name: .customLong("max-operation-amount"), help: "The largest amount one balance operation may move (an exact decimal); larger ones are refused with 422.")
+  var maxOperationAmount = "1000000"
 
   @Option(name: .customLong("reconcile-every"), help: "Reconciliation sweep interval (500ms, 30s, 5m); 0 turns it off.")
   var reconcileEvery = "5m"
@@ -104,6 +111,16 @@ struct CollectorCommand: AsyncParsableCommand {
     config.secrets = try SecretsFile.load(path: secrets)
     config.maxSequenceJump = maxSequenceJump
     config.apiToken = try TokenFile.load(path: apiTokenFile)
+    if let apiWriteTokenFile {
+      config.apiWriteToken = try TokenFile.load(path: apiWriteTokenFile)
+      guard config.apiWriteToken != config.apiToken else {
+        throw ValidationFailure("--api-write-token-file must hold another token than --api-token-file")
+      }
+    }
+    guard let maxAmount = ExactDecimal(maxOperationAmount), !maxAmount.isNegative, !maxAmount.isZero else {
+      throw ValidationFailure("--max-operation-amount: expected a positive decimal (1000000, 25000.50)")
+    }
+    config.maxOperationAmount = maxAmount
     config.heartbeatInterval = .nanoseconds(try Self.nanoseconds(heartbeat, flag: "--heartbeat"))
     guard maxHandshakes >= 1 else { throw ValidationFailure("--max-handshakes must be at least 1") }
     config.maxHandshakingConnections = maxHandshakes

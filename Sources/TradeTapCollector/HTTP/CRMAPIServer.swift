@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import TradeTapEvents
 import TradeTapLedger
 
 /// The collector's HTTP listener: Hummingbird 2 on the collector's own
@@ -30,14 +31,19 @@ final class CRMAPIServer: Sendable {
     apiToken: [UInt8], metricsText: @escaping @Sendable () -> String,
     lagSeconds: @escaping @Sendable () -> [UInt32: Double?] = { [:] },
     applyHeldSweep: @escaping @Sendable (Int64) async throws -> ReconciliationOutcome = { throw HeldSweepError.unknownSweep($0) },
+    writeToken: [UInt8] = [], maxOperationAmount: ExactDecimal = CollectorConfiguration.defaultMaxOperationAmount,
+    commandAccepted: @escaping @Sendable (UInt32) -> Void = { _ in },
     logger: Logger
   ) async throws -> CRMAPIServer {
     let router = Router()
     router.middlewares.add(APIErrorMiddleware())
-    router.middlewares.add(BearerAuthMiddleware(token: apiToken))
+    router.middlewares.add(BearerAuthMiddleware(token: apiToken, writeToken: writeToken))
     var routes = CRMRoutes(queries: LedgerQueries(ledger: ledger), metricsText: metricsText)
     routes.lagSeconds = lagSeconds
     routes.applyHeldSweep = applyHeldSweep
+    routes.commands = CommandRoutes(
+      ledger: ledger, writeTokenId: writeToken.isEmpty ? nil : CommandRoutes.tokenId(writeToken),
+      maxOperationAmount: maxOperationAmount, commandAccepted: commandAccepted)
     routes.register(on: router)
 
     let (bound, binding) = AsyncStream<SocketAddress>.makeStream()

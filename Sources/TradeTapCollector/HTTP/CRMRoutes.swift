@@ -11,6 +11,8 @@ struct CRMRoutes: Sendable {
   var lagSeconds: @Sendable () -> [UInt32: Double?] = { [:] }
   /// Applies a held reconciliation sweep (``Reconciler/apply(sweepId:)``).
   var applyHeldSweep: @Sendable (Int64) async throws -> ReconciliationOutcome = { throw HeldSweepError.unknownSweep($0) }
+  /// The write API and command reads (``CommandRoutes``); nil: not served.
+  var commands: CommandRoutes? = nil
 
   func register(on router: Router<BasicRequestContext>) {
     router.get("/healthz") { _, _ in Self.plain("ok\n") }
@@ -31,11 +33,13 @@ struct CRMRoutes: Sendable {
     router.post("/v1/reconciliation/sweeps/:sweep_id/apply") { request, context in
       try await applySweep(request, context)
     }
+    commands?.register(on: router)
     // Every path above with the methods it serves: any other method is a 405.
     let gets = ["/healthz", "/metrics", "/v1/servers", "/v1/accounts/:server_id/:login", "/v1/changes", "/v1/changes/stream"]
       + AccountListing.allCases.map { "/v1/accounts/:server_id/:login/\($0.rawValue)" }
     router.answerMethodNotAllowed(
-      served: gets.map { ($0, [HTTPRequest.Method.get]) } + [("/v1/reconciliation/sweeps/:sweep_id/apply", [.post])])
+      served: gets.map { ($0, [HTTPRequest.Method.get]) } + [("/v1/reconciliation/sweeps/:sweep_id/apply", [.post])]
+        + (commands == nil ? [] : CommandRoutes.served))
   }
 
   /// `POST /v1/reconciliation/sweeps/{id}/apply`: an operator confirms a held sweep
