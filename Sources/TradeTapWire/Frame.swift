@@ -14,6 +14,8 @@ public enum WireLimits {
   public static let maxErrorMessageLength = 1024
   /// Longest server name in a hello (bytes of UTF-8; `ts_server_info.name` is 64 chars).
   public static let maxServerNameLength = 64
+  /// Longest CRM comment of a money movement, and reason of a command result (bytes of UTF-8).
+  public static let maxCommandTextLength = 255
 }
 
 /// The header every frame starts with (16 bytes, little-endian):

@@ -59,6 +59,25 @@ extension Message {
     case .error(let m):
       w.write(m.code.rawValue)
       w.write(string: truncatedUTF8(m.message, limit: WireLimits.maxErrorMessageLength))
+    case .command(let m):
+      w.write(m.commandId)
+      switch m.request {
+      case .openAccount(let a):
+        let sizes = AccountOpening.fieldSizes
+        w.write(UInt8(1)); w.write(a.login)
+        w.write(string: truncatedUTF8(a.group, limit: sizes.group - 1))
+        w.write(string: truncatedUTF8(a.name, limit: sizes.name - 1))
+        w.write(string: truncatedUTF8(a.email, limit: sizes.email - 1))
+        w.write(string: truncatedUTF8(a.country, limit: sizes.country - 1))
+        w.write(string: truncatedUTF8(a.currency, limit: sizes.currency - 1))
+        w.write(a.currencyDigits); w.write(a.leverage)
+      case .moveMoney(let movement):
+        w.write(UInt8(2)); w.write(movement.login); w.write(string: movement.type.rawValue); w.write(movement.amount)
+        w.write(string: truncatedUTF8(movement.comment, limit: WireLimits.maxCommandTextLength))
+      }
+    case .commandResult(let m):
+      w.write(m.commandId); w.write(m.status.rawValue); w.write(m.hostResult); w.write(m.deal); w.write(m.login)
+      w.write(string: truncatedUTF8(m.reason, limit: WireLimits.maxCommandTextLength))
     }
     return w.bytes
   }
@@ -155,6 +174,62 @@ extension Message {
         throw MessageDecodingError.invalidField("error message longer than \(WireLimits.maxErrorMessageLength) bytes")
       }
       return .error(ErrorMessage(code: code, message: message))
+    case .command:
+      return .command(try decodeCommand(&r))
+    case .commandResult:
+      let id = try r.readUInt64(), rawStatus = try r.readUInt8()
+      guard id > 0 else { throw MessageDecodingError.invalidField("command id 0") }
+      guard let status = CommandResultStatus(rawValue: rawStatus) else {
+        throw MessageDecodingError.invalidField("command result status \(rawStatus)")
+      }
+      let hostResult = try r.readInt32(), deal = try r.readUInt64(), login = try r.readUInt64()
+      let reason = try r.readString()
+      guard reason.utf8.count <= WireLimits.maxCommandTextLength else {
+        throw MessageDecodingError.invalidField("command result reason longer than \(WireLimits.maxCommandTextLength) bytes")
+      }
+      return .commandResult(
+        CommandResultMessage(commandId: id, status: status, hostResult: hostResult, deal: deal, login: login, reason: reason))
+    }
+  }
+
+  /// A command, checked as hostile input: every text within its host field, a
+  /// positive amount of a type a command may move, a plausible account.
+  static func decodeCommand(_ r: inout BinaryReader) throws -> CommandMessage {
+    let id = try r.readUInt64(), kind = try r.readUInt8()
+    guard id > 0 else { throw MessageDecodingError.invalidField("command id 0") }
+    func text(_ name: String, limit: Int) throws -> String {
+      let value = try r.readString()
+      guard value.utf8.count <= limit, !value.utf8.contains(0) else {
+        throw MessageDecodingError.invalidField("command \(name) longer than \(limit) bytes or holding NUL")
+      }
+      return value
+    }
+    switch kind {
+    case 1:
+      let sizes = AccountOpening.fieldSizes
+      let login = try r.readUInt64()
+      let group = try text("group", limit: sizes.group - 1), name = try text("name", limit: sizes.name - 1)
+      let email = try text("email", limit: sizes.email - 1), country = try text("country", limit: sizes.country - 1)
+      let currency = try text("currency", limit: sizes.currency - 1)
+      let digits = try r.readUInt8(), leverage = try r.readUInt32()
+      guard digits <= 8, leverage > 0, !currency.isEmpty, !group.isEmpty else {
+        throw MessageDecodingError.invalidField("account opening: digits \(digits), leverage \(leverage), empty group or currency")
+      }
+      return CommandMessage(commandId: id, request: .openAccount(AccountOpening(
+        login: login, group: group, name: name, email: email, country: country, currency: currency,
+        currencyDigits: digits, leverage: leverage)))
+    case 2:
+      let login = try r.readUInt64(), typeName = try r.readString(), amount = try r.readDecimal()
+      let comment = try text("comment", limit: WireLimits.maxCommandTextLength)
+      guard let type = BalanceOperationType(rawValue: typeName), MoneyMovement.platformForms[type] != nil else {
+        throw MessageDecodingError.invalidField("money movement type \(typeName.prefix(32))")
+      }
+      guard login > 0, amount.mantissa > 0 else {
+        throw MessageDecodingError.invalidField("money movement of login \(login), amount \(amount)")
+      }
+      return CommandMessage(commandId: id, request: .moveMoney(MoneyMovement(login: login, type: type, amount: amount, comment: comment)))
+    default:
+      throw MessageDecodingError.invalidField("command kind \(kind)")
     }
   }
 

@@ -22,6 +22,10 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
   case snapshotChunk = 10
   /// Either way: this is why I close the connection. Always the last frame.
   case error = 11
+  /// Collector → plugin: run a CRM command on the trade server (docs/commands.md).
+  case command = 12
+  /// Plugin → collector: what a command did, from the plugin's durable record.
+  case commandResult = 13
 }
 
 /// Why a peer closes the connection, sent in an ``ErrorMessage`` just before closing.

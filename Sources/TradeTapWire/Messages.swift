@@ -186,6 +186,54 @@ public struct ErrorMessage: Sendable, Hashable {
   }
 }
 
+/// A CRM command for the trade server (collector → plugin). The collector sends
+/// every unfinished command of the server after each welcome and each new one at
+/// once; the plugin runs each at most once and answers a finished one from its
+/// record (docs/commands.md).
+public struct CommandMessage: Sendable, Hashable {
+  /// The ledger's command id: the marker `TT#<id>` on the platform's record.
+  public var commandId: UInt64
+  public var request: CommandRequest
+  public init(commandId: UInt64, request: CommandRequest) {
+    self.commandId = commandId
+    self.request = request
+  }
+}
+
+/// How a command ended, as the plugin recorded it.
+public enum CommandResultStatus: UInt8, Sendable, CaseIterable {
+  /// The platform applied it: `deal` (money) or `login` (account) says what it made.
+  case done = 1
+  /// The platform refused it (`hostResult`), or the host does not offer the call; nothing changed.
+  case rejected = 2
+  /// The plugin cannot tell whether the platform applied it (its search of the
+  /// platform's records failed); it stays unfinished and is resolved on the next delivery.
+  case unknown = 3
+}
+
+/// What a command did (plugin → collector), sent after the plugin recorded it durably.
+public struct CommandResultMessage: Sendable, Hashable {
+  public var commandId: UInt64
+  public var status: CommandResultStatus
+  /// The host's `ts_result` (0 when done).
+  public var hostResult: Int32
+  /// The deal (MT4: ticket) of a done money movement, else 0.
+  public var deal: UInt64
+  /// The account's login (a done opening: the new login), else 0.
+  public var login: UInt64
+  /// Why rejected or unknown (`no_money`, `not_found`, ...); empty when done.
+  public var reason: String
+  public init(commandId: UInt64, status: CommandResultStatus, hostResult: Int32 = 0, deal: UInt64 = 0, login: UInt64 = 0,
+              reason: String = "") {
+    self.commandId = commandId
+    self.status = status
+    self.hostResult = hostResult
+    self.deal = deal
+    self.login = login
+    self.reason = reason
+  }
+}
+
 /// Every protocol message.
 public enum Message: Sendable, Hashable {
   case hello(Hello)
@@ -199,6 +247,8 @@ public enum Message: Sendable, Hashable {
   case snapshotRequest(SnapshotRequest)
   case snapshotChunk(SnapshotChunk)
   case error(ErrorMessage)
+  case command(CommandMessage)
+  case commandResult(CommandResultMessage)
 
   /// The frame type that carries this message.
   public var type: MessageType {
@@ -214,6 +264,8 @@ public enum Message: Sendable, Hashable {
     case .snapshotRequest: .snapshotRequest
     case .snapshotChunk: .snapshotChunk
     case .error: .error
+    case .command: .command
+    case .commandResult: .commandResult
     }
   }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import TradeTapCollector
 import TradeTapSimulator
 
@@ -116,6 +117,15 @@ struct SimCommand: ParsableCommand {
       interrupted.signal()
     }
     interrupt.resume()
+    // SIGHUP reloads the plugins (cleanup, then startup), as a trade server does when
+    // a plugin's configuration changes: the platform's state stays, the plugin's goes.
+    signal(SIGHUP, SIG_IGN)
+    let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+    hangup.setEventHandler {
+      server.unloadPlugins()
+      say("sim: SIGHUP: plugins reloaded, \(server.loadPlugins())/\(plugins.count) running")
+    }
+    hangup.resume()
 
     let summary: SimulationSummary
     do {
@@ -126,6 +136,7 @@ struct SimCommand: ParsableCommand {
       server.unloadPlugins()
       throw SimFailure(message: "\(error)")
     }
+    let writesAtStateOut = server.host.writesApplied.load(ordering: .relaxed)
     if let stateOut {
       do {
         try ServerStateWriter.write(shards: server.shards, host: server.host, configuration: configuration, to: stateOut)
@@ -140,6 +151,17 @@ struct SimCommand: ParsableCommand {
       say("sim: lingering \(linger) before plugin cleanup (SIGINT ends it): \(summary.eventsFired) events fired")
       if interrupted.wait(timeout: .now() + seconds) == .success {
         say("sim: linger ended by SIGINT")
+      }
+    }
+    // Commands the CRM sent while the plugins lingered changed the platform: the state
+    // written before the linger is rewritten so that it holds their deals and accounts.
+    if let stateOut, server.host.writesApplied.load(ordering: .relaxed) != writesAtStateOut {
+      do {
+        try ServerStateWriter.write(shards: server.shards, host: server.host, configuration: configuration, to: stateOut)
+        say("sim: state rewritten after the linger: \(server.host.writesApplied.load(ordering: .relaxed)) host writes applied")
+      } catch {
+        server.unloadPlugins()
+        throw SimFailure(message: "cannot write --state-out \(stateOut): \(error.localizedDescription)")
       }
     }
     server.unloadPlugins()

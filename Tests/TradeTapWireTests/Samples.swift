@@ -52,4 +52,12 @@ let sampleMessages: [(String, Message)] = [
   ("snapshotChunkHostError", .snapshotChunk(SnapshotChunk(requestId: 9, chunkIndex: 0, isFinal: true,
     status: .hostError, records: [], hostResult: 6))),
   ("error", .error(ErrorMessage(code: .wrongSecret, message: "wrong secret"))),
+  ("commandDeposit", .command(CommandMessage(commandId: 17, request: .moveMoney(MoneyMovement(
+    login: 5001, type: .deposit, amount: ExactDecimal("250.50")!, comment: "crm 9"))))),
+  ("commandOpenAccount", .command(CommandMessage(commandId: 18, request: .openAccount(AccountOpening(
+    group: "real\\hedging", name: "Ann", email: "a@b.c", country: "CY", currency: "USD", currencyDigits: 2,
+    leverage: 100))))),
+  ("commandResultDone", .commandResult(CommandResultMessage(commandId: 17, status: .done, deal: 900_001, login: 5001))),
+  ("commandResultNoMoney", .commandResult(CommandResultMessage(
+    commandId: 19, status: .rejected, hostResult: 9, login: 5001, reason: "no_money"))),
 ]

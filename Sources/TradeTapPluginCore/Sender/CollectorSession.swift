@@ -71,6 +71,8 @@ struct CollectorSession {
   var snapshots = SnapshotResponder()
   /// How the thread waits once the journal is drained (`Sender.Idle`).
   var idle = SenderIdle.default
+  /// Where the collector's commands run (docs/commands.md); nil: refused as unsupported.
+  var commands: CommandRunner?
 
   init(stream: CollectorStream, journal: Journal, log: HostLog, serverId: UInt32, identity: ServerIdentity? = nil,
        heartbeatSeconds: Int, stop: StopSignal) {
@@ -222,6 +224,12 @@ struct CollectorSession {
         try write(chunk)
         continue
       }
+      if let commands, commands.hasResults {
+        // Recorded durably before they got here: a result lost with this connection is
+        // answered again from the record when the collector resends its command.
+        for result in commands.takeResults() { try send(.commandResult(result)) }
+        continue
+      }
 
       let now = Deadline.now()
       let interval = UInt64(heartbeatMilliseconds) * 1_000_000
@@ -354,6 +362,13 @@ struct CollectorSession {
       if let refusal = snapshots.enqueue(request) {
         log.warning("snapshot request \(request.requestId) refused: \(SnapshotResponder.maxQueuedRequests) already queued")
         try send(.snapshotChunk(refusal))
+      }
+    case .command(let command):
+      if let commands {
+        commands.submit(command)
+      } else {
+        try send(.commandResult(CommandResultMessage(
+          commandId: command.commandId, status: .unknown, reason: "the plugin cannot start its command thread")))
       }
     case .error(let error):
       throw .rejected("error \(error.code): \(peerText(error.message))")

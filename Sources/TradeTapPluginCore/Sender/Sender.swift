@@ -26,6 +26,8 @@ public final class Sender: EventSender, @unchecked Sendable {
   private let parametersChangedFlag = Atomic<Bool>(false)
   private let stopped = Atomic<Bool>(false)
   private var thread: pthread_t?
+  /// Runs the collector's commands on a thread of its own (nil: no eventfd to give).
+  private let commands: CommandRunner?
 
   /// Makes the plugin instance start a `Sender` after it subscribes (installs the
   /// factory in ``SenderRegistry``). Called by `ts_plugin_startup` before the instance starts.
@@ -50,6 +52,10 @@ public final class Sender: EventSender, @unchecked Sendable {
   private init(environment: SenderEnvironment, stopSignal: StopSignal) {
     self.environment = environment
     self.stopSignal = stopSignal
+    let journal = environment.journal
+    commands = CommandRunner(
+      api: environment.api, platform: environment.serverInfo.platform, hostLog: environment.log,
+      logPath: environment.parameters.journalPath + ".commands", wakeSender: { journal.wakeConsumer() })
   }
 
   /// Stops the thread and returns once it has exited (idempotent). Interrupts any
@@ -60,6 +66,7 @@ public final class Sender: EventSender, @unchecked Sendable {
     environment.journal.wakeConsumer()
     if let thread { pthread_join(thread, nil) }
     thread = nil
+    commands?.stop()
   }
 
   /// New parameters from `ts_plugin_config_set` (host config thread). Groups and
@@ -134,6 +141,7 @@ public final class Sender: EventSender, @unchecked Sendable {
       stream: stream, journal: environment.journal, log: environment.log,
       serverId: environment.serverInfo.server_id, identity: ServerIdentity(host: environment.serverInfo),
       heartbeatSeconds: parameters.heartbeatSeconds, stop: stopSignal)
+    session.commands = commands
     session.idle = parameters.senderIdle
     let welcome = try session.handshake(secret: secret)
     welcomed = true

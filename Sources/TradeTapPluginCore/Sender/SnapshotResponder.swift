@@ -102,39 +102,41 @@ struct SnapshotResponder {
   static func query(
     _ request: SnapshotRequest, api: UnsafePointer<ts_server_api>
   ) -> (SnapshotStatus, [RawRecord], Int32) {
-    let table = api.pointee
-    let host = table.host
+    // Member by member: a copy of the whole table would read past a first-round
+    // host's, which ends before `user_create`.
+    let table = api
+    let host = api.pointee.host
     var result: ts_result = TS_ERR_NOT_FOUND
     var copied: Copied
     switch request.scope {
     case .accounts:
       copied = Copied(kind: .userSnapshot)
       if request.login != 0 {
-        guard let userGet = table.user_get else { return (.notOffered, [], 0) }
+        guard let userGet = table.pointee.user_get else { return (.notOffered, [], 0) }
         var user = ts_user()
         user.struct_size = UInt32(MemoryLayout<ts_user>.size)
         result = userGet(host, request.login, &user)
         if result == TS_OK { copied.records.append(RawRecord(kind: .userSnapshot, record: &user)) }
         if result == TS_ERR_NOT_FOUND { return (.ok, [], 0) }  // no such account: an empty answer
       } else {
-        guard let usersEnum = table.users_enum else { return (.notOffered, [], 0) }
+        guard let usersEnum = table.pointee.users_enum else { return (.notOffered, [], 0) }
         result = withUnsafeMutablePointer(to: &copied) { usersEnum(host, { ctx, record in SnapshotResponder.copy(ctx, UnsafeRawPointer(record)) }, $0) }
       }
     case .positions:
       copied = Copied(kind: .positionSnapshot)
-      guard let positionsEnum = table.positions_enum else { return (.notOffered, [], 0) }
+      guard let positionsEnum = table.pointee.positions_enum else { return (.notOffered, [], 0) }
       result = withUnsafeMutablePointer(to: &copied) {
         positionsEnum(host, request.login, { ctx, record in SnapshotResponder.copy(ctx, UnsafeRawPointer(record)) }, $0)
       }
     case .deals:
       copied = Copied(kind: .dealSnapshot)
-      guard let dealsEnum = table.deals_enum else { return (.notOffered, [], 0) }
+      guard let dealsEnum = table.pointee.deals_enum else { return (.notOffered, [], 0) }
       result = withUnsafeMutablePointer(to: &copied) {
         dealsEnum(host, request.fromBrokerMilliseconds, request.toBrokerMilliseconds, { ctx, record in SnapshotResponder.copy(ctx, UnsafeRawPointer(record)) }, $0)
       }
     case .trades:
       copied = Copied(kind: .tradeSnapshot)
-      guard let tradesEnum = table.trades_enum else { return (.notOffered, [], 0) }
+      guard let tradesEnum = table.pointee.trades_enum else { return (.notOffered, [], 0) }
       result = withUnsafeMutablePointer(to: &copied) {
         tradesEnum(host, Int32(truncatingIfNeeded: request.login), request.openOnly ? 1 : 0,
                    { ctx, record in SnapshotResponder.copy(ctx, UnsafeRawPointer(record)) }, $0)

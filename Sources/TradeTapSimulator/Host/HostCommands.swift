@@ -87,6 +87,13 @@ extension PluginHost {
     }
   }
 
+  /// Counts a write that applied, then waits out the test knob's delay (outside every lock).
+  func wrote(_ result: ts_result, comment: String = "") {
+    guard result == TS_OK else { return }
+    writesApplied.add(1, ordering: .relaxed)
+    if slowWriteMicroseconds > 0, comment.contains("slow-write") { usleep(slowWriteMicroseconds) }
+  }
+
   /// An amount in whole minor units, or nil when it has more decimals than the
   /// currency (1e-6 of a minor unit absorbs the double's representation error).
   static func minorUnits(exactly amount: Double, digits: Int) -> Int64? {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TradeServerAPI
 
 /// Loads server plugins through the C ABI only (`dlopen`, the four `ts_plugin_*`
@@ -24,6 +25,16 @@ public final class PluginHost: @unchecked Sendable {
   /// Slots of plugins that failed to start: their `ts_server_api` stays allocated
   /// (a plugin may have kept the pointer), the library is closed.
   private var retired: [PluginSlot] = []
+
+  /// Manager-API writes (`user_create`, `balance_change`) that changed the platform.
+  public let writesApplied = Atomic<Int>(0)
+  /// Test knob (`TRADETAP_SIM_SLOW_WRITE_MS`): a `balance_change` whose comment holds
+  /// `slow-write` returns this long after it applied, so a fault driver can kill or cut
+  /// something while the call is in progress (Tools/faults/commands.sh).
+  let slowWriteMicroseconds: UInt32 = {
+    guard let text = ProcessInfo.processInfo.environment["TRADETAP_SIM_SLOW_WRITE_MS"], let ms = UInt32(text) else { return 0 }
+    return min(ms, 60_000) * 1000
+  }()
 
   /// Plugins that started and are running.
   public var loadedPlugins: [String] { lock.withLock { slots.map(\.name) } }

@@ -121,6 +121,7 @@ enum ServerAPITable {
       guard user.pointee.struct_size >= UInt32(MemoryLayout<ts_user>.size) else { return TS_ERR_INVALID_ARGUMENT }
       let (result, login) = slot.host.userCreate(user.pointee)
       if result == TS_OK { loginOut.pointee = login }
+      slot.host.wrote(result)
       return result
     }
     api.balance_change = { host, login, action, amount, comment, dealOut in
@@ -128,6 +129,7 @@ enum ServerAPITable {
       let text = comment.map { String(cString: $0) } ?? ""
       let (result, deal) = slot.host.balanceChange(login: login, action: action, amount: amount, comment: text)
       if result == TS_OK { dealOut.pointee = deal }
+      slot.host.wrote(result, comment: text)
       return result
     }
     return api
