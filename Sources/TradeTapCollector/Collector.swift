@@ -66,6 +66,7 @@ public final class Collector: Service, Sendable {
     committer.start()
     let environment = ConnectionEnvironment(
       configuration: configuration, ledger: ledger, committer: committer, metrics: metrics, logger: logger)
+    environment.commands.start()
     let connections = ConnectionRegistry()
     let group = MultiThreadedEventLoopGroup.singleton
 
@@ -114,7 +115,9 @@ public final class Collector: Service, Sendable {
           group: group, ledger: ledger,
           apiToken: configuration.apiToken, metricsText: { metrics.prometheusText() },
           lagSeconds: { metrics.lagSeconds() },
-          applyHeldSweep: { try await environment.reconciler.apply(sweepId: $0) }, logger: logger)
+          applyHeldSweep: { try await environment.reconciler.apply(sweepId: $0) },
+          writeToken: configuration.apiWriteToken, maxOperationAmount: configuration.maxOperationAmount,
+          commandAccepted: { environment.commands.accepted(serverId: $0) }, logger: logger)
       } catch {
         try? await serverChannel.close()
         await committer.drainAndStop()

@@ -41,6 +41,8 @@ final class ConnectionEnvironment: Sendable {
   }
   /// Reconciliation sweeps (off unless `reconcileInterval` is set).
   let reconciler: Reconciler
+  /// CRM commands to the plugins, results back (docs/commands.md).
+  let commands: CommandDelivery
 
   init(
     configuration: CollectorConfiguration, ledger: any LedgerStore, committer: GroupCommitter, metrics: CollectorMetrics,
@@ -54,9 +56,13 @@ final class ConnectionEnvironment: Sendable {
     self.reconciler = Reconciler(
       interval: configuration.reconcileInterval, ledger: ledger, metrics: metrics.reconciliation, logger: logger,
       limits: Reconciler.Limits(configuration))
+    self.commands = CommandDelivery(ledger: ledger, logger: logger)
   }
 
-  deinit { reconciler.stop() }
+  deinit {
+    reconciler.stop()
+    commands.stop()
+  }
 }
 
 /// Sent down a live connection's pipeline by a newer connection of its server id.
@@ -132,6 +138,11 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   private var draining = false
   /// This connection's registration with the reconciler.
   private var reconcilerRegistration: UInt64?
+  /// Commands written to this plugin and not yet answered: a result for any other id
+  /// is a protocol violation, so a plugin cannot make the collector write the ledger
+  /// for commands it was never given.
+  private var commandsInFlight: Set<UInt64> = []
+  static let maxCommandsInFlight = 4096
   /// Whether this connection counts in `environment.handshaking`.
   private var holdsHandshakeSlot = false
   private let peer: String
@@ -200,6 +211,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
     if let serverId = welcomedServerId {
       if case .streaming = state { logger.info("plugin disconnected") }
       if let id = reconcilerRegistration { environment.reconciler.disconnected(serverId: serverId, connection: id) }
+      environment.commands.disconnected(serverId: serverId, connection: stream)
     }
     leaveLive()
     state = .closing
@@ -326,6 +338,7 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
       logger.info("plugin authenticated", metadata: ["tradetap.resume_after": "\(durable)"])
       context.writeAndFlush(wrapOutboundOut(welcome), promise: nil)
       reconcilerRegistration = environment.reconciler.connected(serverId: serverId, channel: context.channel)
+      environment.commands.connected(serverId: serverId, connection: stream, channel: context.channel)
     } catch {
       refuse(context: context, .error(ErrorMessage(code: .internalError, message: "ledger unavailable")),
              reason: "resume point lookup failed: \(error)")
@@ -409,6 +422,14 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
           handler.releaseReadIfHeld(context: context)
         }
       }
+    case .commandResult(let result):
+      guard commandsInFlight.remove(result.commandId) != nil else {
+        refuse(context: context, protocolViolation("result of command \(result.commandId), which this connection did not send"),
+               reason: "protocol violation")
+        return
+      }
+      let commands = environment.commands
+      Task { await commands.received(result, serverId: serverId) }
     case .error(let error):
       logger.info("plugin closed with an error", metadata: [
         "tradetap.error_code": "\(error.code.rawValue)", "tradetap.error": "\(PeerText.loggable(error.message))",
@@ -529,6 +550,17 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
           context.writeAndFlush(wrapOutboundOut(.heartbeat(Heartbeat(timestampNanos: now))), promise: nil)
         }
       }
+      return
+    }
+    if let delivery = event as? CommandDeliveryEvent {
+      guard case .streaming = state, case .send(let commands) = delivery else { return }
+      var wrote = false
+      for command in commands where commandsInFlight.count < Self.maxCommandsInFlight {
+        guard commandsInFlight.insert(UInt64(bitPattern: command.id)).inserted else { continue }
+        context.write(wrapOutboundOut(.command(CommandMessage(command))), promise: nil)
+        wrote = true
+      }
+      if wrote { context.flush() }
       return
     }
     if let shutdown = event as? CollectorShutdownEvent {

@@ -34,6 +34,25 @@ public protocol LedgerStore: AnyObject, Sendable {
   /// `reconciliation_sweeps.status` of sweep `id` (`applied`, `held`, `superseded`), nil when unknown.
   func reconciliationSweepStatus(id: Int64) throws -> String?
 
+  // MARK: Commands (CRM → platform, docs/commands.md)
+
+  /// Admits a CRM command: new key → the command and its audit row, committed
+  /// durably before this returns (``CommandAdmission/accepted(_:)``); a known key with
+  /// the same body hash → that command (``CommandAdmission/repeated(_:)``); another
+  /// body hash → ``CommandAdmission/conflict(_:)``, nothing written.
+  func submitCommand(_ submission: CommandSubmission) async throws -> CommandAdmission
+  /// One command, or nil.
+  func command(id: Int64) async throws -> LedgerCommand?
+  /// `serverId`'s commands that are not final (pending, sent, unknown), oldest first, at most `limit`.
+  func unfinishedCommands(serverId: UInt32, limit: Int) async throws -> [LedgerCommand]
+  /// Pending commands handed to the plugin become `sent` (others are left as they are).
+  func markCommandsSent(ids: [Int64]) async throws
+  /// Records what the plugin reported. A final command never changes again (the first
+  /// final outcome wins; a later one is ignored). A final state writes a `changes` row
+  /// (kind `command`) and the audit row's result in the same transaction.
+  /// - Returns: the command as it is now; nil when `id` is not a command of `serverId`.
+  func finishCommand(id: Int64, serverId: UInt32, outcome: CommandOutcome) async throws -> LedgerCommand?
+
   // MARK: Readers (CRM API, verify)
 
   /// Every trade server with its resume point and last event.
