@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import TradeTapEvents
+import TradeTapLedger
 
 /// `docs/openapi.json` checked against a running collector: every documented route
 /// answers with its documented status, content type and required JSON fields; a
@@ -67,7 +69,11 @@ struct OpenAPIConformanceTests {
     let document = try Self.document()
     let paths = try #require(document["paths"] as? [String: Any])
     #expect(paths.count >= 10)
-    try await CRMAPITests.withSeededCollector(backend: backend) { _, client, _ in
+    try await CRMAPITests.withSeededCollector(backend: backend) { harness, client, _ in
+      // Command 1, so GET /v1/commands/{command_id}'s example answers 200 (the write routes answer 403 here: no write token).
+      _ = try await harness.collector.ledger.submitCommand(CommandSubmission(
+        serverId: Harness.serverId, request: .moveMoney(MoneyMovement(login: CRMAPITests.login, type: .deposit, amount: ExactDecimal("1.00")!)),
+        idempotencyKey: "conformance", bodyHash: "h", tokenId: "t"))
       for (template, item) in paths.sorted(by: { $0.key < $1.key }) {
         // The one write: applying a held sweep. The seeded ledger holds none: its example is a documented 404.
         if let post = (item as? [String: Any])?["post"] as? [String: Any] {

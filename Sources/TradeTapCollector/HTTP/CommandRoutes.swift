@@ -87,10 +87,14 @@ struct CommandRoutes: Sendable {
       let names = MoneyMovement.mt4Types.map(\.rawValue).sorted().joined(separator: ", ")
       throw Self.unprocessable("unsupported_type", "an MT4 server moves only \(names), not \(type.rawValue)")
     }
-    guard let amount = ExactDecimal(body.amount) else {
-      throw Self.unprocessable("invalid_amount", "amount '\(body.amount)' is not a decimal number (\"100.00\")")
+    guard !body.amount.hasPrefix("-") else {
+      throw Self.unprocessable("invalid_amount", "amount must be above zero (the type says which way money moves)")
     }
-    guard !amount.isNegative, !amount.isZero else {
+    guard Self.isPlainDecimal(body.amount), let amount = ExactDecimal(body.amount) else {
+      throw Self.unprocessable(
+        "invalid_amount", "amount '\(body.amount.prefix(40))' is not a plain decimal number (\"100.00\": digits, one optional point)")
+    }
+    guard !amount.isZero else {
       throw Self.unprocessable("invalid_amount", "amount must be above zero (the type says which way money moves)")
     }
     guard amount <= maxOperationAmount else {
@@ -150,6 +154,15 @@ struct CommandRoutes: Sendable {
       throw APIError(
         status: .conflict, code: "idempotency_key_reused",
         message: "Idempotency-Key was used for command \(command.id) with another request body")
+    }
+  }
+
+  /// `^[0-9]{1,18}(\.[0-9]{1,18})?$` (docs/openapi.json): no sign, exponent, spaces or bare point.
+  static func isPlainDecimal(_ text: String) -> Bool {
+    let parts = text.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+    guard (1...2).contains(parts.count) else { return false }
+    return parts.allSatisfy { part in
+      (1...18).contains(part.count) && part.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
   }
 
