@@ -138,11 +138,14 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
   private var draining = false
   /// This connection's registration with the reconciler.
   private var reconcilerRegistration: UInt64?
-  /// Commands written to this plugin and not yet answered: a result for any other id
-  /// is a protocol violation, so a plugin cannot make the collector write the ledger
-  /// for commands it was never given.
+  /// Commands written to this plugin and not yet answered.
   private var commandsInFlight: Set<UInt64> = []
   static let maxCommandsInFlight = 4096
+  /// Results for commands this connection did not send: legitimate (a command that
+  /// finished while the plugin reconnected is answered on the next connection), so they
+  /// are recorded, but at most ``maxCommandsInFlight`` of them per connection, so a
+  /// plugin cannot make the collector read the ledger without bound.
+  private var unsolicitedResults = 0
   /// Whether this connection counts in `environment.handshaking`.
   private var holdsHandshakeSlot = false
   private let peer: String
@@ -423,10 +426,13 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
         }
       }
     case .commandResult(let result):
-      guard commandsInFlight.remove(result.commandId) != nil else {
-        refuse(context: context, protocolViolation("result of command \(result.commandId), which this connection did not send"),
-               reason: "protocol violation")
-        return
+      if commandsInFlight.remove(result.commandId) == nil {
+        unsolicitedResults += 1
+        guard unsolicitedResults <= Self.maxCommandsInFlight else {
+          refuse(context: context, protocolViolation("more than \(Self.maxCommandsInFlight) results of commands this connection did not send"),
+                 reason: "protocol violation")
+          return
+        }
       }
       let commands = environment.commands
       Task { await commands.received(result, serverId: serverId) }

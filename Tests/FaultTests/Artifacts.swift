@@ -39,7 +39,9 @@ enum Artifacts {
 /// returns its exit status and output; the output is echoed so that the figures
 /// ("figures: ...") land in the test log.
 enum FaultDriver {
-  static func run(_ script: String, _ arguments: [String] = [], tls: Bool = false) throws -> (status: Int32, output: String) {
+  static func run(
+    _ script: String, _ arguments: [String] = [], tls: Bool = false, environment extra: [String: String] = [:]
+  ) throws -> (status: Int32, output: String) {
     _ = try Artifacts.path("tradetap")
     _ = try Artifacts.path("libTradeTapPlugin.so")
     let process = Process()
@@ -48,6 +50,7 @@ enum FaultDriver {
     var environment = ProcessInfo.processInfo.environment
     environment["TRADETAP_BUILD_DIR"] = Artifacts.buildDirectory
     environment["TLS"] = tls ? "1" : "0"
+    environment.merge(extra) { _, new in new }
     process.environment = environment
     let output = Pipe()
     process.standardOutput = output
