@@ -92,6 +92,10 @@ extension Ledger {
     try await pool.read { db in try Self.command(db, " WHERE id = ?", [id]) }
   }
 
+  public func command(idempotencyKey: String) async throws -> LedgerCommand? {
+    try await pool.read { db in try Self.command(db, " WHERE idempotency_key = ?", [idempotencyKey]) }
+  }
+
   public func unfinishedCommands(serverId: UInt32, limit: Int) async throws -> [LedgerCommand] {
     try await pool.read { db in
       try Row.fetchAll(

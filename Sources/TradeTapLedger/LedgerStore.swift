@@ -43,6 +43,8 @@ public protocol LedgerStore: AnyObject, Sendable {
   func submitCommand(_ submission: CommandSubmission) async throws -> CommandAdmission
   /// One command, or nil.
   func command(id: Int64) async throws -> LedgerCommand?
+  /// The command an `Idempotency-Key` names, or nil (a retry is answered before it is validated again).
+  func command(idempotencyKey: String) async throws -> LedgerCommand?
   /// `serverId`'s commands that are not final (pending, sent, unknown), oldest first, at most `limit`.
   func unfinishedCommands(serverId: UInt32, limit: Int) async throws -> [LedgerCommand]
   /// Pending commands handed to the plugin become `sent` (others are left as they are).

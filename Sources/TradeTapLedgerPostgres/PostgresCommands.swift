@@ -99,6 +99,11 @@ extension PostgresLedger {
     try await records("\(unescaped: LedgerCommandCodec.select) WHERE id = \(id)").first.map(LedgerCommandCodec.command)
   }
 
+  public func command(idempotencyKey: String) async throws -> LedgerCommand? {
+    try await records("\(unescaped: LedgerCommandCodec.select) WHERE idempotency_key = \(idempotencyKey)").first
+      .map(LedgerCommandCodec.command)
+  }
+
   public func unfinishedCommands(serverId: UInt32, limit: Int) async throws -> [LedgerCommand] {
     try await records("""
       \(unescaped: LedgerCommandCodec.select) WHERE server_id = \(Int64(serverId))

@@ -67,6 +67,7 @@ struct CommandRoutes: Sendable {
 
   private func openAccount(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
     let write = try await Write(request, context, tokenId: writeTokenId)
+    if let known = try await known(write) { return known }
     let body = try AccountBody.decode(write.body)
     _ = try await server(write.serverId)
     let opening = AccountOpening(
@@ -77,6 +78,7 @@ struct CommandRoutes: Sendable {
 
   private func moveMoney(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
     let write = try await Write(request, context, tokenId: writeTokenId)
+    if let known = try await known(write) { return known }
     let body = try BalanceOperationBody.decode(write.body)
     let platform = try await server(write.serverId)
     guard let type = BalanceOperationType(rawValue: body.type), MoneyMovement.platformForms[type] != nil else {
@@ -131,6 +133,19 @@ struct CommandRoutes: Sendable {
   }
 
   // MARK: Steps
+
+  /// A retry of a known key is answered from its command before anything is validated
+  /// again: an account deleted or a limit lowered since must not turn it into a refusal.
+  /// Another request under the key: 409.
+  private func known(_ write: Write) async throws -> Response? {
+    guard let command = try await ledger.command(idempotencyKey: write.key) else { return nil }
+    guard command.bodyHash == write.bodyHash else {
+      throw APIError(
+        status: .conflict, code: "idempotency_key_reused",
+        message: "Idempotency-Key was used for command \(command.id) with another request body")
+    }
+    return Self.answer(command, status: command.status.isFinal ? .ok : .accepted)
+  }
 
   /// `servers.platform` of a known server (nil when not yet known); 404 `server_not_found` otherwise.
   private func server(_ id: UInt32) async throws -> Int64? {
