@@ -50,6 +50,12 @@ struct SimCommand: ParsableCommand {
   var journal: String?
   @Option(help: "Keep the plugins loaded this long after the last event before cleanup (lets a plugin deliver its journal), e.g. 5s.")
   var linger: String = "0s"
+  @Option(help: "Route market requests of --gateway-groups accounts to this gateway (HOST:PORT; MT5).")
+  var gateway: String?
+  @Option(name: .customLong("gateway-groups"), help: "Group masks routed to --gateway (`*` wildcard, `!` excludes).")
+  var gatewayGroups: String = "*"
+  @Option(name: .customLong("gateway-store"), help: "File keeping the last processed execution id (default: STATE-OUT.gateway).")
+  var gatewayStore: String?
 
   /// Checks the flags; an error is one line on stderr (no usage dump) and exit 1.
   func checkFlags() throws {
@@ -68,6 +74,10 @@ struct SimCommand: ParsableCommand {
       throw SimFailure(message: "--param \(param) is not NAME=VALUE")
     }
     _ = try Self.seconds(linger, flag: "--linger")
+    if let gateway {
+      guard GatewayAddress(gateway) != nil else { throw SimFailure(message: "--gateway \(gateway) is not HOST:PORT") }
+      guard platform == "mt5" else { throw SimFailure(message: "--gateway needs --platform mt5") }
+    }
     if let scenario, !FileManager.default.isReadableFile(atPath: scenario) {
       throw SimFailure(message: "--scenario \(scenario) cannot be read")
     }
@@ -94,6 +104,9 @@ struct SimCommand: ParsableCommand {
     configuration.scenario = scenario
     configuration.missEventsPercent = missEvents
     configuration.journalPath = journal
+    configuration.gateway = gateway.flatMap { GatewayAddress($0) }
+    configuration.gatewayGroups = gatewayGroups
+    configuration.gatewayStorePath = gatewayStore ?? stateOut.map { $0 + ".gateway" }
 
     let hostJournal: HostJournal
     do { hostJournal = try HostJournal(path: journal) } catch {
@@ -135,6 +148,11 @@ struct SimCommand: ParsableCommand {
     } catch {
       server.unloadPlugins()
       throw SimFailure(message: "\(error)")
+    }
+    if let link = server.gatewayLink {
+      let s = link.stats
+      say("sim: gateway: \(s.requests) requests, \(s.fills) fills, \(s.rejects) rejects, \(s.answerRejects) answer rejects, "
+        + "\(link.pendingCount) still waiting, last execution \(link.lastProcessed), \(s.connects) connection(s)")
     }
     let writesAtStateOut = server.host.writesApplied.load(ordering: .relaxed)
     if let stateOut {

@@ -24,6 +24,18 @@ public final class MT5TradeServer {
   /// Whether to record hook calls at all (a run offering no hooks skips the work).
   public var recordsEvents = true
 
+  /// Gateway routing (`sim --gateway`): a client market request of an account this
+  /// says yes to is placed and waits (state placed) for the gateway's executions.
+  public var routesToGateway: ((Account) -> Bool)?
+  /// Orders waiting for the gateway, by ticket.
+  public private(set) var routedOrders: [UInt64: Order] = [:]
+  /// Positions a routed close waits on: no second close, close-by or stop-out meanwhile.
+  public private(set) var routedPositions: Set<UInt64> = []
+  /// Orders routed since the host last took them (it sends them to the gateway).
+  public var newlyRouted: [Order] = []
+  /// The external id the deals being booked carry (a gateway fill's).
+  private var bookingExternalID = ""
+
   private var nettingIndex: [NettingKey: UInt64] = [:]
   private var dealTickets: TicketSequence
   private var orderTickets: TicketSequence
@@ -167,6 +179,7 @@ public final class MT5TradeServer {
         position.isBuy != buy
       else { throw .unknownPosition(positionID) }
       guard volumeExt <= position.volumeExt else { throw .invalidVolume }
+      guard !routedPositions.contains(positionID) else { throw .unknownPosition(positionID) }
     }
     let now = clock()
     var order = Order(
@@ -174,8 +187,15 @@ public final class MT5TradeServer {
       state: .placed, reason: reason, digits: feed.symbols[symbolIndex].digits, pricePoints: fills[0].pricePoints,
       slPoints: 0, tpPoints: 0, volumeInitial: volumeExt, volumeCurrent: volumeExt, positionID: positionID,
       timeSetupMsc: now, timeDoneMsc: 0, comment: PlatformText.fit(comment, bytes: PlatformText.mt5Comment))
-    _ = account  // the account must exist; its mode decides how the fills apply
     emit(.orderAdd(order))
+    if reason == Reason.client, let route = routesToGateway, route(account) {
+      // A-book: the order waits as placed; the gateway's executions fill or reject it.
+      order.pricePoints = buy ? feed.ask(symbolIndex) : feed.bid(symbolIndex)
+      routedOrders[order.order] = order
+      if positionID != 0 { routedPositions.insert(positionID) }
+      newlyRouted.append(order)
+      return order.order
+    }
     execute(&order, fills: fills)
     return order.order
   }
@@ -245,7 +265,9 @@ public final class MT5TradeServer {
     guard let first = positions[positionID] else { throw .unknownPosition(positionID) }
     guard let second = positions[byPositionID] else { throw .unknownPosition(byPositionID) }
     guard let account = accounts[first.login], account.marginMode == .hedging else { throw .hedgingOnly }
-    guard first.login == second.login, first.symbolIndex == second.symbolIndex, first.isBuy != second.isBuy else {
+    guard first.login == second.login, first.symbolIndex == second.symbolIndex, first.isBuy != second.isBuy,
+      !routedPositions.contains(positionID), !routedPositions.contains(byPositionID)
+    else {
       throw .closeByNeedsOppositePositions
     }
     let volume = min(first.volumeExt, second.volumeExt)
@@ -268,6 +290,49 @@ public final class MT5TradeServer {
     order.timeDoneMsc = clock()
     emit(.orderDelete(order))
     return order.order
+  }
+
+  // MARK: Gateway executions
+
+  /// A gateway fill of a routed order: `on_order_update`, then one deal whose
+  /// `external_id` is the fill's, at the fill's price; the order moves to history
+  /// when nothing remains. A fill larger than what remains fills what remains.
+  /// - Returns: the deal's ticket, or nil when no routed order has this ticket.
+  @discardableResult
+  public func fillRoutedOrder(_ ticket: UInt64, volumeExt: UInt64, pricePoints: Int64, externalID: String) -> UInt64? {
+    guard var order = routedOrders[ticket], volumeExt > 0, pricePoints > 0 else { return nil }
+    let volume = min(volumeExt, order.volumeCurrent)
+    order.volumeCurrent -= volume
+    order.state = order.volumeCurrent == 0 ? .filled : .partial
+    emit(.orderUpdate(order))
+    let before = deals.count
+    bookingExternalID = externalID
+    perform(order, fill: Fill(volumeExt: volume, pricePoints: pricePoints))
+    bookingExternalID = ""
+    if order.volumeCurrent == 0 {
+      finishRouted(&order)
+    } else {
+      routedOrders[ticket] = order
+    }
+    return deals.count > before ? deals[deals.count - 1].deal : nil
+  }
+
+  /// The gateway rejected a routed order: it moves to history, rejected (canceled
+  /// when part of it was filled).
+  /// - Returns: false when no routed order has this ticket.
+  @discardableResult
+  public func rejectRoutedOrder(_ ticket: UInt64) -> Bool {
+    guard var order = routedOrders[ticket] else { return false }
+    order.state = order.volumeCurrent == order.volumeInitial ? .rejected : .canceled
+    finishRouted(&order)
+    return true
+  }
+
+  private func finishRouted(_ order: inout Order) {
+    routedOrders[order.order] = nil
+    if order.positionID != 0 { routedPositions.remove(order.positionID) }
+    order.timeDoneMsc = clock()
+    emit(.orderDelete(order))
   }
 
   // MARK: Execution
@@ -413,7 +478,8 @@ public final class MT5TradeServer {
       action: order.type.isBuy ? .buy : .sell, entry: entry, reason: order.reason, symbolIndex: order.symbolIndex,
       symbol: order.symbol, digits: symbol.digits, currencyDigits: accounts[order.login]?.currencyDigits ?? 2,
       timeMsc: time, pricePoints: fill.pricePoints, volumeExt: fill.volumeExt, contractSize: symbol.contractSize,
-      profit: profit, commission: commission, storage: storage, fee: 0, comment: order.comment)
+      profit: profit, commission: commission, storage: storage, fee: 0, comment: order.comment,
+      externalID: bookingExternalID)
   }
 
   /// The deal reaches balance before any hook hears of it.
@@ -496,7 +562,7 @@ public final class MT5TradeServer {
 
   private func worstPosition(of login: UInt64) -> UInt64? {
     var worst: (ticket: UInt64, profit: Int64)?
-    for ticket in positionsByLogin[login] ?? [] {
+    for ticket in positionsByLogin[login] ?? [] where !routedPositions.contains(ticket) {
       guard let position = positions[ticket] else { continue }
       let profit = valued(position).profit + position.storage
       if worst == nil || profit < worst!.profit { worst = (ticket, profit) }

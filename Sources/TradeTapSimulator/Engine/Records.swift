@@ -99,6 +99,8 @@ public struct Deal: Sendable, Equatable {
   public var storage: Int64
   public var fee: Int64
   public var comment: String
+  /// The external system's deal id (a gateway fill's `deal_external_id`); empty otherwise.
+  public var externalID: String = ""
 
   /// What the deal did to the balance: profit + commission + storage + fee, except
   /// for credit-type actions, which move credit instead.

@@ -80,6 +80,7 @@ extension Deal {
     deal.storage = Money.double(storage, digits: currencyDigits)
     deal.fee = Money.double(fee, digits: currencyDigits)
     copyText(comment, into: &deal.comment)
+    if !externalID.isEmpty { copyText(externalID, into: &deal.external_id) }
     return deal
   }
 }

@@ -76,7 +76,9 @@ public enum ServerStateWriter {
       let c = d.currencyDigits
       out.raw(",\"profit\":\"\(Money.decimalString(d.profit, digits: c))\",\"commission\":\"\(Money.decimalString(d.commission, digits: c))\"")
       out.raw(",\"storage\":\"\(Money.decimalString(d.storage, digits: c))\",\"fee\":\"\(Money.decimalString(d.fee, digits: c))\"")
-      out.raw(",\"time_msc\":\(d.timeMsc),\"comment\":"); out.string(d.comment); out.raw("}")
+      out.raw(",\"time_msc\":\(d.timeMsc),\"comment\":"); out.string(d.comment)
+      if !d.externalID.isEmpty { out.raw(",\"external_id\":"); out.string(d.externalID) }
+      out.raw("}")
     }
     out.raw("],\n\"positions\":[")
     for (i, p) in positions.enumerated() {

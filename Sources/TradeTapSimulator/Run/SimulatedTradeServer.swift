@@ -1,5 +1,6 @@
 import CTradeTapShims
 import Foundation
+import Synchronization
 import TradeServerAPI
 
 /// The simulated trade server: shards of accounts (one per host thread), the
@@ -13,6 +14,10 @@ public final class SimulatedTradeServer: @unchecked Sendable {
   private let counters: UnsafeMutablePointer<UInt64>
   private static let counterStride = 8
   private let stopFlag: UnsafeMutablePointer<UInt64>
+  /// The gateway link (`--gateway`), started by `run`.
+  public private(set) var gatewayLink: GatewayLink?
+  /// Hook calls fired for gateway executions (from the link's thread).
+  private let gatewayHooks = Atomic<UInt64>(0)
 
   public init(configuration: SimulationConfiguration, journal: HostJournal) {
     self.configuration = configuration
@@ -31,6 +36,12 @@ public final class SimulatedTradeServer: @unchecked Sendable {
       }
     }
     host.shards = shards
+    if configuration.gateway != nil {
+      let mask = GroupMask(configuration.gatewayGroups)
+      for shard in shards {
+        if case .mt5(let server) = shard.server { server.routesToGateway = { mask.matches($0.group) } }
+      }
+    }
     counters = .allocate(capacity: threads * Self.counterStride)
     counters.initialize(repeating: 0, count: threads * Self.counterStride)
     stopFlag = .allocate(capacity: 1)
@@ -58,7 +69,7 @@ public final class SimulatedTradeServer: @unchecked Sendable {
 
   /// Hook calls fired and changes missed so far, over every thread.
   public var progress: (fired: Int, missed: Int) {
-    var fired: UInt64 = 0, missed: UInt64 = 0
+    var fired: UInt64 = gatewayHooks.load(ordering: .relaxed), missed: UInt64 = 0
     for i in 0..<shards.count {
       fired += tt_load_relaxed_u64(counters + i * Self.counterStride + 1)
       missed += tt_load_relaxed_u64(counters + i * Self.counterStride + 2)
@@ -72,6 +83,21 @@ public final class SimulatedTradeServer: @unchecked Sendable {
   /// - Parameter onProgress: called about once a second from the calling thread.
   public func run(onProgress: ((_ fired: Int, _ seconds: Double) -> Void)? = nil) throws -> SimulationSummary {
     let start = tt_monotonic_ns()
+    if let address = configuration.gateway, gatewayLink == nil {
+      let link = try GatewayLink(address: address, serverID: configuration.serverID,
+                                 storePath: configuration.gatewayStorePath ?? "tradetap-sim-\(configuration.serverID).gateway")
+      gatewayLink = link
+      link.start(apply: { [self] execution, request in applyGatewayExecution(execution, request: request) },
+                 rejectAnswered: { [self] request in applyGatewayExecution(nil, request: request) })
+    }
+    defer {
+      if let link = gatewayLink {
+        // Routed orders still waiting get their executions first (the gateway may be
+        // restarting); SIGINT ends the wait.
+        _ = link.waitIdle(seconds: configuration.gatewayDrainSeconds) { tt_load_acquire_u64(stopFlag) != 0 }
+        link.stop()
+      }
+    }
     if let path = configuration.scenario {
       let text = try String(contentsOfFile: path, encoding: .utf8)
       let steps = try ScenarioParser.parse(text)
@@ -197,6 +223,43 @@ public final class SimulatedTradeServer: @unchecked Sendable {
     }
   }
 
+  // MARK: The gateway
+
+  /// The request a routed order sends (`TS_TA_MARKET`, the quote when it was routed).
+  private func gatewayRequest(_ order: Order, server: MT5TradeServer, link: GatewayLink) -> WireRequest {
+    let scale = Double(Money.doublePowers[order.digits])
+    return WireRequest(
+      request_id: link.makeRequestID(), server_id: configuration.serverID, login: order.login,
+      group: server.accounts[order.login]?.group ?? "", symbol: order.symbol, digits: UInt32(order.digits),
+      action: UInt32(TS_TA_MARKET), type: order.type.rawValue, volume_ext: order.volumeInitial, order: order.order,
+      position_id: order.positionID, price_order: Double(order.pricePoints) / scale,
+      price_bid: Double(server.feed.bid(order.symbolIndex)) / scale,
+      price_ask: Double(server.feed.ask(order.symbolIndex)) / scale, comment: order.comment)
+  }
+
+  /// Applies one gateway execution (nil: the answer rejected the request) to the
+  /// routed order, under its shard's lock, and fires the hooks it made.
+  private func applyGatewayExecution(_ execution: WireExecution?, request: WireRequest?) {
+    guard let request else { return }  // an execution of an earlier run's request: nothing waits for it
+    let sinks = host.activeSinks
+    for shard in shards {
+      let applied = shard.withLock { () -> Bool in
+        guard case .mt5(let server) = shard.server, server.routedOrders[request.order] != nil else { return false }
+        if let execution, execution.action == UInt32(TS_TE_ORDER_FILL) {
+          let points = Int64((execution.deal_price * Money.doublePowers[Int(request.digits)]).rounded())
+          server.fillRoutedOrder(request.order, volumeExt: execution.deal_volume_ext, pricePoints: points,
+                                 externalID: execution.deal_external_id)
+        } else {
+          server.rejectRoutedOrder(request.order)
+        }
+        let count = sinks.isEmpty ? shard.drainEvents { _ in } : shard.drainEvents { HookDispatch.fire($0, to: sinks) }
+        gatewayHooks.add(UInt64(count), ordering: .relaxed)
+        return true
+      }
+      if applied { return }
+    }
+  }
+
   /// Fires (or, for a missed change, drops) the hook calls the last operation made.
   private func publish(_ shard: ServerShard, thread: Int, sinks: [ts_event_sink], miss: Bool) {
     let slot = counters + thread * Self.counterStride
@@ -207,6 +270,10 @@ public final class SimulatedTradeServer: @unchecked Sendable {
       count = shard.drainEvents { HookDispatch.fire($0, to: sinks) }
     }
     slot.pointee += UInt64(count)
+    if let link = gatewayLink, case .mt5(let server) = shard.server, !server.newlyRouted.isEmpty {
+      for order in server.newlyRouted { link.submit(gatewayRequest(order, server: server, link: link)) }
+      server.newlyRouted.removeAll()
+    }
     if miss {
       tt_store_relaxed_u64(slot + 2, tt_load_relaxed_u64(slot + 2) + UInt64(count))
     } else {

@@ -28,6 +28,15 @@ public struct SimulationConfiguration: Sendable {
   public var missEventsPercent: Double = 0
   /// Host journal file; nil logs to stderr.
   public var journalPath: String?
+  /// `--gateway HOST:PORT`: MT5 client market requests of accounts in `gatewayGroups`
+  /// go to this gateway (docs/gateway.md).
+  public var gateway: GatewayAddress?
+  /// `--gateway-groups MASK`: MT5 group masks (`*` wildcard, `!` excludes).
+  public var gatewayGroups = "*"
+  /// `--gateway-store FILE`: the last processed execution id (durable).
+  public var gatewayStorePath: String?
+  /// How long the run waits, after its last step, for routed orders to end.
+  public var gatewayDrainSeconds: Double = 120
 
   public init() {}
 }
