@@ -122,10 +122,12 @@ extension LedgerWriter {
         if let deals = snapshot.deals {
           sweep.sequence = point(snapshot.dealsThrough)
           try sweep.compareDeals(deals, window: snapshot.dealWindow)
+          try sweep.compareCommandMarks(.deal, deals.map { (Int64(truncatingIfNeeded: $0.deal), $0.comment) })
         }
         if let trades = snapshot.trades {
           sweep.sequence = point(snapshot.tradesThrough)
           try sweep.compareTrades(trades)
+          try sweep.compareCommandMarks(.trade, trades.map { (Int64($0.ticket), $0.comment) })
         }
         sweep.outcome.deletions = sweep.outcome.destructiveRows
         if case .sweep(let limit?) = mode {
@@ -334,6 +336,32 @@ private struct ReconciliationSweep {
       delete("UPDATE deals SET deleted = 1 WHERE server_id = ? AND deal = ?", [server, deal])
       delete("UPDATE balance_operations SET deleted = 1 WHERE server_id = ? AND ticket = ? AND source = 'mt5_deal'",
              [server, deal])
+    }
+  }
+
+  // MARK: CRM commands
+
+  /// Marked records against their commands (``CommandMarks``), and every done money
+  /// command's record: reported, never corrected.
+  mutating func compareCommandMarks(_ subject: LedgerDivergence.Subject, _ records: [(key: Int64, comment: String)]) throws {
+    var commands: [UInt64: CommandMarks.Command] = [:]
+    for record in records {
+      guard let id = CommandMarker.commandId(in: record.comment), commands[id] == nil,
+        let row = try Row.fetchOne(db, sql: "SELECT status, deal FROM commands WHERE id = ? AND server_id = ?",
+                                   arguments: [Int64(bitPattern: id), server]),
+        let status = CommandStatus(rawValue: row["status"])
+      else { continue }
+      commands[id] = CommandMarks.Command(status: status, deal: (row["deal"] as Int64?).map { UInt64(bitPattern: $0) })
+    }
+    outcome.divergences += CommandMarks.divergences(subject: subject, records: records, commands: commands)
+    let (table, key) = subject == .trade ? ("trades", "ticket") : ("deals", "deal")
+    let onPlatform = Set(records.map(\.key))
+    for row in try Row.fetchAll(db, sql: """
+      SELECT c.id, c.deal FROM commands c WHERE c.server_id = ? AND c.status = 'done' AND c.kind = 'balance_operation'
+        AND c.deal IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM \(table) t WHERE t.server_id = c.server_id AND t.\(key) = c.deal AND t.deleted = 0)
+      """, arguments: [server]) where !onPlatform.contains(row["deal"]) {
+      outcome.divergences.append(CommandMarks.missingRecord(commandId: row["id"], deal: row["deal"]))
     }
   }
 

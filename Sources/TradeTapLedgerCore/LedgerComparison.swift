@@ -10,6 +10,8 @@ public struct LedgerDivergence: Sendable, Hashable, CustomStringConvertible {
     case account, position, deal, trade
     /// MT4 history records (closed trades, balance and credit), as verify reports them.
     case history
+    /// A CRM command whose platform record is missing (docs/commands.md).
+    case command
   }
   /// What was done about it (`reconciliation_divergences.correction`).
   public enum Correction: String, Sendable, Hashable {

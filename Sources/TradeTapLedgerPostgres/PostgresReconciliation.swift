@@ -73,10 +73,12 @@ extension PostgresLedger {
       if let deals = snapshot.deals {
         sweep.sequence = point(snapshot.dealsThrough)
         try await sweep.compareDeals(deals, window: snapshot.dealWindow)
+        try await sweep.compareCommandMarks(.deal, deals.map { (Int64(truncatingIfNeeded: $0.deal), $0.comment) })
       }
       if let trades = snapshot.trades {
         sweep.sequence = point(snapshot.tradesThrough)
         try await sweep.compareTrades(trades)
+        try await sweep.compareCommandMarks(.trade, trades.map { (Int64($0.ticket), $0.comment) })
       }
       let healedThrough = [snapshot.accountsThrough, snapshot.positionsThrough, snapshot.dealsThrough,
                            snapshot.tradesThrough].compactMap { $0 }.min().map(point) ?? caughtUpThrough
@@ -275,6 +277,37 @@ struct PostgresReconciliationSweep {
       deletions.append("""
         UPDATE balance_operations SET deleted = 1 WHERE server_id = \(server) AND ticket = \(deal) AND source = 'mt5_deal'
         """)
+    }
+  }
+
+  // MARK: CRM commands
+
+  /// Marked records against their commands (``CommandMarks``), and every done money
+  /// command's record: reported, never corrected.
+  mutating func compareCommandMarks(_ subject: LedgerDivergence.Subject, _ records: [(key: Int64, comment: String)]) async throws {
+    var commands: [UInt64: CommandMarks.Command] = [:]
+    for record in records {
+      guard let id = CommandMarker.commandId(in: record.comment), commands[id] == nil else { continue }
+      let found = try await rows("""
+        SELECT id, status, deal FROM commands WHERE id = \(Int64(bitPattern: id)) AND server_id = \(server)
+        """, key: "id")
+      guard let row = found.values.first, let status = row.text("status").flatMap(CommandStatus.init(rawValue:)) else { continue }
+      commands[id] = CommandMarks.Command(status: status, deal: row.integer("deal").map { UInt64(bitPattern: $0) })
+    }
+    outcome.divergences += CommandMarks.divergences(subject: subject, records: records, commands: commands)
+    let onPlatform = Set(records.map(\.key))
+    let missing = try await rows(subject == .trade ? """
+      SELECT c.id, c.deal FROM commands c WHERE c.server_id = \(server) AND c.status = 'done'
+        AND c.kind = 'balance_operation' AND c.deal IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.server_id = c.server_id AND t.ticket = c.deal AND t.deleted = 0)
+      """ : """
+      SELECT c.id, c.deal FROM commands c WHERE c.server_id = \(server) AND c.status = 'done'
+        AND c.kind = 'balance_operation' AND c.deal IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM deals t WHERE t.server_id = c.server_id AND t.deal = c.deal AND t.deleted = 0)
+      """, key: "id")
+    for (id, row) in missing.sorted(by: { $0.key < $1.key }) {
+      guard let deal = row.integer("deal"), !onPlatform.contains(deal) else { continue }
+      outcome.divergences.append(CommandMarks.missingRecord(commandId: id, deal: deal))
     }
   }
 

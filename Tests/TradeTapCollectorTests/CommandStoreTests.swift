@@ -134,4 +134,36 @@ struct CommandStoreTests {
       #expect(audit.allSatisfy { $0.text("finished_utc") != nil })
     }
   }
+
+  /// The sweep's check of the platform's TT# marks against the commands
+  /// (docs/commands.md), identical on both backends: reported, never corrected.
+  @Test(arguments: LedgerBackendKind.allCases)
+  func theSweepReportsMarksWithoutTheirDoneCommandAndDoneCommandsWithoutTheirDeal(backend: LedgerBackendKind) async throws {
+    try await Self.withStore(backend) { store in
+      let booked = try #require(Self.accepted(try await store.submitCommand(Self.deposit("a"))))
+      let lost = try #require(Self.accepted(try await store.submitCommand(Self.deposit("b"))))
+      let refused = try #require(Self.accepted(try await store.submitCommand(Self.deposit("c"))))
+      let running = try #require(Self.accepted(try await store.submitCommand(Self.deposit("d"))))
+      _ = try await store.finishCommand(id: booked.id, serverId: 7, outcome: .done(deal: 12, login: 5001))
+      _ = try await store.finishCommand(id: lost.id, serverId: 7, outcome: .done(deal: 13, login: 5001))
+      _ = try await store.finishCommand(id: refused.id, serverId: 7, outcome: .rejected(reason: "no_money", hostResult: 9))
+      func deal(_ ticket: UInt64, _ comment: String) -> Deal {
+        guard case .deal(let d) = CRMEvents.deal(seq: ticket, deal: ticket, login: 5001, second: Int64(ticket),
+                                                  action: .balance, profit: "100.50", comment: comment).body
+        else { fatalError("a deal event") }
+        return d
+      }
+      // Deal 13 is nowhere; 16 belongs to a command whose result is on its way.
+      let platform = [deal(12, "TT#\(booked.id) c"), deal(14, "TT#\(refused.id) c"), deal(15, "TT#9999"),
+                      deal(16, "TT#\(running.id) c")]
+      let outcome = try #require(try store.reconcile(
+        PlatformSnapshot(serverId: 7, deals: platform), caughtUpThrough: 0, startedUtc: nil, mode: .sweep(limit: nil)))
+      #expect(Set(outcome.divergences.filter { $0.correction == .reported }.map(\.description)) == [
+        "deal 14 command: platform TT#\(refused.id), ledger command \(refused.id) rejected",
+        "deal 15 command: platform TT#9999, ledger NULL",
+        "command \(lost.id) deal: platform NULL, ledger done deal 13",
+      ], "\(backend)")
+      #expect(try await store.command(id: refused.id)?.status == .rejected)
+    }
+  }
 }

@@ -30,14 +30,26 @@ struct CollectorProbe {
 
   /// `POST /v1/reconciliation/sweeps/{id}/apply`. - Returns: whether it answered 200.
   func applySweep(_ id: Int64) -> Bool {
-    request(method: "POST", path: "/v1/reconciliation/sweeps/\(id)/apply", timeoutSeconds: 120) != nil
+    request(method: "POST", path: "/v1/reconciliation/sweeps/\(id)/apply", timeoutSeconds: 120)?.status == 200
   }
 
-  private func get(path: String) -> String? { request(method: "GET", path: path, timeoutSeconds: 2) }
+  /// A JSON request (the write API): the status and the decoded object, nil on a transport failure.
+  func json(method: String, path: String, body: String = "", headers: [String: String] = [:]) -> (status: Int, object: [String: Any])? {
+    guard let (status, text) = request(method: method, path: path, body: body, headers: headers, timeoutSeconds: 10) else { return nil }
+    let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    return (status, object ?? [:])
+  }
 
-  /// A minimal HTTP/1.1 request with `Connection: close`; nil on any failure or any
-  /// status but 200 (the demo shows progress best-effort and never fails because of a probe).
-  private func request(method: String, path: String, timeoutSeconds: Int) -> String? {
+  private func get(path: String) -> String? {
+    guard let (status, body) = request(method: "GET", path: path, timeoutSeconds: 2), status == 200 else { return nil }
+    return body
+  }
+
+  /// A minimal HTTP/1.1 request with `Connection: close`; nil on any transport failure
+  /// (the demo shows progress best-effort and never fails because of a probe).
+  private func request(
+    method: String, path: String, body: String = "", headers: [String: String] = [:], timeoutSeconds: Int
+  ) -> (status: Int, body: String)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -51,8 +63,10 @@ struct CollectorProbe {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { return nil }
-    let request = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nAuthorization: Bearer \(token)\r\n"
-      + (method == "POST" ? "Content-Length: 0\r\n" : "") + "Connection: close\r\n\r\n"
+    var request = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nAuthorization: Bearer \(token)\r\n"
+    for (name, value) in headers { request += "\(name): \(value)\r\n" }
+    if method == "POST" { request += "Content-Length: \(body.utf8.count)\r\n" }
+    request += "Connection: close\r\n\r\n" + body
     guard Array(request.utf8).withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.utf8.count else { return nil }
     var response = [UInt8]()
     var buffer = [UInt8](repeating: 0, count: 16_384)
@@ -62,7 +76,8 @@ struct CollectorProbe {
       response += buffer[0..<n]
     }
     let text = String(decoding: response, as: UTF8.self)
-    guard text.hasPrefix("HTTP/1.1 200"), let split = text.range(of: "\r\n\r\n") else { return nil }
-    return String(text[split.upperBound...])
+    guard text.hasPrefix("HTTP/1.1 "), let status = Int(text.dropFirst(9).prefix(3)), let split = text.range(of: "\r\n\r\n")
+    else { return nil }
+    return (status, String(text[split.upperBound...]))
   }
 }

@@ -72,7 +72,8 @@ struct DemoCommand: AsyncParsableCommand {
         "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
         "--database", LedgerLocation.sqlite(path: files.ledger).argument, "--secrets", files.secretsFile,
         "--tls-cert", files.certificate, "--tls-key", files.privateKey,
-        "--api-token-file", files.apiTokenFile, "--reconcile-every", "1m",
+        "--api-token-file", files.apiTokenFile, "--api-write-token-file", files.apiWriteTokenFile,
+        "--reconcile-every", "1m",
       ],
       logFile: files.collectorLog)
     let listening = try await collector.waitForLine(prefix: "listening ", timeout: .seconds(30), log: files.collectorLog)
@@ -110,9 +111,22 @@ struct DemoCommand: AsyncParsableCommand {
       say(progress.line())
     }
     var catchUp: LedgerCatchUp?
+    var deposit: String?
     if lingering {
       catchUp = try await waitForLedger(
         progress: progress, sim: sim, ledger: files.ledger, serverID: serverID, desk: probe)
+      // Money in: the CRM deposits through the write API while the plugin is still loaded.
+      do {
+        deposit = try await DemoDeposit(
+          desk: CollectorProbe(host: http.host, port: http.port, token: files.apiWriteToken), serverID: serverID,
+          ledgerPath: files.ledger
+        ).run()
+        say(deposit!)
+      } catch {
+        sim.interrupt()
+        await collector.terminate()
+        throw error
+      }
       sim.interrupt()
       if await !sim.waitForExit(timeout: .seconds(60)) {
         say("demo: tradetap sim did not exit 60 s after SIGINT; terminating it")
@@ -148,6 +162,7 @@ struct DemoCommand: AsyncParsableCommand {
       say("journal overflow: \(catchUp.refused) events refused by the plugin's full journal (Journal.SizeMB=64) in "
         + "\(catchUp.gaps) gap(s), \(catchUp.openGaps == 0 ? "all healed by reconciliation" : "\(catchUp.openGaps) not healed")")
     }
+    if let deposit { say(deposit.replacingOccurrences(of: "demo: ", with: "money in: ")) }
     say(report.summary)
     say("ledger (SQLite, the schema is in docs/ledger.md):  sqlite3 \(files.ledger) 'select * from accounts limit 5'")
     say("collector log: \(files.collectorLog)    trade server journal: \(files.hostLog)")
