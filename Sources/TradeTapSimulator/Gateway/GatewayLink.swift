@@ -147,14 +147,15 @@ public final class GatewayLink: @unchecked Sendable {
     }
     let request = lock.withLock { pending[e.request_id] }
     apply?(e, request)
+    lastProcessed = e.execution_id
+    persist()
+    link.send(.ack(e.execution_id))
+    // Only now may the run end: the confirmation is on its way.
     lock.withLock {
       if request == nil { stats.orphans += 1 }
       else if e.action == UInt32(TS_TE_ORDER_FILL) { stats.fills += 1 } else { stats.rejects += 1 }
       if e.isFinal { pending[e.request_id] = nil }
     }
-    lastProcessed = e.execution_id
-    persist()
-    link.send(.ack(e.execution_id))
   }
 
   private func answered(_ answer: WireAnswer) {

@@ -1,0 +1,275 @@
+import Foundation
+import Glibc
+import Testing
+import TradeTapCollector
+
+/// The gateway model with real processes (issue 11, items 2 and 3): `tradetap gateway`
+/// (the real `.so` loaded through the gateway ABI) and `tradetap sim --gateway` (the
+/// real `.so` loaded as a server plugin, MT5, hedging and netting groups) feed one
+/// real `tradetap collector`. The server's deals with an external id equal the
+/// gateway's fills one to one, and the ledger holds every execution exactly once
+/// under the gateway's id, also when the gateway is killed with SIGKILL mid-stream.
+@Suite("Gateway processes: tradetap gateway + sim --gateway + one collector", .serialized)
+struct GatewayProcessTests {
+  static let gatewayId = 501
+  static let serverSecret = "server-secret-0001-tradetap"
+  static let gatewaySecret = "gateway-secret-0501-tradetap"
+
+  /// A `tradetap` child process whose stdout goes to a file.
+  final class Child {
+    let process = Process()
+    let output: String
+
+    init(_ arguments: [String], folder: String, name: String) throws {
+      output = "\(folder)/\(name).out"
+      FileManager.default.createFile(atPath: output, contents: nil)
+      FileManager.default.createFile(atPath: "\(folder)/\(name).err", contents: nil)
+      process.executableURL = URL(fileURLWithPath: try CollectorProcess.executable())
+      process.arguments = arguments
+      process.standardOutput = FileHandle(forWritingAtPath: output)
+      process.standardError = FileHandle(forWritingAtPath: "\(folder)/\(name).err")
+      try process.run()
+    }
+
+    var text: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+
+    /// Waits until stdout has a line starting with `prefix`; that line.
+    func line(_ prefix: String, within seconds: Double = 30) -> String? {
+      let deadline = Date().addingTimeInterval(seconds)
+      while Date() < deadline {
+        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) { return String(line) }
+        if !process.isRunning { return nil }
+        usleep(20_000)
+      }
+      return nil
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    func wait() -> Int32 {
+      process.waitUntilExit()
+      return process.terminationStatus
+    }
+  }
+
+  /// One run's folder: the collector's secrets, the plugins' secret files.
+  static func prepare() throws -> String {
+    let folder = try Harness.folder()
+    try CollectorProcess.prepare(
+      folder: folder, secrets: "1 \(serverSecret)\n\(gatewayId) \(gatewaySecret)\n", token: Harness.token)
+    for (file, secret) in [("server-secret", serverSecret), ("gateway-secret", gatewaySecret)] {
+      try "\(secret)\n".write(toFile: "\(folder)/\(file)", atomically: true, encoding: .utf8)
+      chmod("\(folder)/\(file)", 0o600)
+    }
+    return folder
+  }
+
+  static func pluginArguments(collectorPort: Int, folder: String, role: String) throws -> [String] {
+    var arguments = ["--plugin", try PipelineTests.artifact("libTradeTapPlugin.so")]
+    for parameter in [
+      "Collector=127.0.0.1:\(collectorPort)", "TLS=off", "Heartbeat.Seconds=1",
+      "SecretFile=\(folder)/\(role)-secret", "Journal.Path=\(folder)/\(role)-journal",
+    ] { arguments += ["--param", parameter] }
+    return arguments
+  }
+
+  static func startGateway(port: Int, collectorPort: Int, folder: String, name: String, lp: [String]) throws -> Child {
+    let child = try Child(
+      ["gateway", "--listen", "127.0.0.1:\(port)", "--gateway-id", "\(gatewayId)", "--store", "\(folder)/gateway-store",
+       "--state-out", "\(folder)/gateway-state.json", "--journal", "\(folder)/gateway-journal.log"]
+        + lp + pluginArguments(collectorPort: collectorPort, folder: folder, role: "gateway"),
+      folder: folder, name: name)
+    guard child.line("gateway: \(gatewayId) on") != nil else {
+      throw CollectorProcess.ProcessError.unexpectedOutput("gateway did not start: \(child.text)")
+    }
+    return child
+  }
+
+  static func startSim(gatewayPort: Int, collectorPort: Int, folder: String, seconds: Int, seed: Int) throws -> Child {
+    try Child(
+      ["sim", "--platform", "mt5", "--margin", "mixed", "--accounts", "40", "--threads", "2", "--rate", "400",
+       "--duration", "\(seconds)s", "--seed", "\(seed)", "--gateway", "127.0.0.1:\(gatewayPort)",
+       "--gateway-groups", "real\\hedging,real\\netting", "--state-out", "\(folder)/sim-state.json",
+       "--journal", "\(folder)/sim-journal.log", "--linger", "4s"]
+        + pluginArguments(collectorPort: collectorPort, folder: folder, role: "server"),
+      folder: folder, name: "sim")
+  }
+
+  static func json(_ path: String) throws -> [String: Any] {
+    let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path)))
+    return object as? [String: Any] ?? [:]
+  }
+
+  /// What the two state files say, compared: fills against deals with an external id.
+  struct Books {
+    var executions: [[String: Any]] = []
+    var fills: [String: [String: Any]] = [:]
+    var rejects = 0
+    var dealsWithExternalID: [String: [String: Any]] = [:]
+    var duplicateExternalIDs = 0
+    var mismatches: [String] = []
+    var partialRequests = 0
+    var hedgingFills = 0
+    var nettingFills = 0
+    var lastExecution = 0
+
+    init(folder: String) throws {
+      let gateway = try GatewayProcessTests.json("\(folder)/gateway-state.json")
+      let sim = try GatewayProcessTests.json("\(folder)/sim-state.json")
+      executions = gateway["executions"] as? [[String: Any]] ?? []
+      var fillsPerRequest: [Int: Int] = [:]
+      for e in executions {
+        lastExecution = max(lastExecution, e["execution_id"] as? Int ?? 0)
+        if e["action"] as? Int == 2 {
+          fills[e["deal_external_id"] as? String ?? ""] = e
+          fillsPerRequest[e["request_id"] as? Int ?? 0, default: 0] += 1
+        } else if e["action"] as? Int == 3 {
+          rejects += 1
+        }
+      }
+      partialRequests = fillsPerRequest.values.filter { $0 > 1 }.count
+      let groups = Dictionary(
+        (sim["accounts"] as? [[String: Any]] ?? []).map { ($0["login"] as? Int ?? 0, $0["group"] as? String ?? "") },
+        uniquingKeysWith: { a, _ in a })
+      for deal in sim["deals"] as? [[String: Any]] ?? [] {
+        guard let external = deal["external_id"] as? String, !external.isEmpty else { continue }
+        if dealsWithExternalID[external] != nil { duplicateExternalIDs += 1 }
+        dealsWithExternalID[external] = deal
+        let group = groups[deal["login"] as? Int ?? 0] ?? ""
+        if group.hasSuffix("hedging") { hedgingFills += 1 } else if group.hasSuffix("netting") { nettingFills += 1 }
+      }
+      for (external, fill) in fills {
+        guard let deal = dealsWithExternalID[external] else { mismatches.append("fill \(external) without deal"); continue }
+        for (dealKey, fillKey) in [("order", "order"), ("volume_ext", "deal_volume_ext"), ("login", "login")]
+        where deal[dealKey] as? Int != fill[fillKey] as? Int {
+          mismatches.append("\(external): \(dealKey) \(deal[dealKey] ?? "-") vs \(fill[fillKey] ?? "-")")
+        }
+        if deal["price"] as? String != fill["deal_price"] as? String {
+          mismatches.append("\(external): price \(deal["price"] ?? "-") vs \(fill["deal_price"] ?? "-")")
+        }
+      }
+      for external in dealsWithExternalID.keys where fills[external] == nil {
+        mismatches.append("deal \(external) without fill")
+      }
+    }
+  }
+
+  /// The ledger's gateway side: execution ids (one per `execution` event), and the
+  /// highest id acknowledged.
+  static func ledgerExecutionIDs(_ ledger: CrashTests.ProcessLedger) async throws -> [Int64] {
+    try await ReconciliationPipelineTests.integers(ledger, """
+      SELECT CAST(substr(summary, 11, instr(substr(summary, 11), ' ') - 1) AS INTEGER) FROM events
+      WHERE server_id = \(gatewayId) AND kind = 'execution' ORDER BY 1
+      """)
+  }
+
+  /// Checks both books and the ledger once the gateway has written its state.
+  static func checkExactlyOnce(folder: String, ledger: CrashTests.ProcessLedger) async throws -> Books {
+    let books = try Books(folder: folder)
+    #expect(!books.fills.isEmpty && books.fills.count == books.dealsWithExternalID.count,
+            "\(books.fills.count) fills, \(books.dealsWithExternalID.count) deals with an external id")
+    #expect(books.mismatches.isEmpty, "\(books.mismatches.prefix(10))")
+    #expect(books.duplicateExternalIDs == 0)
+    // Ids strictly increasing, never reused.
+    let ids = books.executions.compactMap { $0["execution_id"] as? Int }
+    #expect(ids == Array(1...max(1, ids.count)) || ids.isEmpty)
+
+    // The ledger: every execution once, under the gateway's id as source.
+    let expected = ids.map(Int64.init)
+    let arrived = try await ImpossibleBookTests.eventually(45) {
+      try await ledgerExecutionIDs(ledger).count >= expected.count
+    }
+    let inLedger = try await ledgerExecutionIDs(ledger)
+    #expect(arrived && inLedger == expected,
+            "ledger: \(inLedger.count) execution events, \(Set(inLedger).count) distinct, gateway stored \(expected.count)")
+    // The server's deals reached the ledger with their external ids.
+    let dealsArrived = try await ImpossibleBookTests.eventually(30) {
+      try await ImpossibleBookTests.integer(ledger, "SELECT count(*) FROM deals WHERE server_id = 1 AND external_id != ''")
+        >= books.fills.count
+    }
+    let ledgerDeals = try await ImpossibleBookTests.integer(
+      ledger, "SELECT count(DISTINCT external_id) FROM deals WHERE server_id = 1 AND external_id != ''")
+    #expect(dealsArrived && ledgerDeals == books.fills.count, "ledger deals with an external id: \(ledgerDeals)")
+    // The server confirmed every execution; the confirmations reached the ledger.
+    let acked = try await ImpossibleBookTests.integer(ledger, """
+      SELECT max(CAST(substr(summary, instr(summary, 'through ') + 8) AS INTEGER)) FROM events
+      WHERE server_id = \(gatewayId) AND kind = 'execution_ack'
+      """)
+    #expect(acked == books.lastExecution, "acknowledged through \(acked), last execution \(books.lastExecution)")
+    return books
+  }
+
+  @Test func fillsBecomeDealsOneToOneAndTheLedgerHoldsEveryExecutionOnce() async throws {
+    let folder = try Self.prepare()
+    try await CrashTests.ProcessLedger.with(.sqlite, folder: folder) { ledger in
+      let collector = try CollectorProcess(folder: folder, database: ledger.url)
+      defer { collector.signal(SIGTERM); _ = collector.wait() }
+      let port = try CollectorProcess.freePort()
+      let started = Date()
+      let gateway = try Self.startGateway(
+        port: port, collectorPort: collector.protocolPort, folder: folder, name: "gateway-1",
+        lp: ["--latency", "1ms..15ms", "--partial-rate", "30%", "--reject-rate", "10%", "--slippage-points", "5",
+             "--seed", "7"])
+      let sim = try Self.startSim(gatewayPort: port, collectorPort: collector.protocolPort, folder: folder, seconds: 5, seed: 3)
+      #expect(sim.wait() == 0, "sim: \(sim.text)")
+      gateway.signal(SIGINT)
+      #expect(gateway.wait() == 0, "gateway: \(gateway.text)")
+      let books = try await Self.checkExactlyOnce(folder: folder, ledger: ledger)
+      #expect(books.rejects > 0 && books.partialRequests > 0, "\(books.rejects) rejects, \(books.partialRequests) partial")
+      #expect(books.hedgingFills > 0 && books.nettingFills > 0, "\(books.hedgingFills) hedging, \(books.nettingFills) netting")
+      // Each reject canceled its order: the sim waits for nothing.
+      #expect(sim.text.contains("0 still waiting"), "\(sim.text)")
+      print("figures: gateway end to end: \(books.fills.count) fills (\(books.partialRequests) requests in several), "
+        + "\(books.rejects) rejects, \(books.hedgingFills) hedging / \(books.nettingFills) netting deals, "
+        + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+  }
+
+  @Test func gatewayKilledFiveTimesMidStreamLosesAndDoublesNoFill() async throws {
+    let folder = try Self.prepare()
+    try await CrashTests.ProcessLedger.with(.sqlite, folder: folder) { ledger in
+      let collector = try CollectorProcess(folder: folder, database: ledger.url)
+      defer { collector.signal(SIGTERM); _ = collector.wait() }
+      let port = try CollectorProcess.freePort()
+      let lp = ["--latency", "2ms..30ms", "--partial-rate", "40%", "--reject-rate", "5%", "--slippage-points", "3",
+                "--seed", "11"]
+      let started = Date()
+      var gateway = try Self.startGateway(port: port, collectorPort: collector.protocolPort, folder: folder,
+                                          name: "gateway-1", lp: lp)
+      let sim = try Self.startSim(gatewayPort: port, collectorPort: collector.protocolPort, folder: folder, seconds: 10, seed: 5)
+      var storedBeforeKills: [Int] = []
+      for kill in 1...5 {
+        usleep(1_400_000)
+        gateway.signal(SIGKILL)
+        #expect(gateway.wait() == SIGKILL)
+        storedBeforeKills.append(Self.storedExecutions(folder: folder))
+        usleep(200_000)  // the server keeps trading; its routed orders wait
+        gateway = try Self.startGateway(port: port, collectorPort: collector.protocolPort, folder: folder,
+                                        name: "gateway-\(kill + 1)", lp: lp)
+      }
+      #expect(sim.wait() == 0, "sim: \(sim.text)")
+      gateway.signal(SIGINT)
+      #expect(gateway.wait() == 0, "gateway: \(gateway.text)")
+      let books = try await Self.checkExactlyOnce(folder: folder, ledger: ledger)
+      // Each kill happened mid-stream: executions were stored before and after it.
+      #expect(zip(storedBeforeKills, storedBeforeKills.dropFirst()).allSatisfy { $0 < $1 } && storedBeforeKills[0] > 0,
+              "stored before each kill: \(storedBeforeKills)")
+      #expect(storedBeforeKills.last! < books.executions.count)
+      #expect(sim.text.contains("0 still waiting") && sim.text.contains("6 connection(s)"), "\(sim.text)")
+      let resent = (2...6).compactMap { run -> Int? in
+        let text = (try? String(contentsOfFile: "\(folder)/gateway-\(run).out", encoding: .utf8)) ?? ""
+        guard let range = text.range(of: #"(\d+) resent"#, options: .regularExpression) else { return nil }
+        return Int(text[range].split(separator: " ")[0])
+      }
+      print("figures: gateway kill -9 x5: \(books.fills.count) fills, \(books.rejects) rejects, "
+        + "stored before each kill \(storedBeforeKills), resent after restarts \(resent), "
+        + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    }
+  }
+
+  /// Whole records in the gateway's execution store right now.
+  static func storedExecutions(folder: String) -> Int {
+    let size = (try? FileManager.default.attributesOfItem(atPath: "\(folder)/gateway-store/executions.dat")[.size] as? Int) ?? 0
+    return (size ?? 0) / 400
+  }
+}
