@@ -14,6 +14,8 @@ struct CommandFaultTests {
     #expect(output.contains("final 1000 of 1000"), "\(output)")
     #expect(output.contains("doubled 0, strays 0, problems 0"), "\(output)")
     #expect(output.contains("resolved from the platform's TT# mark: yes"), "\(output)")
+    #expect(output.contains("accounts opened: final 3 of 3: done 2 rejected 1"), "\(output)")
+    #expect(output.contains("accounts: 2 opened by commands, 0 doubled"), "\(output)")
     #expect(output.contains(" 0 divergences"), "\(output)")
   }
 

@@ -63,6 +63,18 @@ crm() { python3 "$root/Tools/faults/crm.py" "$@"; }
 status=0
 all_ids=()
 
+# 0. Accounts: two with logins the platform assigns, one with a login it already has
+# (refused: invalid_argument), each posted twice.
+group=$([ "$platform" = mt4 ] && echo real || echo 'real\\hedging')
+taken=$(head -1 "$work/logins")
+cat > "$work/ops-open.json" <<JSON
+[{"key":"open-1","body":{"group":"$group","name":"New Client 1","currency":"USD","leverage":100,"email":"c1@example.com","country":"CY"}},
+ {"key":"open-2","body":{"group":"$group","name":"New Client 2","currency":"EUR","leverage":200}},
+ {"key":"open-taken","body":{"group":"$group","name":"Taken","currency":"USD","leverage":100,"login":$taken}}]
+JSON
+crm post "$url" "$work/write-token" "$server_id" "$work/ops-open.json" "$work/ids-open.json" --repeat 2 --threads 3 || status=1
+crm wait "$url" "$work/write-token" "$work/ids-open.json" 60 | sed 's/^/accounts opened: /' || status=1
+
 # 1. Retries: every request three times, concurrently.
 make_ops retry "$ops" > "$work/ops-retry.json"
 start=$(now_ms)
@@ -122,12 +134,12 @@ all_ids+=("$work/ids-abandon.json")
 # The host writes its state (the linger ends on SIGINT), then the checks.
 kill -INT "$sim"; wait "$sim" 2>/dev/null || true
 sql "SELECT id, status, coalesce(deal, 0) FROM commands WHERE server_id = $server_id" > "$work/commands"
-python3 - "$work/state.json" "$work/commands" "${all_ids[@]}" > "$work/check.out" <<'PY' || status=1
+python3 - "$work/state.json" "$work/commands" "${all_ids[@]}" "$work/ids-open.json" > "$work/check.out" <<'PY' || status=1
 import collections, json, re, sys
 state = json.load(open(sys.argv[1]))
 rows = {int(i): (s, int(d)) for i, s, d in (l.strip().split("|") for l in open(sys.argv[2]) if l.strip())}
 posted = set()
-for f in sys.argv[3:]: posted |= set(json.load(open(f)).values())
+for f in sys.argv[3:-1]: posted |= set(json.load(open(f)).values())  # the last file: accounts
 marks = collections.defaultdict(list)
 # MT5: deals; MT4: trade records (balance and credit ones are in the history), by ticket.
 records = state.get("deals") or (state.get("trades", []) + state.get("history", []))
@@ -141,6 +153,16 @@ for cid in sorted(posted):
     if status == "done" and found != [deal]: problems.append(f"command {cid} done with deal {deal}, platform deals {found}")
     if status == "rejected" and found: problems.append(f"command {cid} rejected, platform deals {found}")
     if status not in ("done", "rejected"): problems.append(f"command {cid} {status}")
+# Accounts a command opened carry its mark in their comment: exactly one per done opening.
+opened = collections.defaultdict(list)
+for account in state["accounts"]:
+    m = re.match(r"TT#(\d+)$", account.get("comment", ""))
+    if m: opened[int(m.group(1))].append(account["login"])
+for cid in sorted(json.load(open(sys.argv[-1])).values()):
+    status, _ = rows.get(cid, ("missing", 0))
+    if status == "done" and len(opened.get(cid, [])) != 1: problems.append(f"account command {cid} done, platform accounts {opened.get(cid)}")
+    if status == "rejected" and opened.get(cid): problems.append(f"account command {cid} rejected, platform accounts {opened[cid]}")
+print(f"accounts: {sum(1 for c in opened)} opened by commands, {sum(1 for v in opened.values() if len(v) > 1)} doubled")
 strays = [c for c in marks if c not in rows]
 done = sum(1 for c in posted if rows.get(c, ("",))[0] == "done")
 doubled = sum(1 for c in marks if len(marks[c]) > 1)

@@ -5,6 +5,7 @@ Standard library only. Used by Tools/faults/commands.sh.
 
   crm.py post  URL TOKEN_FILE SERVER_ID OPS_JSON OUT_JSON [--repeat N] [--threads T]
       OPS_JSON: [{"key":..., "login":..., "type":..., "amount":"...", "comment":...}, ...]
+      (an op with "body" opens an account with that body instead)
       Sends each op N times (same key, shuffled across threads), keeps the command id
       of each key (every answer for a key must name the same command), writes
       {key: command_id} to OUT_JSON.
@@ -48,10 +49,12 @@ def post(url, token_file, server_id, ops_file, out_file, repeat=3, threads=8):
                 op = next(cursor, None)
             if op is None:
                 return
-            body = {k: op[k] for k in ("login", "type", "amount", "comment")}
+            # An op with a "body" opens an account; else it moves money.
+            body = op.get("body") or {k: op[k] for k in ("login", "type", "amount", "comment")}
+            route = "accounts" if "body" in op else "balance-operations"
             for attempt in range(50):
                 try:
-                    status, answer = call(f"{url}/v1/servers/{server_id}/balance-operations", token, "POST", body, op["key"])
+                    status, answer = call(f"{url}/v1/servers/{server_id}/{route}", token, "POST", body, op["key"])
                 except OSError:
                     time.sleep(0.2)  # the collector is down: retry the same key
                     continue

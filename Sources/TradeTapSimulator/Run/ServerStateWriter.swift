@@ -45,7 +45,10 @@ public enum ServerStateWriter {
       out.raw(",\"margin_mode\":\"\(a.marginMode.name)\",\"currency\":"); out.string(a.currency)
       out.raw(",\"currency_digits\":\(a.currencyDigits),\"leverage\":\(a.leverage)")
       out.raw(",\"balance\":\"\(Money.decimalString(a.balance, digits: a.currencyDigits))\"")
-      out.raw(",\"credit\":\"\(Money.decimalString(a.credit, digits: a.currencyDigits))\"}")
+      out.raw(",\"credit\":\"\(Money.decimalString(a.credit, digits: a.currencyDigits))\"")
+      // Only when set (an account a CRM command opened carries its TT# mark here).
+      if !a.comment.isEmpty { out.raw(",\"comment\":"); out.string(a.comment) }
+      out.raw("}")
     }
     out.raw("],\n")
     switch configuration.platform {
