@@ -151,7 +151,7 @@ struct SimCommand: ParsableCommand {
     }
     if let link = server.gatewayLink {
       let s = link.stats
-      say("sim: gateway: \(s.requests) requests, \(s.fills) fills, \(s.rejects) rejects, \(s.answerRejects) answer rejects, "
+      say("sim: gateway: \(s.requests) requests, \(s.fills) fills, \(s.rejects) rejects, \(s.answerRejects) answer rejects, \(s.duplicates) duplicates dropped, \(s.orphans) of an earlier run, "
         + "\(link.pendingCount) still waiting, last execution \(link.lastProcessed), \(s.connects) connection(s)")
     }
     let writesAtStateOut = server.host.writesApplied.load(ordering: .relaxed)

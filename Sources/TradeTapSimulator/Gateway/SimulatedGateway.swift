@@ -54,6 +54,15 @@ public final class SimulatedGateway: @unchecked Sendable {
   private var stopping = false
   private let work = DispatchGroup()
   private var acceptThread: Thread?
+  /// Test knob (`TRADETAP_GATEWAY_SEND_DELAY_MS`): each execution is sent this long
+  /// after it is durable (in id order), so a fault driver that kills the gateway finds
+  /// stored executions the server has not received: the resend rule must deliver them.
+  let sendDelayNanoseconds: UInt64 = {
+    guard let text = ProcessInfo.processInfo.environment["TRADETAP_GATEWAY_SEND_DELAY_MS"], let ms = UInt64(text) else { return 0 }
+    return min(ms, 10_000) * 1_000_000
+  }()
+  private var delayed: [(due: UInt64, execution: ts_execution)] = []
+  private let delayedSignal = DispatchSemaphore(value: 0)
 
   /// Counters since start: requests locked, answers, fills, rejects, resent executions, acks.
   public private(set) var stats = Stats()
@@ -99,6 +108,11 @@ public final class SimulatedGateway: @unchecked Sendable {
     thread.name = "gateway-accept"
     acceptThread = thread
     thread.start()
+    if sendDelayNanoseconds > 0 {
+      let sender = Thread { [self] in delayedSender() }
+      sender.name = "gateway-delayed-sender"
+      sender.start()
+    }
   }
 
   private func acceptLoop() {
@@ -155,14 +169,16 @@ public final class SimulatedGateway: @unchecked Sendable {
     confirm(server: server, through: last)
     // Register and resend under the execution lock: nothing stored meanwhile is missed
     // or sent out of order.
-    executionLock.withLock {
+    let resent = executionLock.withLock { () -> Int in
       connections[server]?.shutdownBoth()
       connections[server] = link
       let missing = store.after(last, server: server)
       for record in missing { link.send(.execution(Self.wire(record))) }
       stateLock.withLock { stats.resent += missing.count }
+      return missing.count
     }
-    host.journal.write(source: "gateway", level: 1, "server \(server) connected, processed through execution \(last)")
+    host.journal.write(source: "gateway", level: 1,
+                       "server \(server) connected, processed through execution \(last); resent \(resent) execution(s)")
     while let frame = link.receive() {
       switch frame.t {
       case "request": if let request = frame.request { lock(request, from: server, on: link) }
@@ -204,6 +220,10 @@ public final class SimulatedGateway: @unchecked Sendable {
     }
     guard accepted else { return }
     answer(request, retcode: Int32(TS_RET_REQUEST_PLACED), comment: "placed", on: link)
+    if let progress {
+      host.journal.write(source: "gateway", level: 1, "request \(server)/\(request.request_id) continued: "
+        + "\(progress.remaining) of \(request.volume_ext) left by its stored executions")
+    }
     var rng = SeededGenerator(seed: configuration.seed, stream: UInt64(server) << 48 ^ request.request_id)
     let range = configuration.latency
     let latency = range.lowerBound + Double(rng.next() >> 11) / Double(1 << 53) * (range.upperBound - range.lowerBound)
@@ -310,10 +330,39 @@ public final class SimulatedGateway: @unchecked Sendable {
     host.fireExecution(e)
     store.sync()
     stateLock.withLock { if action == UInt32(TS_TE_ORDER_FILL) { stats.fills += 1 } else { stats.rejects += 1 } }
-    if let link = connections[e.server_id], !link.send(.execution(Self.wire(e))) {
+    if sendDelayNanoseconds > 0 {
+      stateLock.withLock { delayed.append((Self.monotonicNanoseconds() + sendDelayNanoseconds, e)) }
+      delayedSignal.signal()
+    } else if let link = connections[e.server_id], !link.send(.execution(Self.wire(e))) {
       link.shutdownBoth()
     }
     return true
+  }
+
+  static func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+  }
+
+  /// Sends delayed executions when due, oldest first (the knob above). One a hello
+  /// already resent arrives twice; the server drops it by its id.
+  private func delayedSender() {
+    while !stateLock.withLock({ stopping }) {
+      let next = stateLock.withLock { delayed.first }
+      guard let next else {
+        _ = delayedSignal.wait(timeout: .now() + 0.05)
+        continue
+      }
+      let now = Self.monotonicNanoseconds()
+      if next.due > now { usleep(UInt32(min(50_000, (next.due - now) / 1000))); continue }
+      stateLock.withLock { _ = delayed.removeFirst() }
+      executionLock.withLock {
+        if let link = connections[next.execution.server_id], !link.send(.execution(Self.wire(next.execution))) {
+          link.shutdownBoth()
+        }
+      }
+    }
   }
 
   // MARK: Records
