@@ -29,6 +29,9 @@ public struct PluginParameters: Sendable, Equatable {
   /// `Sender.Idle`: how the sender waits for new records (default `backoff`;
   /// beyond the spec's table, like `TLS.AllowInsecure`).
   public var senderIdle: SenderIdle = .default
+  /// `Commands`: whether the plugin runs the collector's CRM commands (docs/commands.md).
+  /// `off` makes the tap read-only: every command is answered `rejected` (`commands_disabled`).
+  public var commandsEnabled = true
 
   /// One row of the spec's parameter table: name and default as `ts_plugin_about` lists it.
   public struct Definition: Sendable {
@@ -50,6 +53,7 @@ public struct PluginParameters: Sendable, Equatable {
     Definition(name: "Events", defaultValue: EventSelection.all.parameterText),
     Definition(name: "Heartbeat.Seconds", defaultValue: "5"),
     Definition(name: "Sender.Idle", defaultValue: SenderIdle.default.parameterText),
+    Definition(name: "Commands", defaultValue: "on"),
   ]
 
   /// The table as `ts_gateway_about` lists it: a gateway's journal folder is its own.
@@ -175,13 +179,20 @@ public struct PluginParameters: Sendable, Equatable {
       }
     }
 
+    var commandsEnabled = true
+    switch text("Commands")?.lowercased() {
+    case nil, "on": commandsEnabled = true
+    case "off": commandsEnabled = false
+    case let other?: problems.append("parameter Commands: '\(other)' is neither on nor off")
+    }
+
     guard problems.isEmpty else { return .failure(ParameterProblems(lines: problems)) }
     return .success(
       PluginParameters(
         collectors: collectors, secretFile: secretFile, tlsEnabled: tlsEnabled, tlsAllowInsecure: tlsAllowInsecure,
         tlsCAFile: caFile,
         tlsServerName: serverName, journalPath: journalPath, journalSizeMB: journalSizeMB, groups: groups,
-        events: events, heartbeatSeconds: heartbeatSeconds, senderIdle: senderIdle))
+        events: events, heartbeatSeconds: heartbeatSeconds, senderIdle: senderIdle, commandsEnabled: commandsEnabled))
   }
 }
 

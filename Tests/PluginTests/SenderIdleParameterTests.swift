@@ -13,7 +13,8 @@ struct SenderIdleParameterTests {
 
   @Test func unsetIsBackoffWithTodaysFiftyMicrosecondPoll() throws {
     #expect(try validate(nil).get().senderIdle == .backoff(pollMicroseconds: 50))
-    #expect(PluginParameters.definitions.last.map { "\($0.name)=\($0.defaultValue)" } == "Sender.Idle=backoff")
+    #expect(PluginParameters.definitions.first { $0.name == "Sender.Idle" }.map { "\($0.name)=\($0.defaultValue)" }
+            == "Sender.Idle=backoff")
   }
 
   @Test(arguments: [
@@ -32,5 +33,26 @@ struct SenderIdleParameterTests {
     #expect(problems.lines == [
       "parameter Sender.Idle: '\(text)' is not busy-spin, yield, backoff, backoff:<µs 1-1000> or park",
     ])
+  }
+}
+
+/// `Commands` (issue 17): whether the plugin runs the collector's CRM commands.
+@Suite("Parameters: Commands")
+struct CommandsParameterTests {
+  func validate(_ commands: String?) -> Result<PluginParameters, ParameterProblems> {
+    let values = ["Collector": "127.0.0.1:1", "SecretFile": "/proc/self/cmdline", "Commands": commands]
+    return PluginParameters.validate(serverId: 7) { values[$0] ?? nil }
+  }
+
+  @Test func onUnlessSetOffAndListedByAbout() throws {
+    #expect(try validate(nil).get().commandsEnabled)
+    #expect(try validate("ON").get().commandsEnabled)
+    #expect(try !validate(" off ").get().commandsEnabled)
+    #expect(PluginParameters.definitions.contains { $0.name == "Commands" && $0.defaultValue == "on" })
+  }
+
+  @Test func anythingElseIsRefusedOnItsOwnLine() {
+    guard case .failure(let problems) = validate("no") else { Issue.record("'no' accepted"); return }
+    #expect(problems.lines == ["parameter Commands: 'no' is neither on nor off"])
   }
 }

@@ -71,8 +71,10 @@ struct CollectorSession {
   var snapshots = SnapshotResponder()
   /// How the thread waits once the journal is drained (`Sender.Idle`).
   var idle = SenderIdle.default
-  /// Where the collector's commands run (docs/commands.md); nil: refused as unsupported.
+  /// Where the collector's commands run (docs/commands.md); nil: no thread could be had.
   var commands: CommandRunner?
+  /// `Commands=off`: every command is refused, nothing reaches the host.
+  var commandsEnabled = true
 
   init(stream: CollectorStream, journal: Journal, log: HostLog, serverId: UInt32, identity: ServerIdentity? = nil,
        heartbeatSeconds: Int, stop: StopSignal) {
@@ -214,6 +216,12 @@ struct CollectorSession {
         try pumpIncoming(timeoutMilliseconds: 0)
         socketReadable = false
       }
+      if let commands, commands.hasResults {
+        // Before events: results are rare and a busy journal must not starve them.
+        // Recorded durably before they got here: a result lost with this connection is
+        // answered again from the record when the collector resends its command.
+        for result in commands.takeResults() { try send(.commandResult(result)) }
+      }
       if try holdForAck() { continue }
       if try sendBatch(&source) {
         // Backlogged (no wait in between to report the socket): read acks once per batch.
@@ -222,12 +230,6 @@ struct CollectorSession {
       }
       if let chunk = snapshots.nextChunk(source: &source, log: log, now: Deadline.now()) {
         try write(chunk)
-        continue
-      }
-      if let commands, commands.hasResults {
-        // Recorded durably before they got here: a result lost with this connection is
-        // answered again from the record when the collector resends its command.
-        for result in commands.takeResults() { try send(.commandResult(result)) }
         continue
       }
 
@@ -364,7 +366,12 @@ struct CollectorSession {
         try send(.snapshotChunk(refusal))
       }
     case .command(let command):
-      if let commands {
+      if !commandsEnabled {
+        // Nothing ran, and nothing will while the parameter says so: final.
+        try send(.commandResult(CommandResultMessage(
+          commandId: command.commandId, status: .rejected, hostResult: CommandRunner.unsupported,
+          reason: "commands_disabled")))
+      } else if let commands {
         commands.submit(command)
       } else {
         try send(.commandResult(CommandResultMessage(

@@ -142,6 +142,7 @@ public final class Sender: EventSender, @unchecked Sendable {
       serverId: environment.serverInfo.server_id, identity: ServerIdentity(host: environment.serverInfo),
       heartbeatSeconds: parameters.heartbeatSeconds, stop: stopSignal)
     session.commands = commands
+    session.commandsEnabled = parameters.commandsEnabled
     session.idle = parameters.senderIdle
     let welcome = try session.handshake(secret: secret)
     welcomed = true
@@ -157,6 +158,7 @@ public final class Sender: EventSender, @unchecked Sendable {
       let reconnect = changed.collectors != parameters.collectors || changed.tlsEnabled != parameters.tlsEnabled
         || changed.tlsCAFile != parameters.tlsCAFile || changed.tlsServerName != parameters.tlsServerName
         || changed.secretFile != parameters.secretFile || changed.heartbeatSeconds != parameters.heartbeatSeconds
+        || changed.commandsEnabled != parameters.commandsEnabled
       source.replaceGroups(changed.groups)
       idle = changed.senderIdle
       parameters = changed
