@@ -18,6 +18,7 @@ enum PostgresSchema {
     ("v4 reconciliation", v4),
     ("v5 held reconciliation sweeps", v5),
     ("v6 commands", v6Commands),
+    ("pg statement-level triggers", pgStatementTriggers),
   ]
 
   static func migrate(_ client: PostgresClient, logger: Logger) async throws {
