@@ -199,6 +199,14 @@ struct GatewayProcessTests {
       WHERE server_id = \(gatewayId) AND kind = 'execution_ack'
       """)
     #expect(acked == books.lastExecution, "acknowledged through \(acked), last execution \(books.lastExecution)")
+    // The server's whole state (accounts, deals with the routed ones, positions) equals the ledger.
+    var report = ""
+    let clean = try await ImpossibleBookTests.eventually(30) {
+      let (status, output) = try PipelineTests.tradetap(["verify", "--state", "\(folder)/sim-state.json", "--database", ledger.url])
+      report = output
+      return status == 0
+    }
+    #expect(clean, "verify: \(report.suffix(600))")
     return books
   }
 
