@@ -30,6 +30,8 @@ public final class Collector: Service, Sendable {
   private let serverChannel: Channel
   private let httpServer: CRMAPIServer?
   private let committer: GroupCommitter
+  /// The change feed pushed out (docs/outputs.md).
+  private let outputs: Outputs
   private let connections: ConnectionRegistry
   private let logger: Logger
   private let stopped = Mutex(false)
@@ -104,6 +106,7 @@ public final class Collector: Service, Sendable {
       throw error
     }
 
+    let outputs = Outputs.make(configuration, ledger: ledger, metrics: metrics, logger: logger)
     var httpServer: CRMAPIServer? = nil
     if let httpPort = configuration.httpPort {
       do {
@@ -117,18 +120,20 @@ public final class Collector: Service, Sendable {
           lagSeconds: { metrics.lagSeconds() },
           applyHeldSweep: { try await environment.reconciler.apply(sweepId: $0) },
           writeToken: configuration.apiWriteToken, maxOperationAmount: configuration.maxOperationAmount,
-          commandAccepted: { environment.commands.accepted(serverId: $0) }, logger: logger)
+          commandAccepted: { environment.commands.accepted(serverId: $0) }, outputs: outputs, logger: logger)
       } catch {
         try? await serverChannel.close()
         await committer.drainAndStop()
+        await outputs.stop()
         throw error
       }
     }
+    outputs.start()
 
     let collector = Collector(
       protocolAddress: serverChannel.localAddress!, httpAddress: httpServer?.address, ledger: ledger,
       metrics: metrics, serverChannel: serverChannel, httpServer: httpServer, committer: committer,
-      connections: connections, logger: logger)
+      connections: connections, outputs: outputs, logger: logger)
     logger.info("collector listening", metadata: [
       "tradetap.protocol": "\(collector.protocolEndpoint)", "tradetap.http": "\(collector.httpEndpoint ?? "off")",
       "tradetap.tls": "\(configuration.tls == nil ? "off" : "1.3")", "tradetap.database": "\(LedgerBackend.describe(configuration))",
@@ -141,8 +146,9 @@ public final class Collector: Service, Sendable {
   private init(
     protocolAddress: SocketAddress, httpAddress: SocketAddress?, ledger: any LedgerStore, metrics: CollectorMetrics,
     serverChannel: Channel, httpServer: CRMAPIServer?, committer: GroupCommitter, connections: ConnectionRegistry,
-    logger: Logger
+    outputs: Outputs, logger: Logger
   ) {
+    self.outputs = outputs
     self.protocolAddress = protocolAddress
     self.httpAddress = httpAddress
     self.ledger = ledger
@@ -178,6 +184,8 @@ public final class Collector: Service, Sendable {
     // the finish event queued now runs after them.
     for channel in open { channel.pipeline.fireUserInboundEventTriggered(CollectorShutdownEvent.finish) }
     for channel in open { try? await channel.closeFuture.get() }
+    // After the last commit: an output delivers what is committed, up to the end.
+    await outputs.stop()
     await ledger.close()
     logger.info("collector stopped")
   }

@@ -62,6 +62,14 @@ public struct CollectorConfiguration: Sendable {
   public static let defaultMaxOperationAmount = ExactDecimal(mantissa: 1_000_000, scale: 0)!
   /// Heartbeat interval; a peer silent for three intervals is dropped. Default 5 s.
   public var heartbeatInterval: TimeAmount = .seconds(5)
+  /// Signed webhooks (docs/outputs.md): one output per URL, each with its own cursor.
+  public var webhooks: [String] = []
+  /// The HMAC key every webhook request is signed with (`--webhook-secret-file`).
+  public var webhookSecret: [UInt8] = []
+  /// Changes per webhook request (`--webhook-batch`).
+  public var webhookBatch = 100
+  /// How long a webhook receiver may take to answer before the batch is retried.
+  public var webhookTimeout: TimeAmount = .seconds(10)
   /// Most connections in the handshake (connected, not yet authenticated) at once;
   /// one more is answered `server busy` and closed, so a flood of idle or dripping
   /// sockets cannot exhaust the collector. Authenticated plugins do not count.

@@ -155,6 +155,22 @@ public final class CollectorMetrics: Sendable {
   public func lagSeconds() -> [UInt32: Double?] { lag.seconds(now: DeliveryLatency.monotonicNanoseconds()) }
 
   /// The Prometheus text exposition of every metric.
+  /// The series of one output (docs/outputs.md), labelled by its name.
+  func outputMeters(_ output: String) -> OutputMeters {
+    let labels = [("output", output)]
+    return OutputMeters(
+      lagChanges: catalog.meter(
+        "tradetap_output_lag_changes", "Committed changes the output has not delivered yet.", labels: labels),
+      lagSeconds: catalog.meter(
+        "tradetap_output_lag_seconds", "Age of the oldest committed change the output has not delivered (0: caught up).",
+        labels: labels),
+      delivered: catalog.counter("tradetap_output_delivered_total", "Changes the output's destination confirmed.", labels: labels),
+      retries: catalog.counter("tradetap_output_retries_total", "Deliveries the output will try again.", labels: labels),
+      deadLetters: catalog.counter(
+        "tradetap_output_dead_letters_total", "Batches the destination refused for good (in output_dead_letters).",
+        labels: labels))
+  }
+
   public func prometheusText() -> String {
     refreshServerGauges()
     deliveryLatency.refreshFineBuckets()

@@ -20,6 +20,7 @@ public enum LedgerSchema {
     migrator.registerMigration("v4 reconciliation", migrate: createReconciliationTables)
     migrator.registerMigration("v5 held reconciliation sweeps", migrate: addHeldSweeps)
     migrator.registerMigration("v6 commands", migrate: createCommands)
+    migrator.registerMigration("v7 outputs", migrate: createOutputs)
     return migrator
   }
 

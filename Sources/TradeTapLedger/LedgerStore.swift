@@ -55,6 +55,22 @@ public protocol LedgerStore: AnyObject, Sendable {
   /// - Returns: the command as it is now; nil when `id` is not a command of `serverId`.
   func finishCommand(id: Int64, serverId: UInt32, outcome: CommandOutcome) async throws -> LedgerCommand?
 
+  // MARK: Outputs (the committed change feed pushed out, docs/outputs.md)
+
+  /// The last change id output `name` delivered (0: none yet).
+  func outputCursor(_ name: String) async throws -> Int64
+  /// Moves output `name`'s cursor to `changeId`, never back.
+  func advanceOutputCursor(_ name: String, to changeId: Int64) async throws
+  /// Records a refused batch and moves the output's cursor past it, in one transaction.
+  /// - Returns: the dead letter with its id.
+  func deadLetter(
+    output: String, firstChangeId: Int64, lastChangeId: Int64, status: Int, response: String
+  ) async throws -> OutputDeadLetter
+  /// Output `name`'s dead letters, oldest first, at most `limit`; `waitingOnly`: not yet re-driven.
+  func deadLetters(output: String, waitingOnly: Bool, limit: Int) async throws -> [OutputDeadLetter]
+  /// Marks dead letter `id` of `output` re-driven. - Returns: it, or nil when there is no such letter.
+  func markRedriven(output: String, id: Int64) async throws -> OutputDeadLetter?
+
   // MARK: Readers (CRM API, verify)
 
   /// Every trade server with its resume point and last event.

@@ -8,4 +8,7 @@ public enum LedgerTable: String, Sendable, CaseIterable {
   /// CRM commands (docs/commands.md) and their audit rows.
   case commands
   case commandAudit = "command_audit"
+  /// Each output's delivered point and its refused batches (docs/outputs.md).
+  case outputCursors = "output_cursors"
+  case outputDeadLetters = "output_dead_letters"
 }

@@ -19,6 +19,8 @@ enum PostgresSchema {
     ("v5 held reconciliation sweeps", v5),
     ("v6 commands", v6Commands),
     ("pg statement-level triggers", pgStatementTriggers),
+    ("pg server check in one scan", pgServerCheckInOneScan),
+    ("v7 outputs", v7Outputs),
   ]
 
   static func migrate(_ client: PostgresClient, logger: Logger) async throws {

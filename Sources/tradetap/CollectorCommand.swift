@@ -85,6 +85,18 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(help: "SQLite durability: full (survives power loss) or normal (survives a process crash).")
   var durability = "full"
 
+  @Option(name: .customLong("webhook"), help: "Push every committed change to this URL as signed JSON batches (repeatable; one cursor each; docs/outputs.md).")
+  var webhooks: [String] = []
+
+  @Option(name: .customLong("webhook-secret-file"), help: "File holding the key webhook requests are signed with (HMAC-SHA256); required with --webhook.")
+  var webhookSecretFile: String?
+
+  @Option(name: .customLong("webhook-batch"), help: "Most changes per webhook request.")
+  var webhookBatch = 100
+
+  @Option(name: .customLong("webhook-timeout"), help: "How long a webhook receiver may take to answer before the batch is retried (e.g. 10s).")
+  var webhookTimeout = "10s"
+
   func run() async throws {
     do {
       try await serve()
@@ -121,6 +133,21 @@ struct CollectorCommand: AsyncParsableCommand {
       throw ValidationFailure("--max-operation-amount: expected a positive decimal (1000000, 25000.50)")
     }
     config.maxOperationAmount = maxAmount
+    if !webhooks.isEmpty {
+      for url in webhooks {
+        guard let parts = URLComponents(string: url), ["http", "https"].contains(parts.scheme ?? ""), parts.host?.isEmpty == false
+        else { throw ValidationFailure("--webhook \(url): expected an http:// or https:// URL") }
+      }
+      guard Set(webhooks).count == webhooks.count else { throw ValidationFailure("--webhook: a URL given twice") }
+      guard let webhookSecretFile else { throw ValidationFailure("--webhook needs --webhook-secret-file") }
+      config.webhooks = webhooks
+      config.webhookSecret = try TokenFile.load(path: webhookSecretFile)
+      guard (1...10_000).contains(webhookBatch) else { throw ValidationFailure("--webhook-batch must be between 1 and 10000") }
+      config.webhookBatch = webhookBatch
+      let timeout = try Self.nanoseconds(webhookTimeout, flag: "--webhook-timeout")
+      guard timeout > 0 else { throw ValidationFailure("--webhook-timeout must be above 0") }
+      config.webhookTimeout = .nanoseconds(timeout)
+    }
     config.heartbeatInterval = .nanoseconds(try Self.nanoseconds(heartbeat, flag: "--heartbeat"))
     guard maxHandshakes >= 1 else { throw ValidationFailure("--max-handshakes must be at least 1") }
     config.maxHandshakingConnections = maxHandshakes

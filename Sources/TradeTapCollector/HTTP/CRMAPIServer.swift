@@ -33,6 +33,7 @@ final class CRMAPIServer: Sendable {
     applyHeldSweep: @escaping @Sendable (Int64) async throws -> ReconciliationOutcome = { throw HeldSweepError.unknownSweep($0) },
     writeToken: [UInt8] = [], maxOperationAmount: ExactDecimal = CollectorConfiguration.defaultMaxOperationAmount,
     commandAccepted: @escaping @Sendable (UInt32) -> Void = { _ in },
+    outputs: Outputs = .none,
     logger: Logger
   ) async throws -> CRMAPIServer {
     let router = Router()
@@ -44,6 +45,7 @@ final class CRMAPIServer: Sendable {
     routes.commands = CommandRoutes(
       ledger: ledger, writeTokenId: writeToken.isEmpty ? nil : CommandRoutes.tokenId(writeToken),
       maxOperationAmount: maxOperationAmount, commandAccepted: commandAccepted)
+    routes.outputs = OutputRoutes(outputs: outputs, ledger: ledger)
     routes.register(on: router)
 
     let (bound, binding) = AsyncStream<SocketAddress>.makeStream()

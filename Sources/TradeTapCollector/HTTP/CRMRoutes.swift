@@ -13,6 +13,8 @@ struct CRMRoutes: Sendable {
   var applyHeldSweep: @Sendable (Int64) async throws -> ReconciliationOutcome = { throw HeldSweepError.unknownSweep($0) }
   /// The write API and command reads (``CommandRoutes``); nil: not served.
   var commands: CommandRoutes? = nil
+  /// Outputs (docs/outputs.md); nil: none configured, the routes answer with an empty list.
+  var outputs: OutputRoutes? = nil
 
   func register(on router: Router<BasicRequestContext>) {
     router.get("/healthz") { _, _ in Self.plain("ok\n") }
@@ -34,12 +36,13 @@ struct CRMRoutes: Sendable {
       try await applySweep(request, context)
     }
     commands?.register(on: router)
+    outputs?.register(on: router)
     // Every path above with the methods it serves: any other method is a 405.
     let gets = ["/healthz", "/metrics", "/v1/servers", "/v1/accounts/:server_id/:login", "/v1/changes", "/v1/changes/stream"]
       + AccountListing.allCases.map { "/v1/accounts/:server_id/:login/\($0.rawValue)" }
     router.answerMethodNotAllowed(
       served: gets.map { ($0, [HTTPRequest.Method.get]) } + [("/v1/reconciliation/sweeps/:sweep_id/apply", [.post])]
-        + (commands == nil ? [] : CommandRoutes.served))
+        + (commands == nil ? [] : CommandRoutes.served) + (outputs == nil ? [] : OutputRoutes.served))
   }
 
   /// `POST /v1/reconciliation/sweeps/{id}/apply`: an operator confirms a held sweep

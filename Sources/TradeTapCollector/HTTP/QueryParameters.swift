@@ -52,6 +52,13 @@ struct QueryParameters {
     return cursor
   }
 
+  /// A boolean: `true` or `false`.
+  func flag(_ name: String) throws -> Bool? {
+    guard let text = values[name] else { return nil }
+    guard text == "true" || text == "false" else { throw APIError.badParameter(name, "expected true or false") }
+    return text == "true"
+  }
+
   /// A change-feed cursor: a change id, `0` for the beginning.
   func changeCursor(_ name: String) throws -> Int64? {
     guard let text = values[name] else { return nil }
