@@ -159,6 +159,14 @@ def derive(results):
         a, b = pct(tt, k, "acked"), pct(nats, k, "acked")
         target(f"durable-ack p99 below JetStream's acked publish round trip ({label(k)})", a and b,
                a is not None and b is not None and a < b, f"TradeTap hook → ack at the plugin {us(a)} vs JetStream {us(b)}")
+    # A durable ack against the disk's own floor (pwrite 4 KiB + fdatasync, same run).
+    disk = results.get("disk_fsync") or {}
+    a, b = pct(tt, "1000", "acked"), disk.get("p99")
+    v = a / b if a and b else None
+    if v:
+        results["ratios"]["tradetap_acked_p99_over_fsync_p99@1000"] = round(v, 4)
+    target("durable-ack p99 at 1k/s ≤ 1.5× the disk's fdatasync p99 (same run)", v, v is not None and v <= 1.5,
+           f"TradeTap hook → ack at the plugin {us(a)} vs pwrite+fdatasync {us(b)}" + (f" = {v:.2f}×" if v else ""))
     results["targets"] = targets
 
 
@@ -180,6 +188,10 @@ def table(results):
                                       for f, b in results.get("binaries", {}).items()),
              f"record {results['config']['record_bytes']} bytes (hook stamp + ts_deal); {results['config']['seconds']} s "
              f"per rate; µs; quantiles are histogram bucket upper edges (≤ 3.1 % high)", ""]
+    disk = results.get("disk_fsync") or {}
+    if disk.get("p99"):
+        lines.append(f"disk floor: pwrite 4 KiB + fdatasync at {disk['rate']}/s: p50 {fmt_us(disk['p50'])}, "
+                     f"p99 {fmt_us(disk['p99'])}, p99.9 {fmt_us(disk['p99.9'])} µs ({disk['samples']} samples)")
     for name, system in s.items():
         if system.get("status") != "run":
             lines.append(f"{NAMES.get(name, name)}: {system.get('status')}")

@@ -308,6 +308,16 @@ def main():
         else:
             results["systems"]["tradetap"] = {"status": "failed: driver.py (logs/driver-*.txt)"}
 
+        # ---- The disk's own floor for a durable ack (issue 16) ---------------------------
+        # pwrite 4 KiB + fdatasync at 1k/s on the disk the ledgers used: no durable ack
+        # (TradeTap's after its SQLite commit, anyone's) can beat it on this machine.
+        try:
+            results["disk_fsync"] = measure_fsync_floor(work, 1000, seconds)
+            log(f"bench: disk floor, pwrite 4 KiB + fdatasync at 1k/s: p50 {results['disk_fsync']['p50'] / 1000:.0f} µs, "
+                f"p99 {results['disk_fsync']['p99'] / 1000:.0f} µs")
+        except OSError as e:
+            results["disk_fsync"] = {"status": f"failed: {e}"}
+
         # ---- TradeTap replay of a backlog -------------------------------------------------
         if "tradetap" in results["systems"] and results["systems"]["tradetap"].get("status") == "run":
             log(f"bench: TradeTap replay of {replay_n} events journaled while the collector was down")
@@ -334,6 +344,32 @@ def main():
     open(os.path.join(out, "table.txt"), "w").write(table)
     print(table)
     print(f"results: {out}/results.json  plot: {out}/latency.svg  logs: {out}/logs")
+
+
+def measure_fsync_floor(folder, rate, seconds):
+    """p50/p99/p99.9/max (ns) of pwrite 4 KiB + fdatasync, paced at `rate` per second for `seconds`."""
+    path = os.path.join(folder, "fsync-floor")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    block = os.urandom(4096)
+    samples = []
+    try:
+        interval = 1e9 / rate
+        start = time.monotonic_ns()
+        n = int(rate * seconds)
+        for i in range(n):
+            due = start + int(i * interval)
+            while time.monotonic_ns() < due:
+                pass
+            t0 = time.monotonic_ns()
+            os.pwrite(fd, block, (i % 256) * 4096)
+            os.fdatasync(fd)
+            samples.append(time.monotonic_ns() - t0)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    samples.sort()
+    at = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]
+    return {"rate": rate, "samples": len(samples), "p50": at(0.5), "p99": at(0.99), "p99.9": at(0.999), "max": samples[-1]}
 
 
 def run_peer_phase(host_bin, plugin, rate, n, warmup, params, receiver, extra_pid=None, log_path=None):
