@@ -134,7 +134,7 @@ public final class PostgresLedger: LedgerStore {
       try await Self.lockWriter(connection, logger: logger)
       var projection = PostgresProjection(connection: connection, logger: logger, receivedUtc: receivedUtc)
       for notice in reportedGaps { try await projection.recordGap(notice) }
-      for batch in batches { try await projection.apply(batch) }
+      try await projection.apply(batches)
       return try await projection.finish()
     }
   }

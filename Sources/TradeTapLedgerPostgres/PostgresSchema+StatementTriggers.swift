@@ -137,4 +137,38 @@ extension PostgresSchema {
       """,
     ]
   }
+
+  /// The statement-level server check in one pass over the rows written: their
+  /// lowest and highest `server_id`; one server (every statement of the writer) is
+  /// one primary-key lookup, locked `FOR KEY SHARE`. Several servers take the
+  /// general check. Same rule and error as ``pgStatementTriggers``.
+  static let pgServerCheckInOneScan: [String] = [
+    """
+    CREATE OR REPLACE FUNCTION ledger_server_check_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE low BIGINT; high BIGINT; missing BIGINT;
+    BEGIN
+      SELECT min(w.server_id), max(w.server_id) INTO low, high FROM written w;
+      IF low IS NULL THEN
+        RETURN NULL;
+      END IF;
+      IF low = high THEN
+        PERFORM 1 FROM servers s WHERE s.id = low FOR KEY SHARE OF s;
+        IF FOUND THEN
+          RETURN NULL;
+        END IF;
+        missing := low;
+      ELSE
+        PERFORM 1 FROM servers s WHERE s.id IN (SELECT w.server_id FROM written w) FOR KEY SHARE OF s;
+        SELECT w.server_id INTO missing FROM written w
+          WHERE NOT EXISTS (SELECT 1 FROM servers s WHERE s.id = w.server_id) LIMIT 1;
+        IF NOT FOUND THEN
+          RETURN NULL;
+        END IF;
+      END IF;
+      RAISE EXCEPTION 'insert or update on table "%" violates foreign key "%_server_id_fkey"', TG_TABLE_NAME, TG_TABLE_NAME
+        USING ERRCODE = 'foreign_key_violation', DETAIL = format('Key (server_id)=(%s) is not present in table "servers".', missing);
+    END
+    $$
+    """,
+  ]
 }
