@@ -73,6 +73,11 @@ struct BenchSmokeTests {
     for metric in ["received_eps", "committed_eps", "all_committed_after_s", "collector_cpu_us_per_event"] {
       figures.expectPositive(["systems", "tradetap", "replay", metric])
     }
+    // Issue 16: the like-for-like row (no fsync per commit) and the disk's own floor, same run.
+    if paced.contains("1000") {
+      figures.expectPercentiles(["systems", "tradetap_normal", "phases", "1000", "acked"])
+    }
+    for percentile in ["p50", "p99"] { figures.expectPositive(["disk_fsync", percentile]) }
     let targets = try #require(figures.value(["targets"]) as? [[String: Any]])
     #expect(targets.count >= 6, "every target of the issue checked")
     for target in targets {

@@ -204,16 +204,18 @@ def main():
         os.umask(old)
         # One rate at a time, every system in turn (floor, TradeTap, ring, peers), so that
         # the machine's load drifts as little as possible between the systems compared.
-        def run_driver(rate, idle=None):
+        def run_driver(rate, idle=None, durability="full"):
             """TradeTap and the floor at one rate (0: TradeTap unpaced) through driver.py as is,
-            with a fresh collector and ledger in a folder of its own; `idle`: Sender.Idle."""
-            tag = report.key(rate) + (f"-{idle}" if idle else "")
+            with a fresh collector and ledger in a folder of its own; `idle`: Sender.Idle;
+            `durability`: the collector's SQLite --durability."""
+            tag = report.key(rate) + (f"-{idle}" if idle else "") + ("" if durability == "full" else f"-{durability}")
             sub = os.path.join(work, f"tradetap-{tag}")
             os.makedirs(sub)
             for f in ("cert.pem", "key.pem", "secrets", "plugin-secret", "token"):
                 shutil.copy(f"{work}/{f}", f"{sub}/{f}")
             env = dict(os.environ, BENCH_RATES=str(rate) if rate else "", BENCH_SECONDS=str(seconds),
-                       BENCH_UNPACED_EVENTS="0" if rate else str(unpaced), BENCH_SENDER_IDLE=idle or "")
+                       BENCH_UNPACED_EVENTS="0" if rate else str(unpaced), BENCH_SENDER_IDLE=idle or "",
+                       BENCH_DURABILITY=durability)
             with open(os.path.join(logs, f"driver-{tag}.txt"), "w") as driver_out:
                 r = subprocess.run([sys.executable, f"{pipeline}/driver.py", o.bin, sub, f"{build}/floor", host_bin],
                                    env=env, stdout=driver_out)
@@ -298,6 +300,15 @@ def main():
                     results["systems"][name]["phases"][k] = {"status": f"failed: {e}"}
                     log(f"bench: {name} at {k} failed: {e}")
         results["systems"]["ring"] = ring
+        # Like for like with JetStream, which acks before its fsync: TradeTap with the
+        # ledger's --durability normal (a commit survives a process crash, not a power
+        # loss), at 1k/s (issue 16).
+        if 1000 in rates:
+            log("bench: 1k/s: TradeTap with --durability normal (no fsync per commit)")
+            normal = run_driver(1000, idles[0], durability="normal")
+            results["systems"]["tradetap_normal"] = (
+                report.tradetap_system({"paced": normal["paced"], "unpaced": None}, durability="normal")
+                if normal is not None else {"status": "failed: driver.py (logs/driver-1k-normal.txt)"})
         if merged["paced"] or merged["unpaced"]:
             results["systems"]["floor"] = report.floor_system(merged)
             results["systems"]["tradetap"] = report.tradetap_system(merged)

@@ -14,6 +14,7 @@ rates = [int(r) for r in os.environ.get("BENCH_RATES", "1000,10000,100000").spli
 seconds = float(os.environ.get("BENCH_SECONDS", "10"))
 unpaced_events = int(os.environ.get("BENCH_UNPACED_EVENTS", "300000"))
 sender_idle = os.environ.get("BENCH_SENDER_IDLE", "")  # the plugin's Sender.Idle; empty: its default
+durability = os.environ.get("BENCH_DURABILITY", "full")  # the collector's SQLite --durability (issue 16)
 QS = [0.5, 0.9, 0.99, 0.999, 1.0]  # 1.0: the highest non-empty bucket (max)
 last_metrics_text = ""
 
@@ -27,7 +28,7 @@ collector = subprocess.Popen(
     [f"{bin_dir}/tradetap", "collector", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
      "--secrets", f"{work}/secrets", "--api-token-file", f"{work}/token",
      "--tls-cert", f"{work}/cert.pem", "--tls-key", f"{work}/key.pem",
-     "--database", f"sqlite:{work}/ledger.sqlite"],
+     "--database", f"sqlite:{work}/ledger.sqlite", "--durability", durability],
     stdout=subprocess.PIPE, stderr=collector_log, text=True)
 line = collector.stdout.readline()
 m = re.search(r"protocol=(\S+) http=(\S+)", line)
