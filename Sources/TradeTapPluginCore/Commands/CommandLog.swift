@@ -15,30 +15,37 @@ import TradeTapWire
 /// Record: `"TTCM"`, `u8` kind (1 intent, 2 result), `u8` status (result: 1 done,
 /// 2 rejected), `u16` 0, `u64` command id, `i64` intent broker ms, `i32` host result,
 /// `u32` 0, `u64` deal, `u64` login, `u64` 0, `u32` 0, `u32` CRC32C of bytes 0..<60.
-/// A torn last record (a crash mid-write) fails its CRC and is cut off at open.
+/// A torn last record (a crash mid-write) fails its CRC and is cut off at open; a
+/// damaged record with intact ones after it makes the open fail (nothing is guessed).
 /// Only the sender's command thread touches it.
-final class CommandLog {
-  static let recordSize = 64
+package final class CommandLog {
+  package static let recordSize = 64
   static let magic: [UInt8] = Array("TTCM".utf8)
 
-  struct Intent: Equatable {
-    var brokerMilliseconds: Int64
+  package struct Intent: Equatable {
+    package var brokerMilliseconds: Int64
   }
 
-  struct Result: Equatable {
-    var status: CommandResultStatus
-    var hostResult: Int32
-    var deal: UInt64
-    var login: UInt64
+  package struct Result: Equatable {
+    package var status: CommandResultStatus
+    package var hostResult: Int32
+    package var deal: UInt64
+    package var login: UInt64
+    package init(status: CommandResultStatus, hostResult: Int32, deal: UInt64, login: UInt64) {
+      self.status = status
+      self.hostResult = hostResult
+      self.deal = deal
+      self.login = login
+    }
   }
 
   private let fd: Int32
-  let path: String
-  private(set) var intents: [UInt64: Intent] = [:]
-  private(set) var results: [UInt64: Result] = [:]
+  package let path: String
+  package private(set) var intents: [UInt64: Intent] = [:]
+  package private(set) var results: [UInt64: Result] = [:]
 
   /// Opens (creating, mode 0600) and reads the record. - Returns: nil with the reason.
-  static func open(path: String) -> (CommandLog?, String?) {
+  package static func open(path: String) -> (CommandLog?, String?) {
     let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
     guard fd >= 0 else { return (nil, "cannot open \(path): errno \(errno)") }
     let log = CommandLog(fd: fd, path: path)
@@ -76,6 +83,16 @@ final class CommandLog {
       guard apply(Array(bytes[valid..<(valid + Self.recordSize)])) else { break }
       valid += Self.recordSize
     }
+    // Only a torn tail is cut off. A damaged record with intact ones after it is disk
+    // damage: cutting there could drop an intent, and a command whose intent is lost
+    // would run again. The plugin runs no command until a person has looked.
+    var later = valid + Self.recordSize
+    while later + Self.recordSize <= bytes.count {
+      if Self.isRecord(Array(bytes[later..<(later + Self.recordSize)])) {
+        return "the record at byte \(valid) of \(path) is damaged and intact records follow it: move the file aside once you have checked the platform for TT# marks of the commands it held"
+      }
+      later += Self.recordSize
+    }
     if valid < bytes.count {
       guard ftruncate(fd, off_t(valid)) == 0, fdatasync(fd) == 0 else {
         return "cannot cut the torn tail of \(path) at \(valid): errno \(errno)"
@@ -87,10 +104,12 @@ final class CommandLog {
 
   private var end: off_t = 0
 
+  private static func isRecord(_ record: [UInt8]) -> Bool {
+    Array(record[0..<4]) == magic && CRC32C.checksum(record, range: 0..<60) == u32(record, 60)
+  }
+
   private func apply(_ record: [UInt8]) -> Bool {
-    guard Array(record[0..<4]) == Self.magic,
-      CRC32C.checksum(record, range: 0..<60) == Self.u32(record, 60)
-    else { return false }
+    guard Self.isRecord(record) else { return false }
     let id = Self.u64(record, 8)
     switch record[4] {
     case 1:
@@ -107,7 +126,7 @@ final class CommandLog {
   }
 
   /// Makes the intent durable. - Returns: nil, or why it is not (then the command must not run).
-  func recordIntent(commandId: UInt64, brokerMilliseconds: Int64) -> String? {
+  package func recordIntent(commandId: UInt64, brokerMilliseconds: Int64) -> String? {
     var record = Self.header(kind: 1, status: 0, commandId: commandId)
     Self.put(UInt64(bitPattern: brokerMilliseconds), into: &record, at: 16)
     if let problem = append(record) { return problem }
@@ -116,7 +135,7 @@ final class CommandLog {
   }
 
   /// Makes a final result durable. - Returns: nil, or why it is not (then it must not be reported).
-  func recordResult(commandId: UInt64, _ result: Result) -> String? {
+  package func recordResult(commandId: UInt64, _ result: Result) -> String? {
     var record = Self.header(kind: 2, status: result.status.rawValue, commandId: commandId)
     Self.put(UInt64(UInt32(bitPattern: result.hostResult)), into: &record, at: 24, size: 4)
     Self.put(result.deal, into: &record, at: 32)
