@@ -40,6 +40,8 @@ let package = Package(
     .target(name: "CTradeTapShims", path: "CInterop/CTradeTapShims"),
     .systemLibrary(name: "COpenSSL", path: "CInterop/COpenSSL", providers: [.apt(["libssl-dev"])]),
     .target(name: "CTradeTapTLS", dependencies: ["COpenSSL"], path: "CInterop/CTradeTapTLS"),
+    // libnats (the NATS C client) for the collector's JetStream output; the plugin never links it.
+    .systemLibrary(name: "CNATS", path: "CInterop/CNATS", providers: [.apt(["libnats-dev"])]),
 
     // MARK: Shared formats (standard library only: the plugin and the collector both use them)
     .target(name: "TradeTapEvents", dependencies: ["TradeServerAPI"]),
@@ -95,6 +97,8 @@ let package = Package(
         .product(name: "Prometheus", package: "swift-prometheus"),
         // Outputs (docs/outputs.md): the webhook client. Only the collector links it.
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        // Outputs: the NATS JetStream client (libnats). Only the collector links it.
+        "CNATS",
       ]
     ),
 

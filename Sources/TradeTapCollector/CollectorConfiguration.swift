@@ -70,6 +70,10 @@ public struct CollectorConfiguration: Sendable {
   public var webhookBatch = 100
   /// How long a webhook receiver may take to answer before the batch is retried.
   public var webhookTimeout: TimeAmount = .seconds(10)
+  /// The NATS JetStream output (docs/outputs.md, `--nats ...`); nil: none.
+  public var nats: NATSOutputSettings?
+  /// Changes per NATS batch: the cursor moves once all of them are acknowledged.
+  public var natsBatch = 256
   /// Most connections in the handshake (connected, not yet authenticated) at once;
   /// one more is answered `server busy` and closed, so a flood of idle or dripping
   /// sockets cannot exhaust the collector. Authenticated plugins do not count.

@@ -97,6 +97,30 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(name: .customLong("webhook-timeout"), help: "How long a webhook receiver may take to answer before the batch is retried (e.g. 10s).")
   var webhookTimeout = "10s"
 
+  @Option(name: .customLong("nats"), help: "Publish every committed change to NATS JetStream: nats://HOST:PORT[,nats://...] (repeatable; docs/outputs.md).")
+  var nats: [String] = []
+
+  @Option(name: .customLong("nats-stream"), help: "JetStream stream the changes go to; created when absent, never changed.")
+  var natsStream = "TRADETAP"
+
+  @Option(name: .customLong("nats-subject-prefix"), help: "Subjects are PREFIX.<server_id>.<kind>; the stream holds PREFIX.>.")
+  var natsSubjectPrefix = "tradetap"
+
+  @Option(name: .customLong("nats-replicas"), help: "Replicas of the stream when it is created (1-5).")
+  var natsReplicas = 1
+
+  @Option(name: .customLong("nats-creds"), help: "NATS credentials file (JWT and NKey seed); must be private (chmod 600).")
+  var natsCreds: String?
+
+  @Option(name: .customLong("nats-ca-file"), help: "CA certificates (PEM) the NATS servers' TLS certificates must chain to; turns TLS on.")
+  var natsCAFile: String?
+
+  @Option(name: .customLong("nats-batch"), help: "Most changes per NATS batch (the cursor moves once all are acknowledged).")
+  var natsBatch = 256
+
+  @Option(name: .customLong("nats-ack-timeout"), help: "How long the stream may take to acknowledge a batch before it is retried (e.g. 5s).")
+  var natsAckTimeout = "5s"
+
   func run() async throws {
     do {
       try await serve()
@@ -147,6 +171,43 @@ struct CollectorCommand: AsyncParsableCommand {
       let timeout = try Self.nanoseconds(webhookTimeout, flag: "--webhook-timeout")
       guard timeout > 0 else { throw ValidationFailure("--webhook-timeout must be above 0") }
       config.webhookTimeout = .nanoseconds(timeout)
+    }
+    if !nats.isEmpty {
+      let urls = nats.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        .filter { !$0.isEmpty }
+      for url in urls {
+        guard let parts = URLComponents(string: url), ["nats", "tls"].contains(parts.scheme ?? ""), parts.host?.isEmpty == false
+        else { throw ValidationFailure("--nats \(url): expected nats://HOST:PORT or tls://HOST:PORT") }
+      }
+      guard !urls.isEmpty else { throw ValidationFailure("--nats: no URL") }
+      let token = "^[A-Za-z0-9_-]+$"
+      guard natsStream.range(of: token, options: .regularExpression) != nil else {
+        throw ValidationFailure("--nats-stream: letters, digits, - and _ only")
+      }
+      guard natsSubjectPrefix.split(separator: ".", omittingEmptySubsequences: false)
+        .allSatisfy({ String($0).range(of: token, options: .regularExpression) != nil })
+      else { throw ValidationFailure("--nats-subject-prefix: dot-separated tokens of letters, digits, - and _") }
+      guard (1...5).contains(natsReplicas) else { throw ValidationFailure("--nats-replicas must be between 1 and 5") }
+      guard (1...10_000).contains(natsBatch) else { throw ValidationFailure("--nats-batch must be between 1 and 10000") }
+      var settings = NATSOutputSettings(servers: urls)
+      settings.stream = natsStream
+      settings.subjectPrefix = natsSubjectPrefix
+      settings.replicas = natsReplicas
+      if let natsCreds {
+        if let problem = PrivateFile.problem(path: natsCreds) { throw ValidationFailure("--nats-creds \(natsCreds): \(problem)") }
+        settings.credentialsFile = natsCreds
+      }
+      if let natsCAFile {
+        guard FileManager.default.isReadableFile(atPath: natsCAFile) else {
+          throw ValidationFailure("--nats-ca-file \(natsCAFile): cannot be read")
+        }
+        settings.caFile = natsCAFile
+      }
+      let ackTimeout = try Self.nanoseconds(natsAckTimeout, flag: "--nats-ack-timeout")
+      guard ackTimeout >= 1_000_000 else { throw ValidationFailure("--nats-ack-timeout must be at least 1ms") }
+      settings.ackTimeoutMilliseconds = ackTimeout / 1_000_000
+      config.nats = settings
+      config.natsBatch = natsBatch
     }
     config.heartbeatInterval = .nanoseconds(try Self.nanoseconds(heartbeat, flag: "--heartbeat"))
     guard maxHandshakes >= 1 else { throw ValidationFailure("--max-handshakes must be at least 1") }

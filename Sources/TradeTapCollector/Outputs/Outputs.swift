@@ -10,19 +10,33 @@ final class Outputs: Sendable {
   let services: [OutputService]
   /// The webhooks' HTTP client (nil: no webhook).
   private let client: HTTPClient?
+  /// The NATS outputs, closed once their services stopped.
+  private let nats: [NATSOutput]
 
-  static let none = Outputs(services: [], client: nil)
+  static let none = Outputs(services: [], client: nil, nats: [])
 
-  private init(services: [OutputService], client: HTTPClient?) {
+  private init(services: [OutputService], client: HTTPClient?, nats: [NATSOutput]) {
     self.services = services
     self.client = client
+    self.nats = nats
   }
 
   /// The outputs `configuration` names, not yet started.
   static func make(
     _ configuration: CollectorConfiguration, ledger: any LedgerStore, metrics: CollectorMetrics, logger: Logger
   ) -> Outputs {
-    guard !configuration.webhooks.isEmpty else { return .none }
+    var nats: [NATSOutput] = []
+    var natsServices: [OutputService] = []
+    if let settings = configuration.nats {
+      let output = NATSOutput(settings: settings, logger: logger)
+      nats.append(output)
+      natsServices.append(OutputService(
+        name: NATSOutput.name(stream: settings.stream), destination: output, ledger: ledger,
+        batchSize: configuration.natsBatch, metrics: metrics, logger: logger))
+    }
+    guard !configuration.webhooks.isEmpty else {
+      return natsServices.isEmpty ? .none : Outputs(services: natsServices, client: nil, nats: nats)
+    }
     var http = HTTPClient.Configuration()
     http.timeout = .init(connect: .seconds(5), read: configuration.webhookTimeout)
     http.redirectConfiguration = .disallow  // a redirect is the receiver's answer, not ours to follow
@@ -34,7 +48,7 @@ final class Outputs: Sendable {
           url: url, secret: configuration.webhookSecret, timeout: configuration.webhookTimeout, client: client),
         ledger: ledger, batchSize: configuration.webhookBatch, metrics: metrics, logger: logger)
     }
-    return Outputs(services: services, client: client)
+    return Outputs(services: services + natsServices, client: client, nats: nats)
   }
 
   func start() { for service in services { service.start() } }
@@ -42,6 +56,7 @@ final class Outputs: Sendable {
   func stop() async {
     for service in services { await service.stop() }
     try? await client?.shutdown()
+    for output in nats { await output.close() }
   }
 
   func service(named name: String) -> OutputService? { services.first { $0.name == name } }
