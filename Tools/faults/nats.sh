@@ -146,7 +146,8 @@ for line in open(path):
     ids.append(change["id"])
     parts = subject.split(".")
     kinds[parts[2]] = kinds.get(parts[2], 0) + 1
-    if msg_id != f"{change['server_id']}-{change['id']}" or parts[:2] != ["tradetap", str(change["server_id"])]:
+    if (msg_id != f"{change['server_id']}-{change['id']}" or parts[:2] != ["tradetap", str(change["server_id"])]
+            or (change.get("entity") and parts[2] != change["entity"])):
         bad += 1
 missing = sorted(set(range(1, last + 1)) - set(ids))
 doubled = len(ids) - len(set(ids))
