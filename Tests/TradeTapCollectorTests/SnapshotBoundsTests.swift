@@ -40,7 +40,11 @@ struct SnapshotBoundsTests {
 
   /// Answers the first snapshot request with chunks of 512 records and never the
   /// final one: `chunks` of them, `pause` apart; later requests get nothing.
-  static func neverFinishingServer(port: Int, chunks: Int, pause: Duration) async throws -> Int {
+  /// `beforeClose` runs with the connection still open: closing while the collector is
+  /// still reading can reset the connection and drop what it has not read yet.
+  static func neverFinishingServer(
+    port: Int, chunks: Int, pause: Duration, beforeClose: () async -> Void = {}
+  ) async throws -> Int {
     let plugin = try await TestPlugin.connect(port: port)
     _ = try await plugin.handshake(serverId: 1, secret: "snapshot-bounds-one")
     var request: SnapshotRequest?
@@ -59,6 +63,7 @@ struct SnapshotBoundsTests {
       sent += records.count
       if pause > .zero { try await Task.sleep(for: pause) }
     }
+    await beforeClose()
     await plugin.close()
     return sent
   }
@@ -73,14 +78,18 @@ struct SnapshotBoundsTests {
     try await Task.sleep(for: .milliseconds(500))
     let before = Self.residentKilobytes(pid)
 
-    // 700k records (1,368 chunks of 512) as fast as the collector reads them.
-    let sent = try await Self.neverFinishingServer(port: collector.protocolPort, chunks: 1_368, pause: .zero)
-    // The peer's last send returns once the kernel has the bytes: the collector may
-    // still be reading them (a loaded CI machine was a second behind). Wait for its line.
+    // 700k records (1,368 chunks of 512) as fast as the collector reads them. The peer's
+    // last send returns once the kernel has the bytes: the collector may still be reading
+    // them (a loaded CI machine was a second behind), and a close then resets the
+    // connection and drops them (CI once saw the collector cut off before the cap,
+    // `leftoverBytesAtEOF`). So the peer waits for the cap's line before it closes.
     var log = ""
-    for _ in 0..<300 where !log.contains("over its cap") {
-      try await Task.sleep(for: .milliseconds(100))
-      log = (try? String(contentsOfFile: folder + "/collector.log", encoding: .utf8)) ?? ""
+    let logPath = folder + "/collector.log"
+    let sent = try await Self.neverFinishingServer(port: collector.protocolPort, chunks: 1_368, pause: .zero) {
+      for _ in 0..<300 where !log.contains("over its cap") {
+        try? await Task.sleep(for: .milliseconds(100))
+        log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+      }
     }
     let peak = Self.residentKilobytes(pid)
     let running = collector.process.isRunning
