@@ -57,10 +57,12 @@ CLANG="$(dirname "$(command -v swiftc)")/clang"
 swiftc "${SAN[@]}" -module-name TradeTapJournal -I "$OUT/modules" \
   -emit-module -emit-module-path "$OUT/modules/TradeTapJournal.swiftmodule" \
   -emit-library -static -o "$OUT/libTradeTapJournal.a" "$ROOT"/Sources/TradeTapJournal/*.swift
-swiftc "${SAN[@]}" -enable-testing -module-name TradeTapPluginCore -I "$OUT/modules" \
+# -package-name: the module has `package` declarations (the command record), as SwiftPM compiles it.
+swiftc "${SAN[@]}" -enable-testing -module-name TradeTapPluginCore -package-name TradeTap -I "$OUT/modules" \
   -emit-module -emit-module-path "$OUT/modules/TradeTapPluginCore.swiftmodule" \
   -emit-library -static -o "$OUT/libTradeTapPluginCore.a" \
-  "$ROOT"/Sources/TradeTapPluginCore/*.swift "$ROOT"/Sources/TradeTapPluginCore/Sender/*.swift
+  "$ROOT"/Sources/TradeTapPluginCore/*.swift "$ROOT"/Sources/TradeTapPluginCore/Sender/*.swift \
+  "$ROOT"/Sources/TradeTapPluginCore/Commands/*.swift
 echo "fuzz: linking fuzz-plugin"
 swiftc "${SAN[@]}" -module-name FuzzPlugin -I "$OUT/modules" -L "$OUT" \
   -lTradeTapPluginCore -lTradeTapJournal -lTradeTapWire -lTradeTapEvents "$OUT/shims.o" "$OUT/tradetap_tls.o" \
