@@ -120,7 +120,8 @@ public final class Collector: Service, Sendable {
           lagSeconds: { metrics.lagSeconds() },
           applyHeldSweep: { try await environment.reconciler.apply(sweepId: $0) },
           writeToken: configuration.apiWriteToken, maxOperationAmount: configuration.maxOperationAmount,
-          commandAccepted: { environment.commands.accepted(serverId: $0) }, outputs: outputs, logger: logger)
+          commandAccepted: { environment.commands.accepted(serverId: $0) }, outputs: outputs, metrics: metrics,
+          logger: logger)
       } catch {
         try? await serverChannel.close()
         await committer.drainAndStop()

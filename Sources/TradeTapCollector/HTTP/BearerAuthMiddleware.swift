@@ -26,6 +26,8 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
   func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
     -> Response
   {
+    // The console's page and files hold no data; what they show, they fetch with the token.
+    if ConsoleRoutes.isPublic(method: request.method, path: request.uri.path) { return try await next(request, context) }
     guard let presented = Self.bearer(request.headers[.authorization]) else { throw APIError.unauthorized }
     // Both comparisons always run, so the time taken does not tell which token it nearly was.
     let isWriteToken = !writeToken.isEmpty && constantTimeEqual(presented, writeToken)

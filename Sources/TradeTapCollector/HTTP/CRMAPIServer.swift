@@ -34,9 +34,11 @@ final class CRMAPIServer: Sendable {
     writeToken: [UInt8] = [], maxOperationAmount: ExactDecimal = CollectorConfiguration.defaultMaxOperationAmount,
     commandAccepted: @escaping @Sendable (UInt32) -> Void = { _ in },
     outputs: Outputs = .none,
+    metrics: CollectorMetrics? = nil,
     logger: Logger
   ) async throws -> CRMAPIServer {
     let router = Router()
+    router.middlewares.add(SecurityHeadersMiddleware())
     router.middlewares.add(APIErrorMiddleware())
     router.middlewares.add(BearerAuthMiddleware(token: apiToken, writeToken: writeToken))
     var routes = CRMRoutes(queries: LedgerQueries(ledger: ledger), metricsText: metricsText)
@@ -46,6 +48,10 @@ final class CRMAPIServer: Sendable {
       ledger: ledger, writeTokenId: writeToken.isEmpty ? nil : CommandRoutes.tokenId(writeToken),
       maxOperationAmount: maxOperationAmount, commandAccepted: commandAccepted)
     routes.outputs = OutputRoutes(outputs: outputs, ledger: ledger)
+    routes.console = (
+      ConsoleRoutes(),
+      ConsoleStatus(queries: LedgerQueries(ledger: ledger), metrics: metrics, outputs: outputs, samples: StatusSamples())
+    )
     routes.register(on: router)
 
     let (bound, binding) = AsyncStream<SocketAddress>.makeStream()

@@ -15,6 +15,8 @@ struct CRMRoutes: Sendable {
   var commands: CommandRoutes? = nil
   /// Outputs (docs/outputs.md); nil: none configured, the routes answer with an empty list.
   var outputs: OutputRoutes? = nil
+  /// The operator's console: `GET /`, its files and `GET /v1/status` (docs/console.md); nil: not served.
+  var console: (page: ConsoleRoutes, status: ConsoleStatus)? = nil
 
   func register(on router: Router<BasicRequestContext>) {
     router.get("/healthz") { _, _ in Self.plain("ok\n") }
@@ -37,12 +39,15 @@ struct CRMRoutes: Sendable {
     }
     commands?.register(on: router)
     outputs?.register(on: router)
+    console?.page.register(on: router)
+    console?.status.register(on: router)
     // Every path above with the methods it serves: any other method is a 405.
     let gets = ["/healthz", "/metrics", "/v1/servers", "/v1/accounts/:server_id/:login", "/v1/changes", "/v1/changes/stream"]
       + AccountListing.allCases.map { "/v1/accounts/:server_id/:login/\($0.rawValue)" }
     router.answerMethodNotAllowed(
       served: gets.map { ($0, [HTTPRequest.Method.get]) } + [("/v1/reconciliation/sweeps/:sweep_id/apply", [.post])]
-        + (commands == nil ? [] : CommandRoutes.served) + (outputs == nil ? [] : OutputRoutes.served))
+        + (commands == nil ? [] : CommandRoutes.served) + (outputs == nil ? [] : OutputRoutes.served)
+        + (console == nil ? [] : ConsoleRoutes.served + [("/v1/status", [.get])]))
   }
 
   /// `POST /v1/reconciliation/sweeps/{id}/apply`: an operator confirms a held sweep
