@@ -107,6 +107,12 @@ public final class Collector: Service, Sendable {
     }
 
     let outputs = Outputs.make(configuration, ledger: ledger, metrics: metrics, logger: logger)
+    do { try await outputs.fix?.start() } catch {
+      try? await serverChannel.close()
+      await committer.drainAndStop()
+      await outputs.stop()
+      throw error
+    }
     var httpServer: CRMAPIServer? = nil
     if let httpPort = configuration.httpPort {
       do {

@@ -74,6 +74,8 @@ public struct CollectorConfiguration: Sendable {
   public var nats: NATSOutputSettings?
   /// Changes per NATS batch: the cursor moves once all of them are acknowledged.
   public var natsBatch = 256
+  /// The FIX 4.4 drop copy acceptor (docs/fix.md, `--fix-listen`, `--fix-sessions`); nil: none.
+  public var fix: FIXSettings?
   /// Most connections in the handshake (connected, not yet authenticated) at once;
   /// one more is answered `server busy` and closed, so a flood of idle or dripping
   /// sockets cannot exhaust the collector. Authenticated plugins do not count.

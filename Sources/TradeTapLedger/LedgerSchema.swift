@@ -21,6 +21,7 @@ public enum LedgerSchema {
     migrator.registerMigration("v5 held reconciliation sweeps", migrate: addHeldSweeps)
     migrator.registerMigration("v6 commands", migrate: createCommands)
     migrator.registerMigration("v7 outputs", migrate: createOutputs)
+    migrator.registerMigration("v8 fix sessions", migrate: createFIXSessions)
     return migrator
   }
 

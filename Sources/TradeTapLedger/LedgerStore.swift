@@ -71,6 +71,22 @@ public protocol LedgerStore: AnyObject, Sendable {
   /// Marks dead letter `id` of `output` re-driven. - Returns: it, or nil when there is no such letter.
   func markRedriven(output: String, id: Int64) async throws -> OutputDeadLetter?
 
+  // MARK: FIX drop copy sessions (docs/fix.md)
+
+  /// Session `session`'s sequence numbers (a new session: 1, 1, change 0).
+  func fixSequences(_ session: String) async throws -> FIXSequenceState
+  /// Stores the session's sequence numbers and the reports just sequenced, in one
+  /// transaction; `reset` first forgets the session's earlier reports (141=Y).
+  func saveFIXSequences(_ session: String, _ state: FIXSequenceState, reports: [FIXSentReport], reset: Bool) async throws
+  /// The reports session `session` sent with MsgSeqNum in `fromSeq...throughSeq`, in order.
+  func fixReports(_ session: String, fromSeq: Int64, throughSeq: Int64) async throws -> [FIXSentReport]
+  /// One change as ``changes(afterId:limit:)`` returns it, or nil.
+  func fixChange(_ changeId: Int64) async throws -> LedgerRecord?
+  /// The MT5 deal a report renders (``LedgerFIXSQL/deal``), or nil.
+  func fixDeal(serverId: Int64, deal: Int64) async throws -> LedgerRecord?
+  /// The MT4 trade a report renders (``LedgerFIXSQL/trade``), or nil.
+  func fixTrade(serverId: Int64, ticket: Int64) async throws -> LedgerRecord?
+
   // MARK: Readers (CRM API, verify)
 
   /// Every trade server with its resume point and last event.

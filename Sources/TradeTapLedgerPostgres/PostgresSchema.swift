@@ -21,6 +21,7 @@ enum PostgresSchema {
     ("pg statement-level triggers", pgStatementTriggers),
     ("pg server check in one scan", pgServerCheckInOneScan),
     ("v7 outputs", v7Outputs),
+    ("v8 fix sessions", v8FIXSessions),
   ]
 
   static func migrate(_ client: PostgresClient, logger: Logger) async throws {

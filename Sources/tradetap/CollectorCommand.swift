@@ -121,6 +121,12 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(name: .customLong("nats-ack-timeout"), help: "How long the stream may take to acknowledge a batch before it is retried (e.g. 5s).")
   var natsAckTimeout = "5s"
 
+  @Option(name: .customLong("fix-listen"), help: "HOST:PORT of the FIX 4.4 drop copy acceptor (docs/fix.md); needs --fix-sessions.")
+  var fixListen: String?
+
+  @Option(name: .customLong("fix-sessions"), help: "File of FIX sessions, one a line: '<SenderCompID> <TargetCompID> [report=8] [password-file=PATH]' (private, like the other secrets).")
+  var fixSessions: String?
+
   func run() async throws {
     do {
       try await serve()
@@ -208,6 +214,15 @@ struct CollectorCommand: AsyncParsableCommand {
       settings.ackTimeoutMilliseconds = ackTimeout / 1_000_000
       config.nats = settings
       config.natsBatch = natsBatch
+    }
+    if fixListen != nil || fixSessions != nil {
+      guard let fixListen, let fixSessions else { throw ValidationFailure("--fix-listen and --fix-sessions go together") }
+      let (host, port) = try Self.hostPort(fixListen)
+      do {
+        config.fix = FIXSettings(host: host, port: port, sessions: try FIXSessionsFile.load(path: fixSessions))
+      } catch let problem as FIXSessionsFile.Problem {
+        throw ValidationFailure(problem.description)
+      }
     }
     config.heartbeatInterval = .nanoseconds(try Self.nanoseconds(heartbeat, flag: "--heartbeat"))
     guard maxHandshakes >= 1 else { throw ValidationFailure("--max-handshakes must be at least 1") }

@@ -12,13 +12,16 @@ final class Outputs: Sendable {
   private let client: HTTPClient?
   /// The NATS outputs, closed once their services stopped.
   private let nats: [NATSOutput]
+  /// The FIX drop copy acceptor (docs/fix.md), listening once started; nil: none.
+  let fix: FIXAcceptor?
 
   static let none = Outputs(services: [], client: nil, nats: [])
 
-  private init(services: [OutputService], client: HTTPClient?, nats: [NATSOutput]) {
+  private init(services: [OutputService], client: HTTPClient?, nats: [NATSOutput], fix: FIXAcceptor? = nil) {
     self.services = services
     self.client = client
     self.nats = nats
+    self.fix = fix
   }
 
   /// The outputs `configuration` names, not yet started.
@@ -34,8 +37,20 @@ final class Outputs: Sendable {
         name: NATSOutput.name(stream: settings.stream), destination: output, ledger: ledger,
         batchSize: configuration.natsBatch, metrics: metrics, logger: logger))
     }
+    var fix: FIXAcceptor? = nil
+    var fixServices: [OutputService] = []
+    if let settings = configuration.fix {
+      let sessions = settings.sessions.map { FIXSession(settings: $0, ledger: ledger, logger: logger) }
+      fix = FIXAcceptor(settings: settings, sessions: sessions, logger: logger)
+      fixServices = sessions.map { session in
+        OutputService(
+          name: session.settings.name, destination: FIXOutput(session: session), ledger: ledger,
+          batchSize: 500, metrics: metrics, logger: logger)
+      }
+    }
+    let streamServices = natsServices + fixServices
     guard !configuration.webhooks.isEmpty else {
-      return natsServices.isEmpty ? .none : Outputs(services: natsServices, client: nil, nats: nats)
+      return streamServices.isEmpty ? .none : Outputs(services: streamServices, client: nil, nats: nats, fix: fix)
     }
     var http = HTTPClient.Configuration()
     http.timeout = .init(connect: .seconds(5), read: configuration.webhookTimeout)
@@ -48,15 +63,20 @@ final class Outputs: Sendable {
           url: url, secret: configuration.webhookSecret, timeout: configuration.webhookTimeout, client: client),
         ledger: ledger, batchSize: configuration.webhookBatch, metrics: metrics, logger: logger)
     }
-    return Outputs(services: services + natsServices, client: client, nats: nats)
+    return Outputs(services: services + streamServices, client: client, nats: nats, fix: fix)
   }
 
-  func start() { for service in services { service.start() } }
+  func start() {
+    for session in fix?.sessions ?? [] { session.start() }
+    for service in services { service.start() }
+  }
 
   func stop() async {
     for service in services { await service.stop() }
     try? await client?.shutdown()
     for output in nats { await output.close() }
+    await fix?.stop()
+    for session in fix?.sessions ?? [] { await session.stop() }
   }
 
   func service(named name: String) -> OutputService? { services.first { $0.name == name } }
