@@ -32,6 +32,8 @@ public final class Collector: Service, Sendable {
   private let committer: GroupCommitter
   /// The change feed pushed out (docs/outputs.md).
   private let outputs: Outputs
+  /// Each output's name (`GET /v1/outputs`), in the order they were configured.
+  public var outputNames: [String] { outputs.services.map(\.name) }
   private let connections: ConnectionRegistry
   private let logger: Logger
   private let stopped = Mutex(false)

@@ -28,9 +28,10 @@ struct CRMAPITests {
   }
 
   static func withSeededCollector(
-    backend: LedgerBackendKind = .sqlite, _ body: (Harness, CRMClient, TestPlugin) async throws -> Void
+    backend: LedgerBackendKind = .sqlite, webhooks: [String] = [],
+    _ body: (Harness, CRMClient, TestPlugin) async throws -> Void
   ) async throws {
-    try await withCollector(backend: backend) { harness in
+    try await withCollector(backend: backend, webhooks: webhooks) { harness in
       let plugin = try await TestPlugin.connect(port: harness.port)
       _ = try await plugin.handshake(serverId: Harness.serverId, secret: Harness.secret)
       try await seed(plugin)

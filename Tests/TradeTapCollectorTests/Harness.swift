@@ -38,7 +38,7 @@ struct Harness {
 
   static func start(
     tls: CollectorConfiguration.TLSFiles? = nil, heartbeat: TimeAmount = .seconds(5), folder: String? = nil,
-    backend: LedgerBackendKind = .sqlite, database: TestPostgres.Database? = nil
+    backend: LedgerBackendKind = .sqlite, database: TestPostgres.Database? = nil, webhooks: [String] = []
   ) async throws -> Harness {
     let folder = try folder ?? Self.folder()
     var config = CollectorConfiguration()
@@ -54,6 +54,8 @@ struct Harness {
     config.apiToken = Array(token.utf8)
     config.tls = tls
     config.heartbeatInterval = heartbeat
+    config.webhooks = webhooks
+    if !webhooks.isEmpty { config.webhookSecret = Array("webhook secret of the tests".utf8) }
     var logger = Logger(label: "test.collector")
     logger.logLevel = .warning
     return Harness(
@@ -165,9 +167,9 @@ enum ThrowawayCertificate {
 /// and removes its ledger (folder or database), after.
 func withCollector<T>(
   tls: CollectorConfiguration.TLSFiles? = nil, heartbeat: TimeAmount = .seconds(5), folder: String? = nil,
-  backend: LedgerBackendKind = .sqlite, _ body: (Harness) async throws -> T
+  backend: LedgerBackendKind = .sqlite, webhooks: [String] = [], _ body: (Harness) async throws -> T
 ) async throws -> T {
-  let harness = try await Harness.start(tls: tls, heartbeat: heartbeat, folder: folder, backend: backend)
+  let harness = try await Harness.start(tls: tls, heartbeat: heartbeat, folder: folder, backend: backend, webhooks: webhooks)
   // A folder the caller did not bring is this run's alone: removed after, so a
   // suite of hundreds of collectors does not fill the disk with ledgers.
   defer { if folder == nil { try? FileManager.default.removeItem(atPath: harness.folder) } }
