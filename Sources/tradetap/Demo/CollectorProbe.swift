@@ -40,6 +40,9 @@ struct CollectorProbe {
     return (status, object ?? [:])
   }
 
+  /// A GET's body when it answered 200 (also used for nats-server's monitoring port).
+  func text(path: String) -> String? { get(path: path) }
+
   private func get(path: String) -> String? {
     guard let (status, body) = request(method: "GET", path: path, timeoutSeconds: 2), status == 200 else { return nil }
     return body

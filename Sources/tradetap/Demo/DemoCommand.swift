@@ -34,6 +34,10 @@ struct DemoCommand: AsyncParsableCommand {
   var plugin: String?
   @Flag(help: "Keep the collector (and its HTTP API) running after the summary, until Ctrl-C.")
   var serve = false
+  @Flag(help: "Also push the ledger's changes to a signed webhook: the demo runs the receiver, which checks every signature and applies each change once by id (docs/outputs.md).")
+  var webhook = false
+  @Flag(name: .customLong("nats-cluster"), help: "Also publish the ledger's changes to a throwaway 3-node NATS JetStream cluster (R3 stream; needs nats-server).")
+  var natsCluster = false
 
   /// At full speed the simulated server offers ~1 M events/s, far above what a ledger
   /// makes durable: the journal overflows and reconciliation heals the rest from the
@@ -65,6 +69,18 @@ struct DemoCommand: AsyncParsableCommand {
     let serverID: UInt32 = 1
     let files = try DemoMaterials.prepare(folder: dir, serverID: serverID)
     say("demo: working folder \(files.folder.path)")
+    var outputs = DemoOutputs()
+    defer { outputs.stop() }
+    if webhook {
+      outputs.webhook = try DemoWebhookReceiver(secret: Array(files.webhookSecret.utf8))
+      say("demo: webhook receiver on \(outputs.webhook!.url) (checks signatures, applies changes once by id)")
+    }
+    if natsCluster {
+      let cluster = try DemoNATSCluster(folder: files.folder)
+      outputs.nats = cluster
+      try await cluster.waitReady()
+      say("demo: NATS JetStream cluster of 3 nodes on \(cluster.urls)")
+    }
 
     let collector = try ChildProcess(
       name: "collector",
@@ -74,7 +90,7 @@ struct DemoCommand: AsyncParsableCommand {
         "--tls-cert", files.certificate, "--tls-key", files.privateKey,
         "--api-token-file", files.apiTokenFile, "--api-write-token-file", files.apiWriteTokenFile,
         "--reconcile-every", "1m",
-      ],
+      ] + outputs.collectorArguments(webhookSecretFile: files.webhookSecretFile),
       logFile: files.collectorLog)
     let listening = try await collector.waitForLine(prefix: "listening ", timeout: .seconds(30), log: files.collectorLog)
     let endpoints = Endpoints(listeningLine: listening)
@@ -144,16 +160,19 @@ struct DemoCommand: AsyncParsableCommand {
     say(progress.line())
 
     let report: VerifyReport
+    let changes: (last: Int64, count: Int)
     do {
       let state = try PlatformState.load(path: files.state)
       let ledger = try await LedgerBackend.open(.sqlite(path: files.ledger), access: .read)
       defer { Task { await ledger.close() } }
       report = try await LedgerVerifier.verify(state, store: ledger, serverID: Int64(serverID))
+      changes = (try await ledger.lastChangeId(), try await ledger.rowCount(.changes))
     } catch {
       await collector.terminate()
       throw DemoFailure("verify could not compare: \(error)")
     }
     for divergence in report.divergences.prefix(20) { say("divergence: \(divergence)") }
+    let (outputLines, outputsComplete) = try await outputSummary(outputs, desk: probe, changes: changes)
 
     say("")
     say("== TradeTap demo summary")
@@ -164,6 +183,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
     if let deposit { say(deposit.replacingOccurrences(of: "demo: ", with: "money in: ")) }
     say(report.summary)
+    for line in outputLines { say(line) }
     say("ledger (SQLite, the schema is in docs/ledger.md):  sqlite3 \(files.ledger) 'select * from accounts limit 5'")
     say("collector log: \(files.collectorLog)    trade server journal: \(files.hostLog)")
     if serve {
@@ -177,7 +197,35 @@ struct DemoCommand: AsyncParsableCommand {
       say("  curl -H \"Authorization: Bearer $(cat \(files.apiTokenFile))\" http://127.0.0.1:PORT/v1/servers")
       await collector.terminate()
     }
-    if !report.divergences.isEmpty { throw ExitCode(1) }
+    if !report.divergences.isEmpty || !outputsComplete { throw ExitCode(1) }
+  }
+
+  /// Waits for the outputs to deliver the ledger's last change, then says what each
+  /// destination holds: every change exactly once is the claim (docs/outputs.md).
+  private func outputSummary(
+    _ outputs: DemoOutputs, desk: CollectorProbe, changes: (last: Int64, count: Int)
+  ) async throws -> (lines: [String], complete: Bool) {
+    guard !outputs.isEmpty else { return ([], true) }
+    let readings = try await outputs.waitUntilCaughtUp(desk: desk, lastChangeId: changes.last, say: say)
+    var lines = readings.map(DemoOutputs.line)
+    var complete = readings.allSatisfy { $0.cursor >= changes.last }
+    if let receiver = outputs.webhook {
+      let tally = receiver.tally
+      lines.append("webhook receiver: \(tally.applied.count) of the ledger's \(changes.count) changes applied, each once by id "
+        + "(\(tally.duplicates) resent ones dropped); \(tally.requests) signed requests, \(tally.badSignatures) bad signatures")
+      complete = complete && tally.applied.count == changes.count && tally.badSignatures == 0
+    }
+    if let cluster = outputs.nats {
+      if let stream = cluster.stream("TRADETAP") {
+        lines.append("NATS JetStream: stream TRADETAP holds \(stream.messages) of the ledger's \(changes.count) changes, "
+          + "R3 on 3 nodes (leader \(stream.leader))")
+        complete = complete && stream.messages == changes.count
+      } else {
+        lines.append("NATS JetStream: no node reports stream TRADETAP; see collector.log")
+        complete = false
+      }
+    }
+    return (lines, complete)
   }
 
   /// Waits until the ledger accounts for every event the hooks received (the

@@ -11,6 +11,8 @@ struct DemoMaterials {
   var apiTokenFile: String { folder.appendingPathComponent("api-token").path }
   /// The CRM's write token (docs/commands.md): the demo moves money through it.
   var apiWriteTokenFile: String { folder.appendingPathComponent("api-write-token").path }
+  /// The key `--webhook` requests are signed with (docs/outputs.md).
+  var webhookSecretFile: String { folder.appendingPathComponent("webhook-secret").path }
   var certificate: String { folder.appendingPathComponent("collector-cert.pem").path }
   var privateKey: String { folder.appendingPathComponent("collector-key.pem").path }
   var ledger: String { folder.appendingPathComponent("ledger.sqlite").path }
@@ -20,6 +22,7 @@ struct DemoMaterials {
   var collectorLog: String { folder.appendingPathComponent("collector.log").path }
   private(set) var apiToken = ""
   private(set) var apiWriteToken = ""
+  private(set) var webhookSecret = ""
 
   /// Creates the folder afresh (a previous demo's ledger and journal are removed,
   /// so every run starts from sequence 1) and writes the secrets and certificate.
@@ -44,6 +47,8 @@ struct DemoMaterials {
     try writePrivate("\(materials.apiToken)\n", to: materials.apiTokenFile)
     materials.apiWriteToken = randomHex(bytes: 24)
     try writePrivate("\(materials.apiWriteToken)\n", to: materials.apiWriteTokenFile)
+    materials.webhookSecret = randomHex(bytes: 32)
+    try writePrivate("\(materials.webhookSecret)\n", to: materials.webhookSecretFile)
     try materials.makeCertificate()
     return materials
   }

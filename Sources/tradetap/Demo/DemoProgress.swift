@@ -48,7 +48,14 @@ final class DemoProgress {
     // every durable event was hooked, so the larger is the better (lower) bound.
     let hooks = max(fired, durable)
     return String(format: "demo: %5.1fs  hooks %8d  durable %8d  (%6.0f/s)  lag %6d%@%@",
-                  seconds, hooks, durable, durableRate, hooks - durable, ledgerLagText, latencyText())
+                  seconds, hooks, durable, durableRate, hooks - durable, ledgerLagText, latencyText()) + outputLagText
+  }
+
+  /// The furthest-behind push output (`--webhook`, `--nats-cluster`), in changes.
+  private var outputLagText: String {
+    let lags = metrics.filter { $0.key.hasPrefix("tradetap_output_lag_changes{") }.values
+    guard let worst = lags.max() else { return "" }
+    return "  outputs lag \(Int(worst))"
   }
 
   func summary() -> String {
