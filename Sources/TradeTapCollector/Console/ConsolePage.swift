@@ -30,7 +30,8 @@ enum ConsolePage {
         <h2>Sign in</h2>
         <p>The collector's API token (<code>--api-token-file</code>). It is kept in this tab only (sessionStorage) and sent as a bearer header.</p>
         <form id="login-form" method="post" action="/" autocomplete="off">
-          <label>API token <input id="token" name="token" type="password" required></label>
+          <input type="text" name="username" autocomplete="username" value="tradetap-api" hidden>
+          <label>API token <input id="token" name="token" type="password" autocomplete="new-password" required></label>
           <button type="submit">Open the console</button>
         </form>
         <p id="login-error" class="error" role="alert"></p>
