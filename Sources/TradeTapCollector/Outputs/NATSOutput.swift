@@ -58,6 +58,10 @@ final class NATSOutput: OutputDestination, @unchecked Sendable {
   private var previousFailed = false
 
   var kind: String { "nats" }
+  /// A JetStream stream without a leader answers "no responders" at once during an
+  /// election (~7-8 s with nats-server 2.9): a try a second costs nothing and resumes
+  /// publishing within a second of the new leader (docs/outputs.md).
+  var retryCeiling: Duration { .seconds(1) }
   var target: String { settings.servers.map(Self.redacted).joined(separator: ",") + " stream " + settings.stream }
 
   static func name(stream: String) -> String { "nats-" + stream }

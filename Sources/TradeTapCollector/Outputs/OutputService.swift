@@ -13,6 +13,13 @@ protocol OutputDestination: Sendable {
   /// Delivers one batch of changes, in id order. Returns once the destination has
   /// confirmed every change of it; throws ``OutputFailure`` otherwise.
   func deliver(_ batch: OutputBatch) async throws
+  /// The longest wait between two tries of a failing batch.
+  var retryCeiling: Duration { get }
+}
+
+extension OutputDestination {
+  /// A receiver that fails is usually down or overloaded: back off up to 30 s.
+  var retryCeiling: Duration { OutputService.maxBackoff }
 }
 
 /// Consecutive committed changes, each rendered as `/v1/changes` renders it.
@@ -187,7 +194,7 @@ final class OutputService: Sendable {
           $0.retries += 1
           $0.lastError = text
         }
-        let delay = Self.backoff(failures: failures)
+        let delay = Self.backoff(failures: failures, ceiling: destination.retryCeiling)
         if failures <= 3 || failures % 10 == 0 {
           logger.warning("delivery failed (\(failures) in a row): \(text); next try in \(delay)")
         }
@@ -236,9 +243,9 @@ final class OutputService: Sendable {
     return json.text
   }
 
-  static func backoff(failures: Int) -> Duration {
+  static func backoff(failures: Int, ceiling: Duration = maxBackoff) -> Duration {
     let base = 0.1 * pow(2, Double(min(failures, 20) - 1))
-    let capped = min(base, 30)
+    let capped = min(base, Double(ceiling.components.seconds) + Double(ceiling.components.attoseconds) / 1e18)
     return .milliseconds(Int64(capped * 1000 * Double.random(in: 0.5...1.0)))
   }
 
