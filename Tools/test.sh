@@ -26,6 +26,11 @@ export TRADETAP_TEST_POSTGRES_URL
 # The CRM API conformance test runs schemathesis (PyPI, pinned): a no-op when present.
 echo "== schemathesis"
 Tools/schemathesis/install.sh
+# The FIX drop copy's counterparty (QuickFIX, PyPI quickfix-ssl, pinned) and the console's
+# browser driver (selenium, pinned; the browser is Debian's chromium): no-ops when present.
+echo "== QuickFIX and selenium"
+Tools/fix/install.sh
+Tools/console/install.sh
 echo "== build (release)"
 swift build -c release -j "$jobs"
 swift build -c release -j "$jobs" --build-tests
