@@ -52,6 +52,12 @@ final class CRMAPIServer: Sendable {
       ConsoleRoutes(),
       ConsoleStatus(queries: LedgerQueries(ledger: ledger), metrics: metrics, outputs: outputs, samples: StatusSamples())
     )
+    if let metrics {
+      let gauges = LedgerStateGauges(registry: metrics.registry), queries = LedgerQueries(ledger: ledger)
+      routes.beforeMetrics = {
+        if let rows = try? await queries.servers() { gauges.refresh(servers: rows, lags: metrics.lagSeconds()) }
+      }
+    }
     routes.register(on: router)
 
     let (bound, binding) = AsyncStream<SocketAddress>.makeStream()

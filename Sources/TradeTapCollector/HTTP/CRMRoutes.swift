@@ -17,11 +17,14 @@ struct CRMRoutes: Sendable {
   var outputs: OutputRoutes? = nil
   /// The operator's console: `GET /`, its files and `GET /v1/status` (docs/console.md); nil: not served.
   var console: (page: ConsoleRoutes, status: ConsoleStatus)? = nil
+  /// Runs before each `/metrics` answer: the gauges read from the ledger (``LedgerStateGauges``).
+  var beforeMetrics: @Sendable () async -> Void = {}
 
   func register(on router: Router<BasicRequestContext>) {
     router.get("/healthz") { _, _ in Self.plain("ok\n") }
     router.get("/metrics") { request, _ in
       _ = try QueryParameters(request, allowed: [])
+      await beforeMetrics()
       return Self.plain(metricsText(), contentType: "text/plain; version=0.0.4")
     }
     router.get("/v1/servers") { request, _ in try await servers(request) }
