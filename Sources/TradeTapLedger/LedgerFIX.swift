@@ -1,8 +1,9 @@
 import GRDB
 
 extension LedgerSchema {
-  /// Migration `v8 fix sessions`: each FIX drop copy session's sequence numbers and the
-  /// change behind each report it sent, so a ResendRequest is served from the ledger
+  /// Migration `v8 fix sessions`: each FIX drop copy session's sequence numbers and every
+  /// report it sent (the change behind it and its body, the fields after the standard
+  /// header), so a ResendRequest is served from the ledger, identical to the first send
   /// (docs/fix.md).
   static func createFIXSessions(_ db: Database) throws {
     try db.execute(sql: """
@@ -18,6 +19,7 @@ extension LedgerSchema {
         seq        INTEGER NOT NULL,
         change_id  INTEGER NOT NULL,
         sent_utc   TEXT NOT NULL,
+        body       TEXT NOT NULL,
         PRIMARY KEY (session, seq)
       ) STRICT;
       """)
@@ -47,7 +49,9 @@ public enum LedgerFIXSQL {
   }
 
   public static func report(_ row: LedgerRecord) -> FIXSentReport {
-    FIXSentReport(seq: row.integer("seq") ?? 0, changeId: row.integer("change_id") ?? 0, sentUtc: row.text("sent_utc") ?? "")
+    FIXSentReport(
+      seq: row.integer("seq") ?? 0, changeId: row.integer("change_id") ?? 0, sentUtc: row.text("sent_utc") ?? "",
+      body: row.text("body") ?? "")
   }
 }
 
@@ -68,8 +72,8 @@ extension Ledger {
       if reset { try db.execute(sql: "DELETE FROM fix_reports WHERE session = ?", arguments: [session]) }
       for report in reports {
         try db.execute(
-          sql: "INSERT OR REPLACE INTO fix_reports (session, seq, change_id, sent_utc) VALUES (?, ?, ?, ?)",
-          arguments: [session, report.seq, report.changeId, report.sentUtc])
+          sql: "INSERT OR REPLACE INTO fix_reports (session, seq, change_id, sent_utc, body) VALUES (?, ?, ?, ?, ?)",
+          arguments: [session, report.seq, report.changeId, report.sentUtc, report.body])
       }
       try db.execute(sql: """
         INSERT INTO fix_sessions (name, next_outgoing, next_incoming, last_change_id, updated_utc) VALUES (?, ?, ?, ?, ?)
@@ -82,14 +86,8 @@ extension Ledger {
   public func fixReports(_ session: String, fromSeq: Int64, throughSeq: Int64) async throws -> [FIXSentReport] {
     try await pool.read { db in
       try Row.fetchAll(db, sql: """
-        SELECT seq, change_id, sent_utc FROM fix_reports WHERE session = ? AND seq BETWEEN ? AND ? ORDER BY seq
+        SELECT seq, change_id, sent_utc, body FROM fix_reports WHERE session = ? AND seq BETWEEN ? AND ? ORDER BY seq
         """, arguments: [session, fromSeq, throughSeq]).map { LedgerFIXSQL.report(LedgerRecord(row: $0)) }
-    }
-  }
-
-  public func fixChange(_ changeId: Int64) async throws -> LedgerRecord? {
-    try await pool.read { db in
-      try Row.fetchOne(db, sql: LedgerReadSQL.changes + " WHERE c.id = ?", arguments: [changeId]).map(LedgerRecord.init(row:))
     }
   }
 
@@ -123,17 +121,20 @@ public struct FIXSequenceState: Sendable, Hashable {
   }
 }
 
-/// One application message a FIX session sent (`fix_reports`): its sequence number and
-/// the change it reports, re-rendered for a resend.
+/// One application message a FIX session sent (`fix_reports`): its sequence number, the
+/// change it reports and its body, sent again as it is for a resend.
 public struct FIXSentReport: Sendable, Hashable {
   public var seq: Int64
   public var changeId: Int64
   /// SendingTime (52) of the first send, OrigSendingTime (122) of a resend.
   public var sentUtc: String
+  /// The message's fields after the standard header, as sent (`tag=value`, SOH-separated).
+  public var body: String
 
-  public init(seq: Int64, changeId: Int64, sentUtc: String) {
+  public init(seq: Int64, changeId: Int64, sentUtc: String, body: String) {
     self.seq = seq
     self.changeId = changeId
     self.sentUtc = sentUtc
+    self.body = body
   }
 }

@@ -78,10 +78,8 @@ public protocol LedgerStore: AnyObject, Sendable {
   /// Stores the session's sequence numbers and the reports just sequenced, in one
   /// transaction; `reset` first forgets the session's earlier reports (141=Y).
   func saveFIXSequences(_ session: String, _ state: FIXSequenceState, reports: [FIXSentReport], reset: Bool) async throws
-  /// The reports session `session` sent with MsgSeqNum in `fromSeq...throughSeq`, in order.
+  /// The reports session `session` sent with MsgSeqNum in `fromSeq...throughSeq`, in order, with their bodies.
   func fixReports(_ session: String, fromSeq: Int64, throughSeq: Int64) async throws -> [FIXSentReport]
-  /// One change as ``changes(afterId:limit:)`` returns it, or nil.
-  func fixChange(_ changeId: Int64) async throws -> LedgerRecord?
   /// The MT5 deal a report renders (``LedgerFIXSQL/deal``), or nil.
   func fixDeal(serverId: Int64, deal: Int64) async throws -> LedgerRecord?
   /// The MT4 trade a report renders (``LedgerFIXSQL/trade``), or nil.

@@ -21,6 +21,7 @@ extension PostgresSchema {
       seq        BIGINT NOT NULL,
       change_id  BIGINT NOT NULL,
       sent_utc   TEXT NOT NULL,
+      body       TEXT NOT NULL,
       PRIMARY KEY (session, seq)
     )
     """,
@@ -49,9 +50,10 @@ extension PostgresLedger {
       }
       for report in reports {
         try await connection.query("""
-          INSERT INTO fix_reports (session, seq, change_id, sent_utc)
-          VALUES (\(session), \(report.seq), \(report.changeId), \(report.sentUtc))
-          ON CONFLICT (session, seq) DO UPDATE SET change_id = excluded.change_id, sent_utc = excluded.sent_utc
+          INSERT INTO fix_reports (session, seq, change_id, sent_utc, body)
+          VALUES (\(session), \(report.seq), \(report.changeId), \(report.sentUtc), \(report.body))
+          ON CONFLICT (session, seq) DO UPDATE SET change_id = excluded.change_id, sent_utc = excluded.sent_utc,
+            body = excluded.body
           """, logger: logger).drain()
       }
       try await connection.query("""
@@ -66,13 +68,9 @@ extension PostgresLedger {
 
   public func fixReports(_ session: String, fromSeq: Int64, throughSeq: Int64) async throws -> [FIXSentReport] {
     try await records("""
-      SELECT seq, change_id, sent_utc FROM fix_reports
+      SELECT seq, change_id, sent_utc, body FROM fix_reports
       WHERE session = \(session) AND seq BETWEEN \(fromSeq) AND \(throughSeq) ORDER BY seq
       """).map(LedgerFIXSQL.report)
-  }
-
-  public func fixChange(_ changeId: Int64) async throws -> LedgerRecord? {
-    try await records("\(unescaped: LedgerReadSQL.changes) WHERE c.id = \(changeId)").first
   }
 
   public func fixDeal(serverId: Int64, deal: Int64) async throws -> LedgerRecord? {

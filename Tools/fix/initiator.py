@@ -81,7 +81,7 @@ class BackOffice(fix.Application):
     def fromApp(self, message, session):
         record = {"msg_type": field(message, 35, header=True), "seq": int(field(message, 34, header=True)),
                   "possdup": field(message, 43, header=True) == "Y",
-                  "orig_sending_time": field(message, 122, header=True)}
+                  "orig_sending_time": field(message, 122, header=True), "t": time.time()}
         for name, tag in FIELDS.items():
             record[name] = field(message, tag)
         with lock:

@@ -364,7 +364,7 @@ final class FIXSession: Sendable {
       guard changeId <= range.upperBound else { break }
       if let body = try await reports.report(for: row) {
         messages.append(FIXMessage(Self.header("8", seq: next.nextOutgoing, settings: settings, sendingTime: sendingTime) + body).encoded())
-        sent.append(FIXSentReport(seq: next.nextOutgoing, changeId: changeId, sentUtc: iso))
+        sent.append(FIXSentReport(seq: next.nextOutgoing, changeId: changeId, sentUtc: iso, body: FIXReports.text(body)))
         next.nextOutgoing += 1
       }
     }
@@ -375,8 +375,8 @@ final class FIXSession: Sendable {
     counters.withLock { $0.sent += Int64(messages.count) }
   }
 
-  /// Serves a ResendRequest from the ledger: each report again with PossDupFlag=Y and
-  /// its first SendingTime as OrigSendingTime; a SequenceReset-GapFill over every run
+  /// Serves a ResendRequest from the ledger: each report again, its body as first sent,
+  /// with PossDupFlag=Y and its first SendingTime as OrigSendingTime; a SequenceReset-GapFill over every run
   /// of administrative numbers (they are never resent).
   private func resend(from begin: Int64, through requestedEnd: Int64, state: inout FIXSequenceState, to live: Live) async throws {
     let last = state.nextOutgoing - 1
@@ -398,8 +398,8 @@ final class FIXSession: Sendable {
       let sent = try await ledger.fixReports(settings.name, fromSeq: seq, throughSeq: chunkEnd)
       var messages: [[UInt8]] = []
       for report in sent {
-        guard let change = try await ledger.fixChange(report.changeId), let body = try await reports.report(for: change) else {
-          continue  // the deal is gone from the ledger: its number is gap-filled
+        guard let body = try? FIXFrameDecoder.fields(ArraySlice(report.body.utf8)).fields, !body.isEmpty else {
+          continue  // unreadable: its number is gap-filled
         }
         if report.seq > seq || gapStart != nil {
           messages.append(gapFill(gapStart ?? seq, upTo: report.seq))
