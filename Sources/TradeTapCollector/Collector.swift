@@ -93,13 +93,17 @@ public final class Collector: Service, Sendable {
             for i in nonce.indices { nonce[i] = random.next() }
             let peer = channel.remoteAddress.map { "\($0)" } ?? "unknown"
             let sync = channel.pipeline.syncOperations
+            // TRADETAP_STAGE_TRACE (a diagnostic): stamp reads before and after TLS.
+            let stages = StageTrace.shared == nil ? nil : StageStamps()
+            if let stages { try sync.addHandler(StageStampHandler(stages, at: .raw)) }
             if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
+            if let stages { try sync.addHandler(StageStampHandler(stages, at: .decrypted)) }
             try sync.addHandler(IdleStateHandler(readTimeout: heartbeat * 3, writeTimeout: heartbeat))
             let frameLimit = FramePayloadLimit()
             try sync.addHandler(ByteToMessageHandler(WireMessageDecoder(limit: frameLimit)))
             try sync.addHandler(MessageToByteHandler(WireMessageEncoder()))
             try sync.addHandler(PluginConnectionHandler(
-              environment: environment, serverNonce: nonce, peer: peer, frameLimit: frameLimit))
+              environment: environment, serverNonce: nonce, peer: peer, frameLimit: frameLimit, stages: stages))
           }
         }
         .bind(host: configuration.listenHost, port: configuration.listenPort).get()

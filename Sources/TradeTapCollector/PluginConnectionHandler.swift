@@ -155,9 +155,15 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
 
   /// This connection's frame payload limit: 4 KiB until the welcome (shared with its decoder).
   private let frameLimit: FramePayloadLimit
+  /// `TRADETAP_STAGE_TRACE`: when this connection's bytes arrived (nil: off).
+  private let stages: StageStamps?
 
-  init(environment: ConnectionEnvironment, serverNonce: [UInt8], peer: String, frameLimit: FramePayloadLimit) throws {
+  init(
+    environment: ConnectionEnvironment, serverNonce: [UInt8], peer: String, frameLimit: FramePayloadLimit,
+    stages: StageStamps? = nil
+  ) throws {
     self.environment = environment
+    self.stages = stages
     self.frameLimit = frameLimit
     self.stream = environment.committer.openStream()
     self.state = .handshaking(try ServerHandshake(serverNonce: serverNonce))
@@ -376,7 +382,13 @@ final class PluginConnectionHandler: ChannelDuplexHandler {
         ])
       }
       submitted = last
+      let decodedAt = stages == nil ? 0 : DeliveryLatency.monotonicNanoseconds()
       environment.metrics.recordDecoded(serverId: serverId, events: fresh)
+      if let stages {
+        StageTrace.shared?.batch(
+          firstSequence: first, events: fresh.count, stamps: stages, decoded: decodedAt,
+          recorded: DeliveryLatency.monotonicNanoseconds())
+      }
       let encoded = environment.configuration.storeEncodedEvents ? fresh.map(EventCodec.encode) : []
       submit(context: context, serverId: serverId,
              batch: LedgerBatch(serverId: serverId, events: fresh, encodedEvents: encoded), gaps: [])

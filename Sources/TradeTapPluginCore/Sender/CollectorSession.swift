@@ -75,6 +75,8 @@ struct CollectorSession {
   var commands: CommandRunner?
   /// `Commands=off`: every command is refused, nothing reaches the host.
   var commandsEnabled = true
+  /// `TRADETAP_STAGE_TRACE`: per-batch stage stamps (a diagnostic; nil: off).
+  private let trace = StageTrace.fromEnvironment()
 
   init(stream: CollectorStream, journal: Journal, log: HostLog, serverId: UInt32, identity: ServerIdentity? = nil,
        heartbeatSeconds: Int, stop: StopSignal) {
@@ -266,11 +268,14 @@ struct CollectorSession {
         woke = journal.waitForRecord(spinIterations: spins, timeoutNanoseconds: park, orReadable: watched)
       }
       socketReadable = woke.readableDescriptors & 1 != 0
+      trace?.wake = Deadline.now()
     }
   }
 
   /// Sends one batch of consecutive events if the journal has any. - Returns: whether it sent.
   mutating func sendBatch(_ source: inout JournalEventSource) throws(SenderError) -> Bool {
+    let readAt = trace == nil ? 0 : Deadline.now()
+    var firstHook: UInt64 = 0
     var builder: EventBatchBuilder?
     while true {
       let event: Event
@@ -284,7 +289,10 @@ struct CollectorSession {
         guard let record = journal.nextRecord() else { break }
         event = source.event(for: record, wireOffset: wireOffset)
       }
-      if builder == nil { builder = EventBatchBuilder(firstSequence: event.sequence) }
+      if builder == nil {
+        builder = EventBatchBuilder(firstSequence: event.sequence)
+        firstHook = event.hookTimestampNanos
+      }
       if !builder!.append(event) {
         carried = event
         break
@@ -303,7 +311,13 @@ struct CollectorSession {
       return false
     }
     let frame = builder.finishFrame()
+    let encodedAt = trace == nil ? 0 : Deadline.now()
     try write(frame)
+    if let trace {
+      trace.batch(
+        firstSequence: builder.firstSequence, events: builder.count, hook: firstHook, read: readAt,
+        encoded: encodedAt, written: Deadline.now())
+    }
     nextToSend = builder.nextSequence
     highestSent = nextToSend &- 1
     unacknowledgedBatchEnds.append(nextToSend)
