@@ -8,7 +8,8 @@ import Testing
 /// real plugin. Server 1 trades at 200 events/s; server 2 replays
 /// `Tools/console/hostile.jsonl` (markup in an account's name and in a deposit's
 /// comment). The driver prints one PASS/FAIL line per check (docs/console.md lists
-/// them) and saves a screenshot of each view under docs/console/. A missing browser,
+/// them) and saves a screenshot of each view under docs/console/ (or
+/// `$TRADETAP_CONSOLE_SCREENSHOTS`). A missing browser,
 /// driver or selenium is a failure, never a skip.
 @Suite("Console: the operator's page in a real browser", .serialized)
 struct ConsoleBrowserTests {
@@ -74,7 +75,7 @@ struct ConsoleBrowserTests {
       "--token-file", collector.folder + "/token", "--live-server", "\(Self.liveServer)",
       "--live-pid", "\(live.processIdentifier)", "--hostile-server", "\(Self.hostileServer)",
       "--hostile-login", "\(Self.hostileLogin)", "--heartbeat-seconds", "1",
-      "--screenshots", Artifacts.repository + "/docs/console", "--profile", collector.folder + "/chromium-profile",
+      "--screenshots", ProcessInfo.processInfo.environment["TRADETAP_CONSOLE_SCREENSHOTS"] ?? Artifacts.repository + "/docs/console", "--profile", collector.folder + "/chromium-profile",
     ]
     let output = Pipe()
     driver.standardOutput = output

@@ -123,12 +123,9 @@ enum ConsoleScript {
           let heldCell = held;
           if (s.held_sweep_id) {
             heldCell = el('span', held + ' ');
-            const apply = el('button', 'Apply sweep ' + s.held_sweep_id);
-            apply.type = 'button';
-            apply.addEventListener('click', () => applySweep(s.held_sweep_id));
-            heldCell.appendChild(apply);
+            heldCell.appendChild(applyButton(s.held_sweep_id));
           }
-          const tr = row([state, (s.name ? s.name + ' ' : '') + '#' + s.server_id, s.connection,
+          const tr = row([state, '#' + s.server_id + (s.name ? ' ' + s.name : ''), s.connection,
             { text: num(s.events_per_second, 1), cls: 'num' }, { text: num(s.lag_seconds, 3), cls: 'num' },
             { text: s.last_seq, cls: 'num' }, { text: s.open_gaps, cls: 'num' },
             s.last_event_received_utc, s.last_reconciliation_utc, heldCell]);
@@ -160,6 +157,19 @@ enum ConsoleScript {
       function ms(seconds) {
         if (seconds === null || seconds === undefined) return '—';
         return (seconds * 1000).toFixed(seconds < 0.01 ? 2 : 1) + ' ms';
+      }
+      // The table is redrawn every second: each sweep keeps one button, moved into the
+      // new row, so a click that spans a redraw still lands.
+      const applyButtons = new Map();
+      function applyButton(id) {
+        let button = applyButtons.get(id);
+        if (!button) {
+          button = el('button', 'Apply sweep ' + id);
+          button.type = 'button';
+          button.addEventListener('click', () => applySweep(id));
+          applyButtons.set(id, button);
+        }
+        return button;
       }
       async function applySweep(id) {
         try {

@@ -5,7 +5,8 @@ import TradeTapLedger
 /// `GET /v1/status`: one read of everything the console's Servers view shows
 /// (docs/console.md): per trade server its state (green / amber / red), events/s,
 /// lag, durable sequence, open gaps, last event, last reconciliation and held
-/// sweeps; the collector's hook → durable latency over the last half minute and
+/// sweeps (events/s over the last 5 s); the collector's hook → durable latency over
+/// the last half minute and
 /// reconciliation divergences since start; each output's lag and dead letters.
 /// Authenticated like every route; JSON; a few ledger reads and in-memory counters.
 struct ConsoleStatus: Sendable {
@@ -112,9 +113,10 @@ struct ConsoleStatus: Sendable {
 }
 
 /// Samples of the durable sequences and the hook → durable histogram, at most one
-/// per ``spacing``, kept for ``horizon``: the status route's rates and latency
-/// quantiles are the difference between now and the oldest sample kept, so they
-/// describe the last half minute whoever asks and however often.
+/// per ``spacing``, kept for ``horizon``: the status route's latency quantiles are
+/// the difference between now and the oldest sample kept (the last half minute),
+/// its rates the difference from the oldest sample of the last 5 s; the same
+/// whoever asks and however often.
 final class StatusSamples: Sendable {
   struct Sample {
     let nanoseconds: UInt64
@@ -133,23 +135,30 @@ final class StatusSamples: Sendable {
 
   static let spacing: UInt64 = 1_000_000_000
   static let horizon: UInt64 = 30_000_000_000
+  /// Events/s cover at most this much (the latency covers ``horizon``).
+  static let rateHorizon: UInt64 = 5_000_000_000
   private let kept = Mutex<[Sample]>([])
 
   func take(now: UInt64, sequences: [UInt32: UInt64], latency: LatencyHistogram?) -> Window {
     let current = Sample(nanoseconds: now, sequences: sequences, latency: latency?.bucketCounts() ?? [:])
-    let oldest = kept.withLock { all -> Sample? in
+    let (oldest, recent) = kept.withLock { all -> (Sample?, Sample?) in
       all.removeAll { now &- $0.nanoseconds > Self.horizon }
+      let recent = all.first { now &- $0.nanoseconds <= Self.rateHorizon }
       if all.last.map({ now &- $0.nanoseconds >= Self.spacing }) ?? true { all.append(current) }
-      return all.first
+      return (all.first, recent)
     }
     guard let oldest, now > oldest.nanoseconds else { return Window() }
     var window = Window()
     let seconds = Double(now - oldest.nanoseconds) / 1e9
     guard seconds >= 0.5 else { return window }
     window.seconds = seconds
-    for (server, sequence) in sequences {
-      let before = oldest.sequences[server] ?? sequence
-      window.eventsPerSecond[server] = Double(sequence >= before ? sequence - before : 0) / seconds
+    // Rates over the last few seconds only, so a server that stopped shows 0 soon.
+    if let recent, now &- recent.nanoseconds >= Self.spacing / 2 {
+      let rateSeconds = Double(now - recent.nanoseconds) / 1e9
+      for (server, sequence) in sequences {
+        let before = recent.sequences[server] ?? sequence
+        window.eventsPerSecond[server] = Double(sequence >= before ? sequence - before : 0) / rateSeconds
+      }
     }
     guard latency != nil else { return window }
     var delta: [(edge: UInt64, count: UInt64)] = []
