@@ -22,6 +22,7 @@ public enum LedgerSchema {
     migrator.registerMigration("v6 commands", migrate: createCommands)
     migrator.registerMigration("v7 outputs", migrate: createOutputs)
     migrator.registerMigration("v8 fix sessions", migrate: createFIXSessions)
+    migrator.registerMigration("v9 gateway tables", migrate: createGatewayTables)
     return migrator
   }
 

@@ -18,7 +18,15 @@ enum LedgerStatements {
 
   /// One upsert per ``LedgerRowShape`` (by id), built once: a commit only looks them up.
   static let shapeUpserts: [String] = LedgerRowShape.all.map {
-    upsert($0.table.rawValue, columns: $0.columns, conflict: $0.conflict)
+    $0.insertOnly
+      ? insertOnce($0.table.rawValue, columns: $0.columns)
+      : upsert($0.table.rawValue, columns: $0.columns, conflict: $0.conflict)
+  }
+
+  /// A platform fact written once: a row already there under any unique key stays.
+  static func insertOnce(_ table: String, columns: [String]) -> String {
+    "INSERT INTO \(table) (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) VALUES ("
+      + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ") ON CONFLICT DO NOTHING"
   }
   /// The same, as reconciliation's corrections write them (`>=`: at the durable sequence).
   static let shapeCorrections: [String] = shapeUpserts.map { correcting($0) }

@@ -102,6 +102,13 @@ public protocol LedgerStore: AnyObject, Sendable {
   func lastChangeId() async throws -> Int64
   /// The rows `tradetap verify` compares (money as exact decimal text).
   func verificationRows(_ set: VerificationSet, serverId: Int64) async throws -> [LedgerRecord]
+  /// Every gateway source with its last event and row counts (``LedgerGatewaySQL/gateways``).
+  func gateways() async throws -> [LedgerRecord]
+  /// A gateway's executions above execution id `after`, in id order, at most `limit`
+  /// (`fromUTC` inclusive, `toUTC` exclusive, on `time_utc`).
+  func gatewayExecutions(
+    gatewayId: Int64, after: Int64, fromUTC: String?, toUTC: String?, limit: Int
+  ) async throws -> [LedgerRecord]
   /// Rows of `table` (a schema table name), for tests and operators' checks.
   func rowCount(_ table: LedgerTable) async throws -> Int
   /// How far the ledger accounts for one trade server's hook events (`tradetap demo`).

@@ -142,8 +142,8 @@ public enum LedgerPlanner {
       writes.append(.quarantine(
         serverId: server, seq: seq, kind: quarantine.kind, reason: quarantine.reason,
         body: quarantine.rawBytes + quarantine.secondaryBytes))
-    case .gateway:
-      break  // issue 11: the `events` row is the whole record until the gateway tables exist
+    case .gateway(let body):
+      if let row = gatewayRow(body, gateway: server, seq: seq) { writes.append(.upsert(row)) }
     }
   }
 

@@ -20,7 +20,17 @@ public struct LedgerRowShape: Sendable {
   public let id: Int
   public let table: LedgerTable
   public let columns: [String]
+  /// A platform fact written once (the gateway's rows): a conflict on any unique
+  /// key keeps the stored row (`ON CONFLICT DO NOTHING`); no `updated_seq` guard.
+  public let insertOnly: Bool
   public var conflict: [String] { Array(columns.prefix(2)) }
+
+  init(id: Int, table: LedgerTable, insertOnly: Bool = false, columns: [String]) {
+    self.id = id
+    self.table = table
+    self.insertOnly = insertOnly
+    self.columns = columns
+  }
 
   public static let account = LedgerRowShape(id: 0, table: .accounts, columns: [
     "server_id", "login", "group", "name", "email", "country", "currency", "currency_digits",
@@ -59,7 +69,10 @@ public struct LedgerRowShape: Sendable {
     "is_open", "deleted", "last_mode", "updated_seq",
   ])
 
-  public static let all: [LedgerRowShape] = [account, accountFromTradeUser, deal, balanceOperation, order, position, trade]
+  public static let all: [LedgerRowShape] = [
+    account, accountFromTradeUser, deal, balanceOperation, order, position, trade,
+    gatewayRequest, gatewayAnswer, execution,
+  ]
 }
 
 /// One row to upsert, guarded by `updated_seq`: it changes the stored row only when

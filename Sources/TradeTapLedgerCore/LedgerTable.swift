@@ -11,4 +11,8 @@ public enum LedgerTable: String, Sendable, CaseIterable {
   /// Each output's delivered point and its refused batches (docs/outputs.md).
   case outputCursors = "output_cursors"
   case outputDeadLetters = "output_dead_letters"
+  /// The gateway model (docs/gateway.md): each gateway's requests, answers and executions.
+  case gatewayRequests = "gateway_requests"
+  case gatewayAnswers = "gateway_answers"
+  case executions
 }

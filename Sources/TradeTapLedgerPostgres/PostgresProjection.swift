@@ -361,6 +361,10 @@ struct PostgresProjection {
   private mutating func execute(_ write: LedgerWrite) async throws {
     switch write {
     case .upsert(let row):
+      if row.shape.insertOnly {
+        // A gateway row: written once, in plan order (the first stays, as on SQLite).
+        return send(PostgresRowImage(row).insertOnce(into: row.shape.table.rawValue))
+      }
       if deferred != nil { return hold(write) }
       try await upsert(row)
     case .closePosition(let server, let position, let seq):
@@ -562,7 +566,8 @@ extension LedgerWrite {
   /// Held by ``PostgresProjection`` while deferring (no statement of its own).
   var isHeldInBatch: Bool {
     switch self {
-    case .upsert, .closePosition: true
+    case .upsert(let row): !row.shape.insertOnly
+    case .closePosition: true
     case .gap, .quarantine: false
     }
   }

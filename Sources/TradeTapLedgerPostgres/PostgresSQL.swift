@@ -76,6 +76,16 @@ struct PostgresRowImage {
     q.sql(" WHERE excluded.updated_seq \(correcting ? ">=" : ">") \(table).updated_seq")
     return q.query
   }
+  /// `INSERT ... ON CONFLICT DO NOTHING`: a platform fact written once (``LedgerRowShape/insertOnly``).
+  func insertOnce(into table: String) -> PostgresQuery {
+    var q = PostgresSQL("INSERT INTO \(table) (\(columns.map { "\"\($0)\"" }.joined(separator: ", "))) VALUES (")
+    for (index, value) in values.enumerated() {
+      if index > 0 { q.sql(", ") }
+      q.bind(value)
+    }
+    q.sql(") ON CONFLICT DO NOTHING")
+    return q.query
+  }
 }
 
 extension PostgresRowImage {

@@ -22,6 +22,7 @@ enum PostgresSchema {
     ("pg server check in one scan", pgServerCheckInOneScan),
     ("v7 outputs", v7Outputs),
     ("v8 fix sessions", v8FIXSessions),
+    ("v9 gateway tables", v9GatewayTables),
   ]
 
   static func migrate(_ client: PostgresClient, logger: Logger) async throws {

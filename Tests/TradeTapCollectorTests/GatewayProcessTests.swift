@@ -185,6 +185,15 @@ struct GatewayProcessTests {
     let inLedger = try await ledgerExecutionIDs(ledger)
     #expect(arrived && inLedger == expected,
             "ledger: \(inLedger.count) execution events, \(Set(inLedger).count) distinct, gateway stored \(expected.count)")
+    // The `executions` table: one row per stored execution id (its platform key), and
+    // each fill's row matches one of the server's deals on (server, order,
+    // external id), volume and price.
+    let rows = try await ReconciliationPipelineTests.integers(
+      ledger, "SELECT execution_id FROM executions WHERE gateway_id = \(gatewayId) ORDER BY 1")
+    #expect(rows == expected, "executions table: \(rows.count) rows, gateway stored \(expected.count)")
+    let fillRows = try await ImpossibleBookTests.integer(
+      ledger, "SELECT count(*) FROM executions WHERE gateway_id = \(gatewayId) AND action = 2")
+    #expect(fillRows == books.fills.count, "executions table: \(fillRows) fills, gateway \(books.fills.count)")
     // The server's deals reached the ledger with their external ids.
     let dealsArrived = try await ImpossibleBookTests.eventually(30) {
       try await ImpossibleBookTests.integer(ledger, "SELECT count(*) FROM deals WHERE server_id = 1 AND external_id != ''")
@@ -193,6 +202,12 @@ struct GatewayProcessTests {
     let ledgerDeals = try await ImpossibleBookTests.integer(
       ledger, "SELECT count(DISTINCT external_id) FROM deals WHERE server_id = 1 AND external_id != ''")
     #expect(dealsArrived && ledgerDeals == books.fills.count, "ledger deals with an external id: \(ledgerDeals)")
+    let matched = try await ImpossibleBookTests.integer(ledger, """
+      SELECT count(*) FROM executions x JOIN deals d ON d.server_id = x.server_id AND d."order" = x."order"
+        AND d.external_id = x.deal_external_id AND d.volume_ext = x.deal_volume_ext AND d.price = x.deal_price
+      WHERE x.gateway_id = \(gatewayId) AND x.action = 2
+      """)
+    #expect(matched == books.fills.count, "fills matching their deal in the ledger: \(matched) of \(books.fills.count)")
     // The server confirmed every execution; the confirmations reached the ledger.
     let acked = try await ImpossibleBookTests.integer(ledger, """
       SELECT max(CAST(substr(summary, instr(summary, 'through ') + 8) AS INTEGER)) FROM events

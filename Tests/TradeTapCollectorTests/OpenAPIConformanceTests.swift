@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TradeTapEvents
 import TradeTapLedger
+import TradeTapLedgerPostgres
 
 /// `docs/openapi.json` checked against a running collector: every documented route
 /// answers with its documented status, content type and required JSON fields; a
@@ -78,6 +79,13 @@ struct OpenAPIConformanceTests {
       _ = try await harness.collector.ledger.submitCommand(CommandSubmission(
         serverId: Harness.serverId, request: .moveMoney(MoneyMovement(login: CRMAPITests.login, type: .deposit, amount: ExactDecimal("1.00")!)),
         idempotencyKey: "conformance", bodyHash: "h", tokenId: "t"))
+      // Gateway 501's requests, answers and executions, so /v1/gateways and its executions page answer with rows.
+      let gatewayBatch = LedgerBatch(serverId: GatewayLedgerTests.gateway, events: GatewayLedgerTests.first)
+      if let postgres = harness.collector.ledger as? PostgresLedger {
+        _ = try await postgres.commitAsync([gatewayBatch])
+      } else {
+        _ = try harness.collector.ledger.commit([gatewayBatch], reportedGaps: [])
+      }
       for (documented, item) in paths.sorted(by: { $0.key < $1.key }) {
         // An output's name is a hash of its URL: the live one, not the document's example.
         let template = documented.replacingOccurrences(of: "{name}", with: output)

@@ -37,6 +37,7 @@ struct CRMRoutes: Sendable {
     let feed = ChangeFeed(queries: queries)
     router.get("/v1/changes") { request, _ in try await feed.page(request) }
     router.get("/v1/changes/stream") { request, _ in try feed.stream(request) }
+    GatewayRoutes(queries: queries).register(on: router)
     router.post("/v1/reconciliation/sweeps/:sweep_id/apply") { request, context in
       try await applySweep(request, context)
     }
@@ -49,7 +50,7 @@ struct CRMRoutes: Sendable {
       + AccountListing.allCases.map { "/v1/accounts/:server_id/:login/\($0.rawValue)" }
     router.answerMethodNotAllowed(
       served: gets.map { ($0, [HTTPRequest.Method.get]) } + [("/v1/reconciliation/sweeps/:sweep_id/apply", [.post])]
-        + (commands == nil ? [] : CommandRoutes.served) + (outputs == nil ? [] : OutputRoutes.served)
+        + GatewayRoutes.served + (commands == nil ? [] : CommandRoutes.served) + (outputs == nil ? [] : OutputRoutes.served)
         + (console == nil ? [] : ConsoleRoutes.served + [("/v1/status", [.get])]))
   }
 

@@ -86,7 +86,7 @@ struct ChangeFeed: Sendable {
     var entity: String? = nil, entityId: Int64? = nil, login: Int64? = nil
     if case .text(let summary)? = row["summary"] {
       let words = summary.split(separator: " ", maxSplits: 4)
-      if words.count >= 2, ["deal", "order", "position", "trade", "user", "command"].contains(words[0]),
+      if words.count >= 2, ["deal", "order", "position", "trade", "user", "command", "execution"].contains(words[0]),
         let id = Int64(words[1])
       {
         entity = words[0] == "user" ? "account" : String(words[0])
