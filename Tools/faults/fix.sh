@@ -66,7 +66,10 @@ start_collector "$port" "${fix_flags[@]}"
 wait_logons 3
 # 3. A clean Logout, then a Logon with ResetSeqNumFlag=Y: both sides start again at 1.
 sleep 3
-kill -TERM "$initiator_pid"; wait "$initiator_pid" 2>/dev/null || true
+kill -TERM "$initiator_pid"
+for _ in $(seq 100); do kill -0 "$initiator_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$initiator_pid" 2>/dev/null && { echo "FAIL the initiator did not log out on SIGTERM"; exit 1; }
+wait "$initiator_pid" 2>/dev/null || true
 start_initiator --reset
 wait_logons 4
 for _ in $(seq 600); do

@@ -91,6 +91,8 @@ class BackOffice(fix.Application):
 settings = fix.SessionSettings(config)
 initiator = fix.SocketInitiator(BackOffice(), fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
 stop = threading.Event()
+# A parent may start us with signals blocked (a test runner's Process): unblock them.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 signal.signal(signal.SIGINT, lambda *_: stop.set())
 initiator.start()
