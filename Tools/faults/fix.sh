@@ -125,6 +125,17 @@ if wrong: print("wrong:", wrong[:10])
 sys.exit(1 if missing or unknown or doubled or wrong or no_orig or not refs_ok or not possdup
          or per_server[str(mt5)] == 0 or per_server[str(mt4)] == 0 else 0)
 PY
+# The session is an output: its row in GET /v1/outputs, caught up.
+http=$(sed -n 's/^listening .*http=\([^ ]*\).*/\1/p' "$work/collector.out")
+python3 - "http://$http/v1/outputs" "$(cat "$work/token")" <<'PY' || status=1
+import json, sys, urllib.request
+request = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})
+rows = [o for o in json.load(urllib.request.urlopen(request, timeout=10))["outputs"] if o["kind"] == "fix"]
+for o in rows:
+    print(f"output {o['name']} {o['target']}: cursor {o['cursor']}, last change {o['last_change_id']}, "
+          f"lag {o['lag_changes']} changes, delivered {o['delivered']}")
+sys.exit(0 if len(rows) == 1 and rows[0]["lag_changes"] == 0 else 1)
+PY
 rejects=$(grep -c '^REJECT-SENT' "$work/initiator.err" || true)
 echo "QuickFIX rejects sent: $rejects; logons: $(logons); collector: $(grep -c 'FIX ResendRequest' "$work/collector.log" || true) ResendRequests served, $(grep -c 'logged on with a sequence reset' "$work/collector.log" || true) sequence resets"
 [ "$rejects" = 0 ] || { echo "FAIL QuickFIX rejected a message"; grep '^REJECT-SENT' "$work/initiator.err" | head -3; status=1; }
