@@ -109,6 +109,10 @@ public protocol LedgerStore: AnyObject, Sendable {
   func gatewayExecutions(
     gatewayId: Int64, after: Int64, fromUTC: String?, toUTC: String?, limit: Int
   ) async throws -> [LedgerRecord]
+  /// The requests a gateway locked in [`fromUTC`, `toUTC`) (of `symbol`, nil: all), with
+  /// their answers and executions (``ExecutionQuality``).
+  func gatewayQualityRows(gatewayId: Int64, fromUTC: String?, toUTC: String?, symbol: String?) async throws
+    -> GatewayQualityRows
   /// Rows of `table` (a schema table name), for tests and operators' checks.
   func rowCount(_ table: LedgerTable) async throws -> Int
   /// How far the ledger accounts for one trade server's hook events (`tradetap demo`).

@@ -109,3 +109,21 @@ extension PostgresLedger {
     return try await records(q.query)
   }
 }
+
+extension PostgresLedger {
+  public func gatewayQualityRows(gatewayId: Int64, fromUTC: String?, toUTC: String?, symbol: String?) async throws
+    -> GatewayQualityRows
+  {
+    func rows(_ sql: String) async throws -> [LedgerRecord] {
+      var q = PostgresSQL(sql)
+      q.bind(.integer(gatewayId))
+      if let fromUTC { q.sql(" AND r.time_utc >= "); q.bind(.text(fromUTC)) }
+      if let toUTC { q.sql(" AND r.time_utc < "); q.bind(.text(toUTC)) }
+      if let symbol { q.sql(" AND r.symbol = "); q.bind(.text(symbol)) }
+      return try await records(q.query)
+    }
+    return GatewayQualityRows(
+      requests: try await rows(LedgerGatewaySQL.qualityRequests), answers: try await rows(LedgerGatewaySQL.qualityAnswers),
+      executions: try await rows(LedgerGatewaySQL.qualityExecutions))
+  }
+}

@@ -177,4 +177,47 @@ struct GatewayLedgerTests {
     await postgres.close()
     try await TestPostgres.dropDatabase(database)
   }
+
+  @Test func executionQualityIsMeasuredFromTheTablesTheSameOnBothBackends() async throws {
+    let folder = try Harness.folder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let sqlite = try Ledger(path: folder + "/ledger.sqlite")
+    let database = try await TestPostgres.createDatabase()
+    let postgres = try await PostgresLedger.open(url: database.url)
+    do {
+      try await Self.feed(sqlite, postgres)
+      var results: [ExecutionQuality] = []
+      for ledger in [sqlite as any LedgerStore, postgres] {
+        let q = try await LedgerQueries(ledger: ledger).executionQuality(
+          gatewayId: 501, fromUTC: nil, toUTC: nil, symbol: "EURUSD")
+        // Server 1's request 100 (placed at +12 ms, filled at +40 and +55 ms at 1.08430
+        // and 1.08440 against an ask of 1.08420) and server 2's (rejected at +1 ms).
+        #expect(q.requests == 2 && q.rejected == 1 && q.rejectRate == 0.5)
+        #expect(q.requestToAnswerMs.count == 2 && q.requestToAnswerMs.p50 == 1 && q.requestToAnswerMs.p99 == 12)
+        #expect(q.answerToFirstFillMs.count == 1 && q.answerToFirstFillMs.p50 == 28)
+        #expect(q.requestToFinalFillMs.count == 1 && q.requestToFinalFillMs.p90 == 55)
+        #expect(q.slippagePoints.count == 2 && q.slippagePoints.mean == 15 && q.slippagePoints.p99 == 20)
+        results.append(q)
+        let none = try await LedgerQueries(ledger: ledger).executionQuality(
+          gatewayId: 501, fromUTC: nil, toUTC: nil, symbol: "GBPUSD")
+        #expect(none.requests == 0 && none.slippagePoints.count == 0 && none.rejectRate == 0)
+      }
+      #expect(results[0] == results[1])
+    } catch {
+      await postgres.close()
+      try await TestPostgres.dropDatabase(database)
+      throw error
+    }
+    await postgres.close()
+    try await TestPostgres.dropDatabase(database)
+  }
+
+  @Test func pointsAreExactAtTheRecordsDigits() {
+    #expect(ExecutionQuality.points("1.08423", digits: 5) == 108_423)
+    #expect(ExecutionQuality.points("1.0842", digits: 5) == 108_420)
+    #expect(ExecutionQuality.points("1.084230", digits: 5) == 108_423)
+    #expect(ExecutionQuality.points("1.084231", digits: 5) == nil)
+    #expect(ExecutionQuality.points("150", digits: 3) == 150_000)
+    #expect(ExecutionQuality.points("x", digits: 3) == nil)
+  }
 }
