@@ -114,7 +114,7 @@ let package = Package(
       name: "tradetap",
       dependencies: [
         // No GRDB and no postgres-nio: commands open the ledger through LedgerBackend.
-        "TradeTapCollector", "TradeTapSimulator", "TradeTapVerify", "TradeTapLedger",
+        "TradeTapCollector", "TradeTapSimulator", "TradeTapVerify", "TradeTapLedger", "TradeTapJournal",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import TradeTapCollector
+import TradeTapJournal
 import TradeTapSimulator
 
 /// `tradetap sim`: the simulated MT4 / MT5 trade server (flags as in the CLI spec).
@@ -183,10 +184,32 @@ struct SimCommand: ParsableCommand {
       }
     }
     server.unloadPlugins()
+    reportJournalBacklog(lingered: (try? Self.seconds(linger, flag: "--linger")).map { $0 > 0 } ?? false)
     say("sim: done: \(summary.eventsFired) events fired, \(summary.eventsMissed) missed, "
       + "\(String(format: "%.2f", summary.seconds)) s, \(Int(summary.rate)) events/s, "
       + "\(summary.accounts) accounts, \(summary.pluginsLoaded) plugin(s)"
       + (stateOut.map { ", state in \($0)" } ?? ""))
+  }
+
+  /// After the plugins' cleanup: how many events the plugin's journal still holds
+  /// (hooked, not acknowledged by a collector), and how they get delivered. Without
+  /// it a newcomer who ran `sim` without `--linger` and then `tradetap verify` sees
+  /// divergences and believes events were lost (issue 15). Read from the journal's
+  /// header, not opened: nothing is changed.
+  func reportJournalBacklog(lingered: Bool) {
+    guard !plugins.isEmpty else { return }
+    let folder = params.compactMap { param -> String? in
+      let parts = param.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+      return parts.count == 2 && parts[0] == "Journal.Path" ? String(parts[1]) : nil
+    }.last ?? "tradetap-journal-\(serverID)"
+    guard let backlog = JournalBacklog.read(directory: folder) else { return }
+    if backlog.unacknowledged == 0 {
+      say("sim: journal \(folder): every event delivered and acknowledged")
+    } else {
+      say("sim: journal \(folder): \(backlog.unacknowledged) event(s) still journaled, not yet acknowledged by a collector; "
+        + "they are delivered by the next start on the same Journal.Path"
+        + (lingered ? " (the --linger was too short for them)" : ", or run with --linger 10s to let the plugin deliver them before it stops"))
+    }
   }
 
   /// A duration flag's value in seconds (``FlagDuration``); a refusal is the user's one line.
