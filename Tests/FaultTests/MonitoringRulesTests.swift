@@ -42,16 +42,32 @@ struct MonitoringRulesTests {
     #expect(output.contains("SUCCESS: 8 rules found"), "\(output)")
   }
 
-  @Test func theDashboardIsGrafanaJSONWithAQueryInEveryPanel() throws {
+  /// Every panel has a query, and every query is valid PromQL: each becomes a
+  /// recording rule (Grafana's `$instance` and `$server_id` as `.*`) that
+  /// `promtool check rules` parses.
+  @Test func theDashboardIsGrafanaJSONWhosePanelQueriesAreValidPromQL() throws {
     let data = try Data(contentsOf: URL(fileURLWithPath: Self.dashboard))
     let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     #expect(dashboard["uid"] as? String == "tradetap-collector")
     let panels = try #require(dashboard["panels"] as? [[String: Any]])
     #expect(panels.count >= 10)
+    var rules = "groups:\n  - name: dashboard\n    rules:\n"
     for panel in panels {
       let targets = panel["targets"] as? [[String: Any]] ?? []
       #expect(!targets.isEmpty && targets.allSatisfy { ($0["expr"] as? String)?.contains("tradetap_") == true }, "\(panel["title"] ?? "")")
+      for (index, target) in targets.enumerated() {
+        let expr = (target["expr"] as? String ?? "").replacingOccurrences(of: "$instance", with: ".*")
+          .replacingOccurrences(of: "$server_id", with: ".*")
+        let quoted = "'" + expr.replacingOccurrences(of: "'", with: "''") + "'"
+        rules += "      - record: tradetap:dashboard_panel\(panel["id"] ?? 0)_\(index)\n        expr: \(quoted)\n"
+      }
     }
+    let file = try Artifacts.temporaryFolder() + "/dashboard-rules.yml"
+    try rules.write(toFile: file, atomically: true, encoding: .utf8)
+    let promtool = "/usr/bin/promtool"
+    try #require(FileManager.default.isExecutableFile(atPath: promtool), "\(promtool) is missing: apt-get install prometheus")
+    let (status, output) = try Self.run(promtool, ["check", "rules", file])
+    #expect(status == 0, "\(output)\n\(rules)")
   }
 
   @Test func everySeriesTheDashboardAndTheRulesNameExistsOnALiveCollector() throws {
