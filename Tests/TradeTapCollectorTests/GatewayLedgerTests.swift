@@ -133,6 +133,10 @@ struct GatewayLedgerTests {
           ledger, "SELECT time_msc, seq, price_bid FROM gateway_requests WHERE server_id = 1 AND request_id = 100")
         #expect(request.first?.integer("seq") == 1, "\(ledger.backendName): the first lock stays")
         #expect(request.first?.text("price_bid") == "1.08410")
+        // The change feed carries every gateway event, an execution re-tapped under a new sequence too.
+        let changes = try await LedgerQueries(ledger: ledger).changes(afterId: 0, limit: 100)
+        #expect(changes.filter { $0.text("kind") == "execution" }.compactMap { $0.integer("seq") } == [3, 4, 8, 11, 12])
+        #expect(changes.count == Self.first.count + Self.later.joined().count)
       }
     } catch {
       await postgres.close()
