@@ -7,17 +7,17 @@ import NIOCore
 ///  8=FIX.4.4 SOH 9=<body bytes> SOH 35=<type> SOH 34=<seq> SOH ... SOH 10=<sum mod 256, 3 digits> SOH
 ///                               └──────────── body ─────────────────┘
 /// ```
-struct FIXMessage: Sendable, Equatable {
-  var fields: [(tag: Int, value: String)]
+public struct FIXMessage: Sendable, Equatable {
+  public var fields: [(tag: Int, value: String)]
 
-  init(_ fields: [(tag: Int, value: String)] = []) { self.fields = fields }
+  public init(_ fields: [(tag: Int, value: String)] = []) { self.fields = fields }
 
-  static func == (a: FIXMessage, b: FIXMessage) -> Bool {
+  public static func == (a: FIXMessage, b: FIXMessage) -> Bool {
     a.fields.count == b.fields.count && zip(a.fields, b.fields).allSatisfy { $0.tag == $1.tag && $0.value == $1.value }
   }
 
   /// The first value of `tag`, or nil.
-  subscript(tag: Int) -> String? { fields.first { $0.tag == tag }?.value }
+  public subscript(tag: Int) -> String? { fields.first { $0.tag == tag }?.value }
 
   var msgType: String? { self[FIXTag.msgType] }
   var seqNum: Int64? { self[FIXTag.msgSeqNum].flatMap { Int64($0) } }
@@ -29,7 +29,7 @@ struct FIXMessage: Sendable, Equatable {
   static let soh: UInt8 = 0x01
 
   /// The whole message on the wire: BeginString, BodyLength, the fields, CheckSum.
-  func encoded() -> [UInt8] {
+  public func encoded() -> [UInt8] {
     var body: [UInt8] = []
     body.reserveCapacity(256)
     for field in fields {
@@ -90,7 +90,7 @@ enum FIXTag {
 }
 
 /// Why bytes are not a FIX message. The connection gets a Logout with this reason and is closed.
-enum FIXDecodingError: Error, Equatable, CustomStringConvertible {
+public enum FIXDecodingError: Error, Equatable, CustomStringConvertible {
   case badBeginString
   case badBodyLength
   case bodyTooLong(Int)
@@ -98,7 +98,7 @@ enum FIXDecodingError: Error, Equatable, CustomStringConvertible {
   case badField(String)
   case leftoverBytesAtEOF
 
-  var description: String {
+  public var description: String {
     switch self {
     case .badBeginString: "garbled message: expected 8=FIX.4.4 first"
     case .badBodyLength: "garbled message: bad BodyLength (9)"
@@ -113,9 +113,9 @@ enum FIXDecodingError: Error, Equatable, CustomStringConvertible {
 /// Splits the byte stream into ``FIXMessage``s, checking BeginString, BodyLength (at
 /// most ``maxBodyLength``) and CheckSum. Memory per peer stays below one message's
 /// limit: a longer one is refused as soon as its BodyLength is read.
-struct FIXFrameDecoder: ByteToMessageDecoder {
-  typealias InboundOut = FIXMessage
-  static let maxBodyLength = 8_192
+public struct FIXFrameDecoder: ByteToMessageDecoder {
+  public typealias InboundOut = FIXMessage
+  public static let maxBodyLength = 8_192
   private static let prefix = Array("8=FIX.4.4\u{1}9=".utf8)
 
   private enum ReadState {
@@ -124,7 +124,9 @@ struct FIXFrameDecoder: ByteToMessageDecoder {
   }
   private var state = ReadState.waitingForHeader
 
-  mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+  public init() {}
+
+  public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
     switch state {
     case .waitingForHeader:
       let available = buffer.readableBytes
@@ -165,7 +167,7 @@ struct FIXFrameDecoder: ByteToMessageDecoder {
     }
   }
 
-  mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+  public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
     while try decode(context: context, buffer: &buffer) == .continue {}
     if buffer.readableBytes > 0 { throw FIXDecodingError.leftoverBytesAtEOF }
     return .needMoreData
