@@ -13,6 +13,9 @@ jobs="${TRADETAP_BUILD_JOBS:-$(nproc)}"
 # with their leftovers once. TRADETAP_KEEP_TMP=1 keeps it for a post-mortem.
 run_tmp="$(mktemp -d "${TMPDIR:-/tmp}/tradetap-test-run.XXXXXX")"
 export TMPDIR="$run_tmp"
+# The console's browser test saves a screenshot of each view: into the run's folder
+# here (docs/console/ holds the committed ones, refreshed by hand).
+export TRADETAP_CONSOLE_SCREENSHOTS="${TRADETAP_CONSOLE_SCREENSHOTS:-$run_tmp/console-screenshots}"
 cleanup_run_tmp() {
   Tools/postgres/cluster.sh stop "$run_tmp/postgres" || true
   if [ "${TRADETAP_KEEP_TMP:-0}" = 1 ]; then echo "== kept temporary files in $run_tmp"; else rm -rf "$run_tmp"; fi
