@@ -127,6 +127,12 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(name: .customLong("fix-sessions"), help: "File of FIX sessions, one a line: '<SenderCompID> <TargetCompID> [report=8] [password-file=PATH]' (private, like the other secrets).")
   var fixSessions: String?
 
+  @Option(name: .customLong("fix-tls-cert"), help: "The FIX acceptor's certificate (PEM): FIX over TLS; needs --fix-tls-key.")
+  var fixTLSCert: String?
+
+  @Option(name: .customLong("fix-tls-key"), help: "The FIX acceptor's private key (PEM, private to its owner).")
+  var fixTLSKey: String?
+
   func run() async throws {
     do {
       try await serve()
@@ -220,6 +226,10 @@ struct CollectorCommand: AsyncParsableCommand {
       let (host, port) = try Self.hostPort(fixListen)
       do {
         config.fix = FIXSettings(host: host, port: port, sessions: try FIXSessionsFile.load(path: fixSessions))
+        if fixTLSCert != nil || fixTLSKey != nil {
+          guard let fixTLSCert, let fixTLSKey else { throw ValidationFailure("--fix-tls-cert and --fix-tls-key go together") }
+          config.fix?.tls = .init(certificatePath: fixTLSCert, privateKeyPath: fixTLSKey)
+        }
       } catch let problem as FIXSessionsFile.Problem {
         throw ValidationFailure(problem.description)
       }

@@ -20,6 +20,18 @@ struct FIXDropCopyTests {
     #expect(output.contains("1 ResendRequests served, 1 sequence resets"), "\(output)")
   }
 
+  /// The same over TLS (`--fix-tls-cert/--fix-tls-key`, and the plugins over TLS too):
+  /// QuickFIX's SSLSocketInitiator verifies the acceptor's certificate on each of its
+  /// four Logons, and the three disruptions lose and double nothing.
+  @Test func quickFIXOverTLSVerifiesTheAcceptorAndGetsEveryDealOnce() throws {
+    let (status, output) = try FaultDriver.run("fix.sh", ["200", "6"], tls: true)
+    #expect(!output.contains("no QuickFIX at"), "QuickFIX is missing: run Tools/fix/install.sh. \(output)")
+    #expect(status == 0, "\(output)")
+    #expect(output.contains("FIX over TLS: on, QuickFIX verified the certificate 4 times"), "\(output)")
+    #expect(output.contains("missing 0, unknown 0, doubled without PossDup 0, values unlike the ledger 0"), "\(output)")
+    #expect(output.contains("QuickFIX rejects sent: 0"), "\(output)")
+  }
+
   /// Garbage, a wrong CompID, a wrong and a missing password, a huge BodyLength, a bad
   /// CheckSum, a slowloris Logon and a message missing SendingTime each get the answer
   /// docs/fix.md gives; the collector stays up and the QuickFIX session next to them

@@ -10,7 +10,9 @@
 # At the end every trade deal of the ledger has its ExecutionReport, each ExecID is
 # present exactly once apart from PossDup=Y repeats, the values match the ledger's
 # exact text, and QuickFIX rejected nothing.
-#   Tools/faults/fix.sh [RATE=200] [SECONDS=12]
+# TLS=1: the plugins and the FIX session both over TLS (QuickFIX's SSLSocketInitiator
+# verifying the acceptor's certificate).
+#   [TLS=1] Tools/faults/fix.sh [RATE=200] [SECONDS=12]
 source "$(dirname "$0")/lib.sh"
 rate=${1:-200}; seconds=${2:-12}
 venv=${TRADETAP_FIX_VENV:-$root/.build/fix-venv}
@@ -24,11 +26,17 @@ echo "back-office-$secret" > "$work/fix-password"; chmod 600 "$work/fix-password
 echo "TRADETAP BACKOFFICE report=8 password-file=$work/fix-password" > "$work/fix-sessions"; chmod 600 "$work/fix-sessions"
 port=$(free_port); fix_port=$(free_port)
 fix_flags=(--fix-listen "127.0.0.1:$fix_port" --fix-sessions "$work/fix-sessions")
+initiator_tls=()
+# TLS=1 (lib.sh's throwaway certificate): FIX over TLS too, QuickFIX verifying it.
+if [ "${TLS:-0}" = 1 ]; then
+  fix_flags+=(--fix-tls-cert "$work/cert.pem" --fix-tls-key "$work/key.pem"); initiator_tls=(--tls "$work/cert.pem")
+fi
 start_collector "$port" "${fix_flags[@]}"
 initiator_pid=
 start_initiator() {  # start_initiator [--reset]
   "$python" "$root/Tools/fix/initiator.py" "$fix_port" BACKOFFICE TRADETAP "$work/qf" "$work/reports.jsonl" \
-    --password "$(cat "$work/fix-password")" "$@" 2>> "$work/initiator.err" &
+    --password "$(cat "$work/fix-password")" ${initiator_tls[@]+"${initiator_tls[@]}"} "$@" \
+    >> "$work/initiator.out" 2>> "$work/initiator.err" &
   initiator_pid=$!; children+=($!)
 }
 logons() { grep -c '^LOGON' "$work/initiator.err" 2>/dev/null || true; }
@@ -41,7 +49,7 @@ wait_logons 1
 sim() {  # sim PLATFORM SERVER SECRET_FILE NAME
   "$tradetap" sim --platform "$1" --plugin "$plugin" --server-id "$2" --accounts 20 --rate "$rate" \
     --duration "${seconds}s" --linger 2m --seed 14 --journal "$work/host-$4.log" --param "Collector=127.0.0.1:$port" \
-    --param "SecretFile=$3" --param TLS=off --param "Journal.Path=$work/journal-$4" --param Heartbeat.Seconds=1 \
+    --param "SecretFile=$3" "${plugin_tls[@]}" --param "Journal.Path=$work/journal-$4" --param Heartbeat.Seconds=1 \
     > "$work/sim-$4.out" 2>&1 &
   children+=($!)
 }
@@ -136,6 +144,7 @@ for o in rows:
           f"lag {o['lag_changes']} changes, delivered {o['delivered']}")
 sys.exit(0 if len(rows) == 1 and rows[0]["lag_changes"] == 0 else 1)
 PY
+echo "FIX over TLS: $(grep -q 'tradetap.fix_tls=on' "$work/collector.log" && echo on || echo off), QuickFIX verified the certificate $(grep -c '^Certificate Verification' "$work/initiator.out" || true) times"
 rejects=$(grep -c '^REJECT-SENT' "$work/initiator.err" || true)
 echo "QuickFIX rejects sent: $rejects; logons: $(logons); collector: $(grep -c 'FIX ResendRequest' "$work/collector.log" || true) ResendRequests served, $(grep -c 'logged on with a sequence reset' "$work/collector.log" || true) sequence resets"
 [ "$rejects" = 0 ] || { echo "FAIL QuickFIX rejected a message"; grep '^REJECT-SENT' "$work/initiator.err" | head -3; status=1; }
@@ -148,7 +157,8 @@ dup = [r["t"] for r in reports if r["possdup"]]
 if len(dup) > 1:
     print(f"figures: resend of {len(dup)} reports took {1000 * (max(dup) - min(dup)):.1f} ms at the initiator")
 first = [r["t"] for r in reports if not r["possdup"]]
-print(f"figures: {len(reports)} reports over {max(first) - min(first):.1f} s of streaming")
+if first:
+    print(f"figures: {len(reports)} reports over {max(first) - min(first):.1f} s of streaming")
 for line in open(sys.argv[2]):
     if "FIX resend done" in line: print("collector:", line.strip().split("] ")[-1])
 PY

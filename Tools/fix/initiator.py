@@ -7,7 +7,10 @@ side, last_qty, last_px, symbol, account, order_id, transact_time, server_id.
 A message the dictionary refuses never reaches fromApp: QuickFIX answers it with a
 Reject (35=3), which is counted on stderr ("REJECT-SENT ...").
 
-  initiator.py PORT SENDER TARGET WORK OUT [--password P] [--reset]
+  initiator.py PORT SENDER TARGET WORK OUT [--password P] [--reset] [--tls CA_PEM]
+
+--tls: FIX over TLS (QuickFIX's SSLSocketInitiator), the acceptor's certificate
+verified against CA_PEM.
 
 SIGTERM: Logout, then exit. SIGKILL: the peer vanishes (no Logout)."""
 import json, os, signal, sys, threading, time
@@ -16,12 +19,17 @@ import quickfix as fix
 port, sender, target, work, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 password = sys.argv[sys.argv.index("--password") + 1] if "--password" in sys.argv else None
 reset = "--reset" in sys.argv
+tls_ca = sys.argv[sys.argv.index("--tls") + 1] if "--tls" in sys.argv else None
 venv = os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))
 dictionary = os.path.join(sys.prefix, "share", "quickfix", "FIX44.xml")
 if not os.path.exists(dictionary):
     sys.exit(f"no FIX44.xml at {dictionary}: run Tools/fix/install.sh")
 os.makedirs(work, exist_ok=True)
 config = os.path.join(work, "initiator.cfg")
+tls_settings = "" if tls_ca is None else f"""SSLProtocol=+TLSv1.2 +TLSv1.3
+CertificationAuthoritiesFile={tls_ca}
+CertificateVerifyLevel=1
+"""
 with open(config, "w") as f:
     f.write(f"""[DEFAULT]
 ConnectionType=initiator
@@ -37,7 +45,7 @@ HeartBtInt=2
 SocketConnectHost=127.0.0.1
 SocketConnectPort={port}
 ResetOnLogon={"Y" if reset else "N"}
-
+{tls_settings}
 [SESSION]
 BeginString=FIX.4.4
 SenderCompID={sender}
@@ -89,7 +97,7 @@ class BackOffice(fix.Application):
 
 
 settings = fix.SessionSettings(config)
-initiator = fix.SocketInitiator(BackOffice(), fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
+initiator = (fix.SSLSocketInitiator if tls_ca else fix.SocketInitiator)(BackOffice(), fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
 stop = threading.Event()
 # A parent may start us with signals blocked (a test runner's Process): unblock them.
 signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// The FIX acceptor (`--fix-listen`): back offices connect and log on to one of the
@@ -27,6 +28,7 @@ final class FIXAcceptor: Sendable {
 
   func start() async throws {
     let acceptor = self
+    let tls = try settings.tls.map(Self.tlsContext)
     let bound = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .serverChannelOption(.backlog, value: 64)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -34,6 +36,7 @@ final class FIXAcceptor: Sendable {
       .childChannelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
           let sync = channel.pipeline.syncOperations
+          if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
           try sync.addHandler(ByteToMessageHandler(FIXFrameDecoder()))
           try sync.addHandler(FIXConnectionHandler(acceptor: acceptor))
         }
@@ -43,7 +46,25 @@ final class FIXAcceptor: Sendable {
     logger.info("FIX acceptor listening", metadata: [
       "tradetap.fix": "\(bound.localAddress.map { "\($0)" } ?? "?")",
       "tradetap.fix_sessions": "\(sessions.map(\.settings.name).joined(separator: ","))",
+      "tradetap.fix_tls": "\(settings.tls == nil ? "off" : "on")",
     ])
+  }
+
+  /// The acceptor's TLS: the key file passes the secrets' checks; TLS 1.2 or 1.3 (FIX
+  /// engines such as QuickFIX 1.15 may not speak 1.3).
+  static func tlsContext(_ files: CollectorConfiguration.TLSFiles) throws -> NIOSSLContext {
+    if let problem = PrivateFile.problem(path: files.privateKeyPath) {
+      throw CollectorError.tls("--fix-tls-key \(files.privateKeyPath): \(problem)")
+    }
+    do {
+      let chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+      let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
+      var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+      tls.minimumTLSVersion = .tlsv12
+      return try NIOSSLContext(configuration: tls)
+    } catch {
+      throw CollectorError.tls("cannot load --fix-tls-cert \(files.certificatePath) / --fix-tls-key \(files.privateKeyPath): \(error)")
+    }
   }
 
   var localPort: Int? { channel.withLock { $0?.localAddress?.port } }
@@ -121,7 +142,15 @@ final class FIXConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     guard !closed else { return }
-    let reason = (error as? FIXDecodingError).map(\.description) ?? "\(error)"
+    guard let decoding = error as? FIXDecodingError else {
+      // Not the peer's bytes (a reset, a TLS close without close_notify): just close.
+      acceptor.connectionLogger.info("FIX connection closed: \(error)",
+        metadata: ["tradetap.peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")"])
+      closed = true
+      context.close(promise: nil)
+      return
+    }
+    let reason = decoding.description
     if let session {
       closed = true
       session.submit(.garbled(FIXConnection(channel: context.channel), reason))

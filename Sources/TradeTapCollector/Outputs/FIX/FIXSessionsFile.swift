@@ -20,11 +20,14 @@ public struct FIXSettings: Sendable {
   public var host: String
   public var port: Int
   public var sessions: [FIXSessionSettings]
+  /// FIX over TLS (`--fix-tls-cert`, `--fix-tls-key`; TLS 1.2 or 1.3); nil: plaintext.
+  public var tls: CollectorConfiguration.TLSFiles?
 
-  public init(host: String, port: Int, sessions: [FIXSessionSettings]) {
+  public init(host: String, port: Int, sessions: [FIXSessionSettings], tls: CollectorConfiguration.TLSFiles? = nil) {
     self.host = host
     self.port = port
     self.sessions = sessions
+    self.tls = tls
   }
 }
 
