@@ -64,7 +64,7 @@ public final class Collector: Service, Sendable {
     }
     let sslContext = try configuration.tls.map(makeTLSContext)
     let ledger = try await LedgerBackend.open(configuration, logger: logger)
-    let metrics = CollectorMetrics()
+    let metrics = CollectorMetrics(serverLimit: max(1, configuration.secrets.count))
     let committer = GroupCommitter(
       ledger: ledger, metrics: metrics, logger: logger, maxEventsPerCommit: configuration.maxEventsPerCommit)
     committer.start()

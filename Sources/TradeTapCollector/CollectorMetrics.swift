@@ -46,7 +46,9 @@ public final class CollectorMetrics: Sendable {
   private let lag = ServerLag()
   private let perServer = Mutex<[UInt32: (received: CoreMetrics.Counter, committed: CoreMetrics.Counter)]>([:])
 
-  public init() {
+  /// `serverLimit`: at most this many servers get their own hook → durable histogram
+  /// (``DeliveryLatency/durableByServerId``); the collector passes its number of secrets.
+  public init(serverLimit: Int = 256) {
     let catalog = MetricsCatalog(registry: registry)
     self.catalog = catalog
     func count(_ name: String, _ help: String) -> CountMetric { CountMetric(catalog.counter(name, help)) }
@@ -65,7 +67,7 @@ public final class CollectorMetrics: Sendable {
       "tradetap_ledger_batches_committed_total", "Submissions (event batches, gap notices) committed (group commit).")
     connectionsOpen = LevelMetric(catalog.meter("tradetap_connections_open", "Plugin connections open now."))
     connectionsRefused = count("tradetap_connections_refused_total", "Plugin connections closed by the collector on an error.")
-    deliveryLatency = DeliveryLatency(catalog: catalog)
+    deliveryLatency = DeliveryLatency(catalog: catalog, serverLimit: serverLimit)
     reconciliation = ReconciliationMetrics(catalog: catalog)
   }
 

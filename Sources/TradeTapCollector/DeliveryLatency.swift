@@ -28,6 +28,13 @@ public final class DeliveryLatency: Sendable {
   public let decoded = LatencyHistogram()
   /// Hook → committed in the ledger.
   public let durable = LatencyHistogram()
+  /// Hook → committed in the ledger, per server: created on a server's first
+  /// committed batch, at most ``serverLimit`` of them (a server beyond it is only in
+  /// ``durable``).
+  private let durableByServer = Mutex<[UInt32: LatencyHistogram]>([:])
+  /// At most this many per-server histograms (the collector passes the number of
+  /// configured secrets: no other server can connect).
+  let serverLimit: Int
   private let decodedTimer: CoreMetrics.Timer
   private let durableTimer: CoreMetrics.Timer
   private let catalog: MetricsCatalog
@@ -44,8 +51,9 @@ public final class DeliveryLatency: Sendable {
   ]
   static let fineName = "tradetap_hook_latency_seconds_bucket"
 
-  init(catalog: MetricsCatalog) {
+  init(catalog: MetricsCatalog, serverLimit: Int = 256) {
     self.catalog = catalog
+    self.serverLimit = serverLimit
     decodedTimer = catalog.timer(
       "tradetap_hook_to_decoded_seconds", "Hook (trade server, monotonic clock) to decoded at the collector.",
       buckets: Self.buckets)
@@ -64,11 +72,26 @@ public final class DeliveryLatency: Sendable {
   /// Records the events of the batches of a transaction that has just committed.
   public func recordDurable(_ batches: [LedgerBatch]) {
     let now = Self.monotonicNanoseconds()
-    for batch in batches {
+    // One short lock per commit: a dictionary lookup per batch (a histogram created
+    // on a server's first batch).
+    let perServer = durableByServer.withLock { all in
+      batches.map { batch -> LatencyHistogram? in
+        if let histogram = all[batch.serverId] { return histogram }
+        guard all.count < serverLimit else { return nil }
+        let histogram = LatencyHistogram()
+        all[batch.serverId] = histogram
+        return histogram
+      }
+    }
+    for (batch, server) in zip(batches, perServer) {
       durable.record(batch.events, now: now)
+      server?.record(batch.events, now: now)
       Self.record(batch.events, now: now, into: durableTimer)
     }
   }
+
+  /// Each server's hook → durable histogram (servers with a committed batch since start).
+  public var durableByServerId: [UInt32: LatencyHistogram] { durableByServer.withLock { $0 } }
 
   private static func record(_ events: [Event], now: UInt64, into timer: CoreMetrics.Timer) {
     for event in events {

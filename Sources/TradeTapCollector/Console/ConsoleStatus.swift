@@ -5,8 +5,8 @@ import TradeTapLedger
 /// `GET /v1/status`: one read of everything the console's Servers view shows
 /// (docs/console.md): per trade server its state (green / amber / red), events/s,
 /// lag, durable sequence, open gaps, last event, last reconciliation and held
-/// sweeps (events/s over the last 5 s); the collector's hook → durable latency over
-/// the last half minute and
+/// sweeps (events/s over the last 5 s) and hook → durable latency; the collector's
+/// hook → durable latency (all servers) over the last half minute and
 /// reconciliation divergences since start; each output's lag and dead letters.
 /// Authenticated like every route; JSON; a few ledger reads and in-memory counters.
 struct ConsoleStatus: Sendable {
@@ -31,7 +31,8 @@ struct ConsoleStatus: Sendable {
     let lags = metrics?.lagSeconds() ?? [:]
     let now = DeliveryLatency.monotonicNanoseconds()
     let window = samples.take(
-      now: now, sequences: metrics?.durableSequences ?? [:], latency: metrics?.deliveryLatency.durable)
+      now: now, sequences: metrics?.durableSequences ?? [:], latency: metrics?.deliveryLatency.durable,
+      latencyByServer: metrics?.deliveryLatency.durableByServerId ?? [:])
     var json = JSONWriter()
     json.object { o in
       o.field("collector") {
@@ -72,6 +73,14 @@ struct ConsoleStatus: Sendable {
             s.field("last_reconciliation_utc", row.text("last_reconciliation_utc"))
             s.field("held_sweeps", held)
             s.field("held_sweep_id", row.integer("held_sweep_id"))
+            let latency = id.flatMap { window.latencyByServer[$0] }
+            s.field("hook_to_durable") {
+              $0.object { l in
+                l.field("events", latency.map { Int64($0.count) })
+                l.field("p50_seconds", latency?.p50.map { Double($0) / 1e9 })
+                l.field("p99_seconds", latency?.p99.map { Double($0) / 1e9 })
+              }
+            }
           }
         }
       }
@@ -123,6 +132,14 @@ final class StatusSamples: Sendable {
     let sequences: [UInt32: UInt64]
     /// Events per histogram bucket (upper edge in nanoseconds).
     let latency: [UInt64: UInt64]
+    /// The same per server.
+    let latencyByServer: [UInt32: [UInt64: UInt64]]
+  }
+
+  struct Quantiles {
+    var count: UInt64
+    var p50: UInt64?
+    var p99: UInt64?
   }
 
   struct Window {
@@ -131,6 +148,8 @@ final class StatusSamples: Sendable {
     var latencyCount: UInt64? = nil
     var p50: UInt64? = nil
     var p99: UInt64? = nil
+    /// Hook → durable over the same window, per server with a histogram.
+    var latencyByServer: [UInt32: Quantiles] = [:]
   }
 
   static let spacing: UInt64 = 1_000_000_000
@@ -139,8 +158,13 @@ final class StatusSamples: Sendable {
   static let rateHorizon: UInt64 = 5_000_000_000
   private let kept = Mutex<[Sample]>([])
 
-  func take(now: UInt64, sequences: [UInt32: UInt64], latency: LatencyHistogram?) -> Window {
-    let current = Sample(nanoseconds: now, sequences: sequences, latency: latency?.bucketCounts() ?? [:])
+  func take(
+    now: UInt64, sequences: [UInt32: UInt64], latency: LatencyHistogram?,
+    latencyByServer: [UInt32: LatencyHistogram] = [:]
+  ) -> Window {
+    let current = Sample(
+      nanoseconds: now, sequences: sequences, latency: latency?.bucketCounts() ?? [:],
+      latencyByServer: latencyByServer.mapValues { $0.bucketCounts() })
     let (oldest, recent) = kept.withLock { all -> (Sample?, Sample?) in
       all.removeAll { now &- $0.nanoseconds > Self.horizon }
       let recent = all.first { now &- $0.nanoseconds <= Self.rateHorizon }
@@ -160,15 +184,28 @@ final class StatusSamples: Sendable {
         window.eventsPerSecond[server] = Double(sequence >= before ? sequence - before : 0) / rateSeconds
       }
     }
+    // A server's histogram is created on its first batch: missing in the oldest
+    // sample means empty then.
+    for (server, counts) in current.latencyByServer {
+      window.latencyByServer[server] = Self.quantiles(counts, since: oldest.latencyByServer[server] ?? [:])
+    }
     guard latency != nil else { return window }
+    let all = Self.quantiles(current.latency, since: oldest.latency)
+    window.latencyCount = all.count
+    window.p50 = all.p50
+    window.p99 = all.p99
+    return window
+  }
+
+  /// p50 and p99 of the events recorded between two bucket-count samples.
+  static func quantiles(_ current: [UInt64: UInt64], since oldest: [UInt64: UInt64]) -> Quantiles {
     var delta: [(edge: UInt64, count: UInt64)] = []
-    for (edge, count) in current.latency {
-      let difference = count &- (oldest.latency[edge] ?? 0)
+    for (edge, count) in current {
+      let difference = count &- (oldest[edge] ?? 0)
       if difference > 0 && difference <= count { delta.append((edge, difference)) }
     }
     delta.sort { $0.edge < $1.edge }
     let total = delta.reduce(0) { $0 + $1.count }
-    window.latencyCount = total
     func quantile(_ q: Double) -> UInt64? {
       guard total > 0 else { return nil }
       let rank = max(1, UInt64((q * Double(total)).rounded(.up)))
@@ -179,9 +216,7 @@ final class StatusSamples: Sendable {
       }
       return delta.last?.edge
     }
-    window.p50 = quantile(0.5)
-    window.p99 = quantile(0.99)
-    return window
+    return Quantiles(count: total, p50: quantile(0.5), p99: quantile(0.99))
   }
 }
 
