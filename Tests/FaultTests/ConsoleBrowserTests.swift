@@ -93,7 +93,9 @@ struct ConsoleBrowserTests {
       "PASS a comment with <script> from the trade server is shown as text",
       "PASS a name with <img onerror> from the trade server is shown as text",
       "PASS the killed server's row turns red within", "PASS security headers on GET /",
-      "PASS the browser console is empty",
+      "PASS the browser console is empty", "PASS the latency chart has a series for the live server",
+      "PASS GET /v1/status has the live server's own hook → durable p50/p99",
+      "PASS the gateways view shows its empty state, as the API has no gateway",
     ] {
       #expect(text.contains(check), "\(check) missing:\n\(text)")
     }

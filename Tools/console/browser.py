@@ -172,9 +172,22 @@ def main():
         # 3. Latency: the chart has both lines after a few status reads (one a second).
         driver.find_element(By.CSS_SELECTOR, 'nav .tab[data-view="latency"]').click()
         drawn = wait_for(lambda: driver.execute_script(
-            "const lines = document.querySelectorAll('#latency-chart polyline');"
+            "const lines = document.querySelectorAll('#latency-chart polyline.p50, #latency-chart polyline.p99');"
             "return lines.length === 2 && Array.from(lines).every(l => l.getAttribute('points').split(' ').length >= 6);"), 15)
         check("the latency chart draws p50 and p99", drawn)
+        # One series per server: the live server's line has points, and /v1/status has its figures.
+        series = wait_for(lambda: driver.execute_script(
+            "const l = document.querySelector('#latency-chart polyline.server[data-server-id=\"' + arguments[0] + '\"]');"
+            "return l && l.getAttribute('points').split(' ').filter(p => p).length >= 6"
+            " && document.querySelector('#latency-servers li[data-server-id=\"' + arguments[0] + '\"]').textContent;",
+            str(args.live_server)), 15)
+        check("the latency chart has a series for the live server", bool(series), str(series))
+        _, _, body = get(args.url + "/v1/status", token)
+        mine = [s for s in json.loads(body)["servers"] if str(s["server_id"]) == args.live_server]
+        own = mine[0]["hook_to_durable"] if mine else {}
+        print(f"figures: server {args.live_server} hook → durable: {json.dumps(own)}", flush=True)
+        check("GET /v1/status has the live server's own hook → durable p50/p99",
+              own.get("events", 0) > 0 and 0 < own.get("p50_seconds", 0) <= own.get("p99_seconds", 0), json.dumps(own))
         shot(driver, "latency")
 
         # 4. Accounts: the hostile account's balance equals the API's; its markup stays text.
@@ -212,6 +225,17 @@ def main():
               len(visible) > 0 and set(visible) == {args.live_server}, json.dumps(sorted(set(visible))))
         shot(driver, "changes")
         Select(driver.find_element(By.ID, "filter-server")).select_by_value("")
+
+        # 5b. Gateways: this collector has none; the view says so, and the API agrees.
+        driver.find_element(By.CSS_SELECTOR, 'nav .tab[data-view="gateways"]').click()
+        empty = wait_for(lambda: driver.execute_script(
+            "const e = document.querySelector('#gateways tbody tr.empty');"
+            "return e && document.getElementById('gateways-updated').textContent !== '' ? e.textContent : null;"), 10)
+        _, _, body = get(args.url + "/v1/gateways", token)
+        check("the gateways view shows its empty state, as the API has no gateway",
+              empty is not None and "no gateways" in empty and json.loads(body)["gateways"] == []
+              and driver.find_element(By.ID, "gateways-error").text == "", f"{empty!r} {body[:200]!r}")
+        shot(driver, "gateways")
 
         # 6. The plugin's connection killed: the row turns red within the heartbeat timeout.
         driver.find_element(By.CSS_SELECTOR, 'nav .tab[data-view="servers"]').click()

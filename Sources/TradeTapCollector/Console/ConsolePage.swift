@@ -21,6 +21,7 @@ enum ConsolePage {
         <button type="button" data-view="latency" class="tab">Latency</button>
         <button type="button" data-view="accounts" class="tab">Accounts</button>
         <button type="button" data-view="changes" class="tab">Changes</button>
+        <button type="button" data-view="gateways" class="tab">Gateways</button>
       </nav>
       <span id="feed-state" class="muted"></span>
       <button type="button" id="sign-out" hidden>Sign out</button>
@@ -57,9 +58,10 @@ enum ConsolePage {
 
       <section id="view-latency" class="view" hidden>
         <h2>Hook → durable latency</h2>
-        <p class="muted">p50 and p99 of the last 30 s, sampled every second from <code>/v1/status</code>; all servers of this collector together (the collector keeps one histogram).</p>
-        <svg id="latency-chart" viewBox="0 0 800 300" role="img" aria-label="hook to durable latency, p50 and p99"></svg>
-        <p class="legend"><span class="key p50"></span> p50 <span class="key p99"></span> p99 <span id="latency-now" class="muted"></span></p>
+        <p class="muted">p50 and p99 of the last 30 s, sampled every second from <code>/v1/status</code>: all servers of this collector together, and one line per server (its p99).</p>
+        <svg id="latency-chart" viewBox="0 0 800 300" role="img" aria-label="hook to durable latency, p50 and p99, and each server's p99"></svg>
+        <p class="legend"><span class="key p50"></span> p50, all servers <span class="key p99"></span> p99, all servers <span id="latency-now" class="muted"></span></p>
+        <ul id="latency-servers" class="legend"></ul>
       </section>
 
       <section id="view-accounts" class="view" hidden>
@@ -88,6 +90,21 @@ enum ConsolePage {
           <span id="changes-count" class="muted"></span>
         </form>
         <table id="changes"><thead><tr><th class="num">Id</th><th>Server</th><th class="num">Seq</th><th>Kind</th><th>Received (UTC)</th><th>Summary</th></tr></thead><tbody></tbody></table>
+      </section>
+
+      <section id="view-gateways" class="view" hidden>
+        <h2>Gateways</h2>
+        <p class="muted">Each gateway source in the ledger (<code>/v1/gateways</code>) and its execution quality since it started (<code>/v1/gateways/{id}/execution-quality</code>): latencies in ms, slippage in points (adverse positive).</p>
+        <table id="gateways">
+          <thead><tr>
+            <th>Gateway</th><th>Connection</th><th>Last event</th><th>Last event (UTC)</th><th class="num">Requests</th><th class="num">Reject rate</th>
+            <th class="num">Request→answer p50</th><th class="num">p99</th><th class="num">Answer→first fill p50</th><th class="num">p99</th>
+            <th class="num">Slippage mean</th><th class="num">p99</th><th>Error</th>
+          </tr></thead>
+          <tbody></tbody>
+        </table>
+        <p id="gateways-updated" class="muted"></p>
+        <p id="gateways-error" class="error" role="alert"></p>
       </section>
     </main>
     </body>

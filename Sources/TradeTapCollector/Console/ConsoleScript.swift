@@ -10,11 +10,14 @@ enum ConsoleScript {
       const STATUS_EVERY_MS = 1000;
       const TAIL_ROWS = 500;
       const LATENCY_POINTS = 600;
+      const GATEWAYS_EVERY_MS = 5000;
+      const SERVER_COLOURS = ['#059669', '#7c3aed', '#d97706', '#0891b2', '#db2777', '#4d7c0f', '#9333ea', '#0f766e'];
       const $ = (id) => document.getElementById(id);
       let token = sessionStorage.getItem(TOKEN_KEY);
       let stream = null;
       let statusTimer = null;
       let lastStatus = null;
+      let gatewaysTimer = null;
       const latency = [];
       const kinds = new Set();
       const serverIds = new Set();
@@ -74,6 +77,7 @@ enum ConsoleScript {
         token = null;
         if (stream) { stream.abort(); stream = null; }
         if (statusTimer) { clearInterval(statusTimer); statusTimer = null; }
+        if (gatewaysTimer) { clearInterval(gatewaysTimer); gatewaysTimer = null; }
         showLogin(message);
       }
       async function signIn(candidate) {
@@ -105,6 +109,8 @@ enum ConsoleScript {
         for (const t of document.querySelectorAll('.tab')) t.classList.toggle('active', t.dataset.view === name);
         if (location.hash !== '#' + name) history.replaceState(null, '', '#' + name);
         if (name === 'latency') drawLatency();
+        if (gatewaysTimer) { clearInterval(gatewaysTimer); gatewaysTimer = null; }
+        if (name === 'gateways') { refreshGateways(); gatewaysTimer = setInterval(refreshGateways, GATEWAYS_EVERY_MS); }
       }
 
       // ---- servers: /v1/status -------------------------------------------------------
@@ -149,7 +155,14 @@ enum ConsoleScript {
         }
         if (status.outputs.length === 0) outputs.appendChild(row(['no outputs configured', '', '', '', '', '']));
         if (l.p50_seconds !== null && l.p50_seconds !== undefined) {
-          latency.push({ t: Date.now(), p50: l.p50_seconds, p99: l.p99_seconds });
+          const servers = {};
+          for (const s of status.servers) {
+            const h = s.hook_to_durable;
+            if (h && h.p50_seconds !== null && h.p50_seconds !== undefined) {
+              servers[s.server_id] = { p50: h.p50_seconds, p99: h.p99_seconds, name: s.name };
+            }
+          }
+          latency.push({ t: Date.now(), p50: l.p50_seconds, p99: l.p99_seconds, servers: servers });
           if (latency.length > LATENCY_POINTS) latency.shift();
         }
         if (!$('view-latency').hidden) drawLatency();
@@ -209,7 +222,11 @@ enum ConsoleScript {
           return;
         }
         const t0 = latency[0].t, t1 = Math.max(latency[latency.length - 1].t, t0 + 1000);
-        const top = Math.max(...latency.map((p) => p.p99 || p.p50)) * 1.1 || 0.001;
+        const ids = [];
+        for (const p of latency) for (const id in p.servers) if (!ids.includes(id)) ids.push(id);
+        ids.sort((a, b) => Number(a) - Number(b));
+        const top = Math.max(...latency.map((p) => Math.max(p.p99 || p.p50,
+          ...Object.values(p.servers).map((s) => s.p99 || s.p50)))) * 1.1 || 0.001;
         const x = (t) => L + (t - t0) / (t1 - t0) * (W - L - R);
         const y = (v) => T + (1 - v / top) * (H - T - B);
         for (let i = 0; i <= 4; i++) {
@@ -223,8 +240,62 @@ enum ConsoleScript {
           const points = latency.filter((p) => p[key] !== null).map((p) => x(p.t).toFixed(1) + ',' + y(p[key]).toFixed(1)).join(' ');
           chart.appendChild(svg('polyline', { points: points, class: 'line ' + key }));
         }
+        // One line per server: its p99 over the same window.
+        const legend = $('latency-servers');
+        while (legend.firstChild) legend.removeChild(legend.firstChild);
         const last = latency[latency.length - 1];
+        ids.forEach((id, i) => {
+          const colour = SERVER_COLOURS[i % SERVER_COLOURS.length];
+          const points = latency.filter((p) => p.servers[id] && p.servers[id].p99 !== null)
+            .map((p) => x(p.t).toFixed(1) + ',' + y(p.servers[id].p99).toFixed(1)).join(' ');
+          chart.appendChild(svg('polyline', { points: points, class: 'line server', stroke: colour, 'data-server-id': id }));
+          const now = last.servers[id];
+          const item = el('li');
+          item.dataset.serverId = id;
+          const key = svg('svg', { width: 18, height: 4, class: 'server-key' });
+          key.appendChild(svg('rect', { width: 18, height: 4, fill: colour }));
+          item.appendChild(key);
+          item.appendChild(el('span', ' #' + id + (now && now.name ? ' ' + now.name : '') +
+            (now ? ': p50 ' + ms(now.p50) + ', p99 ' + ms(now.p99) : ': no events in the window')));
+          legend.appendChild(item);
+        });
         $('latency-now').textContent = 'now: p50 ' + ms(last.p50) + ', p99 ' + ms(last.p99);
+      }
+
+      // ---- gateways: /v1/gateways and each one's execution quality --------------------
+      async function refreshGateways() {
+        if (!token) return;
+        try {
+          const list = await json('/v1/gateways');
+          const qualities = await Promise.all(list.gateways.map((g) =>
+            json('/v1/gateways/' + encodeURIComponent(g.gateway_id) + '/execution-quality').catch((e) => ({ error: e.message }))));
+          renderGateways(list.gateways, qualities);
+          $('gateways-error').textContent = '';
+        } catch (e) { $('gateways-error').textContent = 'gateways: ' + e.message; }
+      }
+      function renderGateways(gateways, qualities) {
+        const body = $('gateways').tBodies[0];
+        clear(body);
+        gateways.forEach((g, i) => {
+          const q = qualities[i] || {};
+          const d = (x, key) => (x ? x[key] : null);
+          const rate = q.reject_rate === null || q.reject_rate === undefined ? '—' : (q.reject_rate * 100).toFixed(1) + ' %';
+          const tr = row(['#' + g.gateway_id, g.connection, g.last_event_kind, g.last_event_received_utc,
+            { text: q.requests === undefined ? '—' : q.requests, cls: 'num' }, { text: rate, cls: 'num' },
+            { text: num(d(q.request_to_answer_ms, 'p50'), 1), cls: 'num' }, { text: num(d(q.request_to_answer_ms, 'p99'), 1), cls: 'num' },
+            { text: num(d(q.answer_to_first_fill_ms, 'p50'), 1), cls: 'num' }, { text: num(d(q.answer_to_first_fill_ms, 'p99'), 1), cls: 'num' },
+            { text: num(d(q.slippage_points, 'mean'), 2), cls: 'num' }, { text: num(d(q.slippage_points, 'p99'), 2), cls: 'num' },
+            q.error || '']);
+          tr.dataset.gatewayId = String(g.gateway_id);
+          tr.className = 'gateway ' + (g.connection === 'connected' ? 'green' : 'red');
+          body.appendChild(tr);
+        });
+        if (gateways.length === 0) {
+          const tr = row(['no gateways in the ledger yet', '', '', '', '', '', '', '', '', '', '', '', '']);
+          tr.className = 'empty';
+          body.appendChild(tr);
+        }
+        $('gateways-updated').textContent = 'read at ' + new Date().toISOString().slice(11, 19) + ' UTC, every ' + GATEWAYS_EVERY_MS / 1000 + ' s while shown';
       }
 
       // ---- accounts -------------------------------------------------------------------

@@ -44,6 +44,10 @@ enum ConsoleStyle {
     #latency-chart .line.p50 { stroke: #2563eb; } #latency-chart .line.p99 { stroke: #dc2626; }
     .legend .key { display: inline-block; width: 18px; height: 3px; vertical-align: middle; margin-left: 10px; }
     .legend .key.p50 { background: #2563eb; } .legend .key.p99 { background: #dc2626; }
+    #latency-chart .line.server { stroke-width: 1.5; stroke-dasharray: 5 3; }
+    ul#latency-servers { list-style: none; padding: 0; margin: 4px 0; display: flex; flex-wrap: wrap; gap: 4px 18px; }
+    ul#latency-servers .server-key { vertical-align: middle; }
+    tr.gateway.red td:nth-child(2) { color: var(--red); } tr.gateway.green td:nth-child(2) { color: var(--green); }
     """#
 
   static let icon = #"""
