@@ -39,7 +39,7 @@ start_initiator() {  # start_initiator [--reset]
     >> "$work/initiator.out" 2>> "$work/initiator.err" &
   initiator_pid=$!; children+=($!)
 }
-logons() { grep -c '^LOGON' "$work/initiator.err" 2>/dev/null || true; }
+logons() { cat "$work/initiator.err" 2>/dev/null | grep -c '^LOGON' || true; }
 wait_logons() {  # wait_logons N
   for _ in $(seq 200); do [ "$(logons)" -ge "$1" ] && return 0; sleep 0.05; done
   echo "FAIL the initiator did not log on ($1)"; tail -5 "$work/initiator.err"; return 1

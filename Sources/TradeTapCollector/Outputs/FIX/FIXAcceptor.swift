@@ -83,6 +83,7 @@ final class FIXConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
   typealias InboundIn = FIXMessage
   private let acceptor: FIXAcceptor
   private var session: FIXSession?
+  private let gate = FIXReadGate()
   private var logonTimer: Scheduled<Void>?
   private var closed = false
 
@@ -102,8 +103,9 @@ final class FIXConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     guard !closed else { return }
     let message = unwrapInboundIn(data)
-    let connection = FIXConnection(channel: context.channel)
+    let connection = FIXConnection(channel: context.channel, gate: gate)
     if let session {
+      gate.handedOver(context.channel)
       session.submit(.message(connection, message))
       return
     }
@@ -119,6 +121,7 @@ final class FIXConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
     logonTimer?.cancel()
     session = found
+    gate.handedOver(context.channel)
     found.submit(.logon(connection, message))
   }
 
@@ -153,7 +156,7 @@ final class FIXConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     let reason = decoding.description
     if let session {
       closed = true
-      session.submit(.garbled(FIXConnection(channel: context.channel), reason))
+      session.submit(.garbled(FIXConnection(channel: context.channel, gate: gate), reason))
       // The session answers with a Logout and closes; this is the backstop.
       let channel = context.channel
       context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
@@ -164,7 +167,7 @@ final class FIXConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
   func channelInactive(context: ChannelHandlerContext) {
     logonTimer?.cancel()
-    session?.submit(.closed(FIXConnection(channel: context.channel)))
+    session?.submit(.closed(FIXConnection(channel: context.channel, gate: gate)))
     context.fireChannelInactive()
   }
 }

@@ -6,6 +6,8 @@ import TradeTapLedger
 /// One TCP connection of a FIX peer, as the session sees it.
 struct FIXConnection: Sendable {
   let channel: any Channel
+  /// Its messages waiting in the session's loop (bounds what a flooding peer costs).
+  let gate: FIXReadGate
   var id: ObjectIdentifier { ObjectIdentifier(channel) }
 
   /// Writes `messages` and waits until they are flushed to the socket (back-pressure).
@@ -17,6 +19,30 @@ struct FIXConnection: Sendable {
   }
 
   func close() { channel.close(promise: nil) }
+}
+
+/// Back-pressure from a session's loop to one connection: past ``pauseAbove`` messages
+/// waiting, the connection stops reading; it reads again once the loop is down to
+/// ``resumeBelow``. So a peer that floods (before or after its Logon) holds at most
+/// that many messages, plus one socket read, in memory.
+final class FIXReadGate: Sendable {
+  private let waiting = Atomic<Int>(0)
+  static let pauseAbove = 256
+  static let resumeBelow = 16
+
+  /// A message was handed to the loop (on the connection's event loop).
+  func handedOver(_ channel: any Channel) {
+    if waiting.add(1, ordering: .relaxed).newValue == Self.pauseAbove {
+      channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+    }
+  }
+
+  /// The loop is done with one of its messages.
+  func processed(_ channel: any Channel) {
+    if waiting.subtract(1, ordering: .relaxed).newValue == Self.resumeBelow {
+      channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+    }
+  }
 }
 
 /// A FIX 4.4 drop copy session, acceptor side (docs/fix.md). Everything the session
@@ -121,6 +147,8 @@ final class FIXSession: Sendable {
     }
     var live: Live? = nil
     for await work in stream {
+      if case .logon(let connection, _) = work { connection.gate.processed(connection.channel) }
+      if case .message(let connection, _) = work { connection.gate.processed(connection.channel) }
       do {
         try await handle(work, state: &state, live: &live)
       } catch {
