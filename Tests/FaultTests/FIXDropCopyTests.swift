@@ -34,13 +34,15 @@ struct FIXDropCopyTests {
 
   /// Garbage, a wrong CompID, a wrong and a missing password, a huge BodyLength, a bad
   /// CheckSum, a slowloris Logon and a message missing SendingTime each get the answer
-  /// docs/fix.md gives; the collector stays up and the QuickFIX session next to them
-  /// keeps its one Logon and gets every deal once.
+  /// docs/fix.md gives; a flood of TestRequests that never reads its answers grows the
+  /// collector by less than 64 MB; the collector stays up and the QuickFIX session next
+  /// to them keeps its one Logon and gets every deal once.
   @Test func hostileInputGetsItsDocumentedAnswerAndLeavesTheOtherSessionAlone() throws {
     let (status, output) = try FaultDriver.run("fix-hostile.sh", ["100", "6"])
     #expect(!output.contains("no QuickFIX at"), "QuickFIX is missing: run Tools/fix/install.sh. \(output)")
     #expect(status == 0, "\(output)")
     #expect(output.contains("hostile cases failed: 0"), "\(output)")
+    #expect(!output.contains("FAIL the flood grew the collector"), "\(output)")
     #expect(output.contains("collector: still up"), "\(output)")
     #expect(output.contains("other session: logons 1, QuickFIX rejects sent 0"), "\(output)")
   }

@@ -2,8 +2,9 @@
 # Hostile FIX input (issue 14, docs/fix.md "Hostile input"): while QuickFIX (Tools/fix/
 # install.sh) is logged on to one session and the MT5 simulator streams, another
 # session's CompIDs get garbage, a wrong CompID, a wrong and a missing password, a huge
-# BodyLength, a bad CheckSum, a slowloris Logon and a message missing a required tag
-# (Tools/fix/hostile.py). Each gets its documented answer; the collector stays up and
+# BodyLength, a bad CheckSum, a slowloris Logon, a message missing a required tag and a
+# flood of TestRequests that never reads its answers (Tools/fix/hostile.py; the
+# collector's RSS is read while the flood's connection is held). Each gets its documented answer; the collector stays up and
 # the QuickFIX session is untouched: one Logon, every trade deal reported once.
 #   Tools/faults/fix-hostile.sh [RATE=100] [SECONDS=6]
 source "$(dirname "$0")/lib.sh"
@@ -25,7 +26,15 @@ for _ in $(seq 200); do grep -q '^LOGON' "$work/initiator.err" 2>/dev/null && br
   --param TLS=off --param "Journal.Path=$work/journal" --param Heartbeat.Seconds=1 > "$work/sim.out" 2>&1 &
 children+=($!)
 status=0
-"$python" "$root/Tools/fix/hostile.py" "$fix_port" TRADETAP OPS "$(cat "$work/fix-password")" || status=1
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$collector_pid/status"; }
+rss_before=$(rss)
+"$python" "$root/Tools/fix/hostile.py" "$fix_port" TRADETAP OPS "$(cat "$work/fix-password")" "$work/flooding" &
+hostile=$!
+for _ in $(seq 400); do [ -f "$work/flooding" ] && break; sleep 0.05; done
+rss_flood=$(rss)
+wait "$hostile" || status=1
+echo "figures: collector RSS ${rss_before} kB before the hostile cases, ${rss_flood} kB while the flood's connection is held"
+[ -n "$rss_flood" ] && [ "$rss_flood" -lt $((rss_before + 65536)) ] || { echo "FAIL the flood grew the collector by 64 MB or more"; status=1; }
 kill -0 "$collector_pid" 2>/dev/null && echo "collector: still up" || { echo "FAIL the collector died"; status=1; }
 for _ in $(seq 600); do grep -q 'lingering' "$work/sim.out" && break; sleep 0.1; done
 last=-1

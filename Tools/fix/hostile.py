@@ -5,7 +5,10 @@ reads the answer until the collector closes the connection. Prints one line a ca
 `case NAME: answer ... closed after N ms`, and exits 1 when an answer is not the
 documented one.
 
-  hostile.py PORT SENDER TARGET PASSWORD"""
+  hostile.py PORT SENDER TARGET PASSWORD [FLOOD_MARK]
+
+FLOOD_MARK: a file written while the flood holds its connection open (the shell
+reads the collector's memory then)."""
 import socket, sys, time
 
 port, our_id, their_id, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -99,5 +102,31 @@ missing = frame([(35, "1"), (49, their_id), (56, our_id), (34, 2), (112, "probe"
 bye = frame([(35, "5"), (49, their_id), (56, our_id), (34, 3), (52, now())])
 a, ms = exchange([good, missing, bye], pause=0.3)
 case("missing SendingTime", a, ms, ["35=A", "35=3", "373=1", "58=Required tag missing: SendingTime (52)", "35=5"])
+# Flood: a good Logon, then 200,000 TestRequests (about 20 MB) without reading a byte
+# of the answers. The session's loop blocks on the unread Heartbeats and the connection
+# stops reading (back-pressure), so the flood costs bounded memory; the shell measures
+# the collector's RSS.
+s = socket.create_connection(("127.0.0.1", port), timeout=2)
+s.sendall(logon(seq=1, **{"141": "Y"}))
+sent = 0
+size = 0
+start = time.monotonic()
+stamp = now()
+try:
+    while sent < 200_000 and time.monotonic() - start < 6:
+        chunk = b"".join(frame([(35, "1"), (49, their_id), (56, our_id), (34, seq), (52, stamp), (112, "x" * 40)])
+                         for seq in range(sent + 2, sent + 1002))
+        s.sendall(chunk)
+        sent += 1000
+        size += len(chunk)
+except socket.timeout:
+    pass  # the collector stopped reading: the socket buffers are full
+except (BrokenPipeError, ConnectionResetError):
+    failures += 1
+    print("case flood: FAIL the collector closed the connection")
+print(f"case flood: {sent} TestRequests ({size / 1e6:.1f} MB) accepted before the collector stopped reading or 6 s passed")
+open(sys.argv[5], "w").write("flooding\n") if len(sys.argv) > 5 else None
+time.sleep(1.5)
+s.close()
 print(f"hostile cases failed: {failures}")
 sys.exit(1 if failures else 0)
