@@ -95,6 +95,7 @@ def main():
     parser.add_argument("--hostile-server", required=True)
     parser.add_argument("--hostile-login", required=True)
     parser.add_argument("--heartbeat-seconds", type=float, required=True)
+    parser.add_argument("--gateway", required=True)
     parser.add_argument("--screenshots", required=True)
     parser.add_argument("--profile", required=True)
     args = parser.parse_args()
@@ -226,15 +227,29 @@ def main():
         shot(driver, "changes")
         Select(driver.find_element(By.ID, "filter-server")).select_by_value("")
 
-        # 5b. Gateways: this collector has none; the view says so, and the API agrees.
+        # 5b. Gateways: the gateway's row shows what its execution-quality route answers.
         driver.find_element(By.CSS_SELECTOR, 'nav .tab[data-view="gateways"]').click()
-        empty = wait_for(lambda: driver.execute_script(
-            "const e = document.querySelector('#gateways tbody tr.empty');"
-            "return e && document.getElementById('gateways-updated').textContent !== '' ? e.textContent : null;"), 10)
-        _, _, body = get(args.url + "/v1/gateways", token)
-        check("the gateways view shows its empty state, as the API has no gateway",
-              empty is not None and "no gateways" in empty and json.loads(body)["gateways"] == []
-              and driver.find_element(By.ID, "gateways-error").text == "", f"{empty!r} {body[:200]!r}")
+        gateway_row = lambda: driver.execute_script(
+            "const tr = document.querySelector('#gateways tbody tr[data-gateway-id=\"' + arguments[0] + '\"]');"
+            "return tr ? Array.from(tr.cells).map(td => td.textContent) : null;", args.gateway)
+        quality_url = f"{args.url}/v1/gateways/{args.gateway}/execution-quality"
+        fmt = lambda v, digits: "—" if v is None else f"{v:.{digits}f}"
+
+        def same_as_api():
+            cells = gateway_row()
+            quality = json.loads(get(quality_url, token)[2])
+            expected = [str(quality["requests"]), fmt(None if quality["reject_rate"] is None else quality["reject_rate"] * 100, 1)
+                        + ("" if quality["reject_rate"] is None else " %"),
+                        fmt(quality["request_to_answer_ms"]["p50"], 1), fmt(quality["request_to_answer_ms"]["p99"], 1),
+                        fmt(quality["answer_to_first_fill_ms"]["p50"], 1), fmt(quality["answer_to_first_fill_ms"]["p99"], 1),
+                        fmt(quality["slippage_points"]["mean"], 2), fmt(quality["slippage_points"]["p99"], 2)]
+            return (cells, expected) if cells and cells[4:12] == expected and quality["requests"] > 0 else None
+        # The view re-reads every 5 s while the gateway's sim may still trade: wait for a read that matches.
+        matched = wait_for(same_as_api, 15, 0.5)
+        check(f"the gateways view shows gateway {args.gateway} with the API's execution quality",
+              matched is not None, json.dumps([gateway_row(), json.loads(get(quality_url, token)[2])]))
+        if matched:
+            print(f"figures: gateway {args.gateway} on the page: {json.dumps(matched[0])}", flush=True)
         shot(driver, "gateways")
 
         # 6. The plugin's connection killed: the row turns red within the heartbeat timeout.
