@@ -35,6 +35,8 @@ public final class Collector: Service, Sendable {
   /// Each output's name (`GET /v1/outputs`), in the order they were configured.
   public var outputNames: [String] { outputs.services.map(\.name) }
   private let connections: ConnectionRegistry
+  /// The gateway cross-check's schedule (`--gateway-match-every`), stopped before the ledger closes.
+  private let gatewayCheck: GatewayCrossChecker
   private let logger: Logger
   private let stopped = Mutex(false)
 
@@ -146,7 +148,11 @@ public final class Collector: Service, Sendable {
     let collector = Collector(
       protocolAddress: serverChannel.localAddress!, httpAddress: httpServer?.address, ledger: ledger,
       metrics: metrics, serverChannel: serverChannel, httpServer: httpServer, committer: committer,
-      connections: connections, outputs: outputs, logger: logger)
+      connections: connections, outputs: outputs,
+      gatewayCheck: GatewayCrossChecker(
+        interval: configuration.gatewayMatchInterval, grace: configuration.gatewayMatchGrace, ledger: ledger,
+        metrics: metrics.reconciliation, logger: logger),
+      logger: logger)
     logger.info("collector listening", metadata: [
       "tradetap.protocol": "\(collector.protocolEndpoint)", "tradetap.http": "\(collector.httpEndpoint ?? "off")",
       "tradetap.tls": "\(configuration.tls == nil ? "off" : "1.3")", "tradetap.database": "\(LedgerBackend.describe(configuration))",
@@ -159,8 +165,9 @@ public final class Collector: Service, Sendable {
   private init(
     protocolAddress: SocketAddress, httpAddress: SocketAddress?, ledger: any LedgerStore, metrics: CollectorMetrics,
     serverChannel: Channel, httpServer: CRMAPIServer?, committer: GroupCommitter, connections: ConnectionRegistry,
-    outputs: Outputs, logger: Logger
+    outputs: Outputs, gatewayCheck: GatewayCrossChecker, logger: Logger
   ) {
+    self.gatewayCheck = gatewayCheck
     self.outputs = outputs
     self.protocolAddress = protocolAddress
     self.httpAddress = httpAddress
@@ -199,6 +206,7 @@ public final class Collector: Service, Sendable {
     for channel in open { try? await channel.closeFuture.get() }
     // After the last commit: an output delivers what is committed, up to the end.
     await outputs.stop()
+    await gatewayCheck.stop()
     await ledger.close()
     logger.info("collector stopped")
   }

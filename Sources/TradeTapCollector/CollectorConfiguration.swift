@@ -120,6 +120,12 @@ public struct CollectorConfiguration: Sendable {
   /// Most bytes (records in memory, estimated) one snapshot answer may hold before the
   /// sweep is abandoned (`--snapshot-max-bytes`). Default 1 GiB.
   public var snapshotMaxBytes: Int = 1 << 30
+  /// Gateway cross-check interval (`--gateway-match-every`); nil (the default here,
+  /// `10s` on the command line) turns it off. docs/reconciliation.md, "Gateway against server".
+  public var gatewayMatchInterval: Duration? = nil
+  /// Fills and deals the ledger received less than this ago are not yet compared
+  /// (`--gateway-match-grace`). Default 5 s.
+  public var gatewayMatchGrace: Duration = .seconds(5)
 
   /// Shortest secret a collector starts with: 16 bytes (128 bits of key for the HMAC).
   public static let minimumSecretLength = 16

@@ -113,6 +113,9 @@ public protocol LedgerStore: AnyObject, Sendable {
   /// their answers and executions (``ExecutionQuality``).
   func gatewayQualityRows(gatewayId: Int64, fromUTC: String?, toUTC: String?, symbol: String?) async throws
     -> GatewayQualityRows
+  /// Every gateway's fills against the servers' deals; new mismatches appended to
+  /// `reconciliation_divergences`, never corrected (``GatewayCrossCheckSQL``).
+  func crossCheckGateways(grace: Duration) async throws -> GatewayCrossCheck
   /// Rows of `table` (a schema table name), for tests and operators' checks.
   func rowCount(_ table: LedgerTable) async throws -> Int
   /// How far the ledger accounts for one trade server's hook events (`tradetap demo`).

@@ -61,6 +61,12 @@ struct CollectorCommand: AsyncParsableCommand {
   @Option(name: .customLong("reconcile-every"), help: "Reconciliation sweep interval (500ms, 30s, 5m); 0 turns it off.")
   var reconcileEvery = "5m"
 
+  @Option(name: .customLong("gateway-match-every"), help: "Gateway cross-check interval: every gateway fill against the server's deals (500ms, 10s, 1m); 0 turns it off.")
+  var gatewayMatchEvery = "10s"
+
+  @Option(name: .customLong("gateway-match-grace"), help: "Fills and deals received less than this ago are not yet compared by the gateway cross-check.")
+  var gatewayMatchGrace = "5s"
+
   @Option(name: .customLong("max-sequence-jump"), help: "Furthest a batch may start past the durable point: further is refused, a smaller jump is recorded as a gap.")
   var maxSequenceJump: UInt64 = 1 << 32
 
@@ -244,6 +250,9 @@ struct CollectorCommand: AsyncParsableCommand {
     }
     let reconcileNanoseconds = try Self.nanoseconds(reconcileEvery, flag: "--reconcile-every")
     config.reconcileInterval = reconcileNanoseconds > 0 ? .nanoseconds(reconcileNanoseconds) : nil
+    let gatewayMatchNanoseconds = try Self.nanoseconds(gatewayMatchEvery, flag: "--gateway-match-every")
+    config.gatewayMatchInterval = gatewayMatchNanoseconds > 0 ? .nanoseconds(gatewayMatchNanoseconds) : nil
+    config.gatewayMatchGrace = .nanoseconds(try Self.nanoseconds(gatewayMatchGrace, flag: "--gateway-match-grace"))
     guard let deletionLimit = ReconciliationDeletionLimit(reconcileMaxDeletions) else {
       throw ValidationFailure("--reconcile-max-deletions: expected a count (100), a percentage (1%) or both (1%,100)")
     }

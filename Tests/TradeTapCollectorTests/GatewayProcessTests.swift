@@ -208,6 +208,11 @@ struct GatewayProcessTests {
       WHERE x.gateway_id = \(gatewayId) AND x.action = 2
       """)
     #expect(matched == books.fills.count, "fills matching their deal in the ledger: \(matched) of \(books.fills.count)")
+    // The ledger's own cross-check (docs/reconciliation.md, "Gateway against server")
+    // finds every fill matched and no deal of a routed order without its fill.
+    let cross = try await ledger.inspect { try await $0.crossCheckGateways(grace: .zero) }
+    #expect(cross.mismatches.isEmpty && cross.fillsCompared == books.fills.count,
+            "cross-check: \(cross.fillsCompared) fills compared, mismatches \(cross.mismatches.prefix(10))")
     // The server confirmed every execution; the confirmations reached the ledger.
     let acked = try await ImpossibleBookTests.integer(ledger, """
       SELECT max(CAST(substr(summary, instr(summary, 'through ') + 8) AS INTEGER)) FROM events

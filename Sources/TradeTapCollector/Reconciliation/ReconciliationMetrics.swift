@@ -1,3 +1,5 @@
+import TradeTapLedger
+
 /// Reconciliation counters exposed at `GET /metrics` (docs/reconciliation.md,
 /// docs/collector.md "Metrics"), on the collector's registry.
 public final class ReconciliationMetrics: Sendable {
@@ -23,6 +25,16 @@ public final class ReconciliationMetrics: Sendable {
       "tradetap_reconciliation_held_sweeps",
       "Reconciliation sweeps held over --reconcile-max-deletions, waiting for POST /v1/reconciliation/sweeps/{id}/apply.",
       labels: [("server_id", "\(serverId)")]
+    ).set(Double(count))
+  }
+
+  /// Gateway fills and deals that disagree now, by kind (docs/reconciliation.md,
+  /// "Gateway against server"): `tradetap_gateway_mismatches{kind}`.
+  func setGatewayMismatches(kind: GatewayMismatchKind, _ count: Int) {
+    catalog.meter(
+      "tradetap_gateway_mismatches",
+      "Gateway fills and server deals that disagree at the last cross-check (fill without deal, deal without fill, ...).",
+      labels: [("kind", kind.rawValue.split(separator: " ").joined(separator: "_"))]
     ).set(Double(count))
   }
 
