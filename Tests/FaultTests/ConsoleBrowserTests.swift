@@ -89,7 +89,7 @@ struct ConsoleBrowserTests {
     let traded = try Self.sim(
       collector, server: Self.gatewayServer,
       ["--margin", "mixed", "--accounts", "20", "--rate", "200", "--duration", "3s", "--seed", "5",
-       "--gateway", "127.0.0.1:\(port)", "--gateway-groups", "real\\hedging,real\\netting", "--linger", "60s"])
+       "--gateway", "127.0.0.1:\(port)", "--gateway-store", collector.folder + "/sim.gateway", "--gateway-groups", "real\\hedging,real\\netting", "--linger", "60s"])
     defer {
       if traded.isRunning { kill(traded.processIdentifier, SIGKILL); traded.waitUntilExit() }
     }
