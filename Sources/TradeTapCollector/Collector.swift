@@ -218,19 +218,31 @@ public final class Collector: Service, Sendable {
   }
 
   private static func makeTLSContext(_ files: CollectorConfiguration.TLSFiles) throws -> NIOSSLContext {
+    try tlsServerContext(files, minimumVersion: .tlsv13, keyFlag: "private key", certificateFlag: "")
+  }
+
+  /// A TLS server context from a certificate chain and a key file that passes the
+  /// secrets' checks (the plugins' listener: TLS 1.3; the FIX acceptor: 1.2 or 1.3).
+  /// `keyFlag` / `certificateFlag` name the files in errors (the flag that gave them).
+  static func tlsServerContext(
+    _ files: CollectorConfiguration.TLSFiles, minimumVersion: TLSVersion, keyFlag: String, certificateFlag: String
+  ) throws -> NIOSSLContext {
     if let problem = PrivateFile.problem(path: files.privateKeyPath) {
-      throw CollectorError.tls("private key \(files.privateKeyPath): \(problem)")
+      throw CollectorError.tls("\(keyFlag) \(files.privateKeyPath): \(problem)")
     }
     do {
       let chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
       let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
       var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-      tls.minimumTLSVersion = .tlsv13
+      tls.minimumTLSVersion = minimumVersion
       return try NIOSSLContext(configuration: tls)
     } catch {
-      throw CollectorError.tls("cannot load \(files.certificatePath) / \(files.privateKeyPath): \(error)")
+      let certificate = certificateFlag.isEmpty ? files.certificatePath : "\(certificateFlag) \(files.certificatePath)"
+      let key = certificateFlag.isEmpty ? files.privateKeyPath : "\(keyFlag) \(files.privateKeyPath)"
+      throw CollectorError.tls("cannot load \(certificate) / \(key): \(error)")
     }
   }
+
 }
 
 /// The open plugin connections, so that shutdown can close them after the last acks.

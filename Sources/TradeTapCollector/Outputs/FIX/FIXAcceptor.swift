@@ -53,19 +53,10 @@ final class FIXAcceptor: Sendable {
   /// The acceptor's TLS: the key file passes the secrets' checks; TLS 1.2 or 1.3 (FIX
   /// engines such as QuickFIX 1.15 may not speak 1.3).
   static func tlsContext(_ files: CollectorConfiguration.TLSFiles) throws -> NIOSSLContext {
-    if let problem = PrivateFile.problem(path: files.privateKeyPath) {
-      throw CollectorError.tls("--fix-tls-key \(files.privateKeyPath): \(problem)")
-    }
-    do {
-      let chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
-      let key = try NIOSSLPrivateKey(file: files.privateKeyPath, format: .pem)
-      var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
-      tls.minimumTLSVersion = .tlsv12
-      return try NIOSSLContext(configuration: tls)
-    } catch {
-      throw CollectorError.tls("cannot load --fix-tls-cert \(files.certificatePath) / --fix-tls-key \(files.privateKeyPath): \(error)")
-    }
+    try Collector.tlsServerContext(
+      files, minimumVersion: .tlsv12, keyFlag: "--fix-tls-key", certificateFlag: "--fix-tls-cert")
   }
+
 
   var localPort: Int? { channel.withLock { $0?.localAddress?.port } }
 
